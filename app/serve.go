@@ -1,0 +1,161 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/pprof"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"go.uber.org/zap"
+
+	"github.com/imagenes/imagenes/internal/auth"
+	"github.com/imagenes/imagenes/internal/config"
+	"github.com/imagenes/imagenes/internal/handlers"
+	"github.com/imagenes/imagenes/internal/repo"
+	"github.com/imagenes/imagenes/internal/storage"
+	"github.com/imagenes/imagenes/internal/trash"
+)
+
+// shutdownGrace is how long in-flight requests get after SIGTERM.
+const shutdownGrace = 25 * time.Second
+
+// serve runs the HTTP API until ctx is cancelled (SIGINT/SIGTERM), then
+// shuts down in order: stop accepting and finish in-flight requests, stop
+// the janitor and wait for its pass, close the pool, flush the log.
+func serve(ctx context.Context, args []string, getenv func(string) string, stderr io.Writer) error {
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	cfg, err := loadConfig(fs, args, getenv)
+	if err != nil {
+		return err
+	}
+	if err := requireDatabase(cfg); err != nil {
+		return err
+	}
+	log, err := newLogger(cfg, stderr)
+	if err != nil {
+		return err
+	}
+	defer log.Sync() //nolint:errcheck // nothing left to tell
+
+	d, cleanup, err := build(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	defer cleanup()
+	if err := d.files.WriteMarker(); err != nil {
+		return fmt.Errorf("storage marker: %w", err)
+	}
+
+	app := handlers.NewApp(d.handlerDeps(cfg))
+	if cfg.PprofAddr != "" {
+		go servePprof(cfg.PprofAddr, log)
+	}
+
+	errc := make(chan error, 1)
+	go func() { errc <- app.Listen(cfg.HTTPAddr) }()
+	log.Info("serving", zap.String("addr", cfg.HTTPAddr), zap.String("storage", d.files.Root()), zap.String("version", version))
+
+	select {
+	case err := <-errc:
+		return fmt.Errorf("listen %s: %w", cfg.HTTPAddr, err)
+	case <-ctx.Done():
+	}
+	log.Info("shutting down")
+	sctx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
+	defer cancel()
+	if err := app.ShutdownWithContext(sctx); err != nil {
+		log.Error("http shutdown", zap.Error(err))
+	}
+	return nil
+}
+
+// deps are the long-lived dependencies every subcommand that touches data
+// builds the same way.
+type deps struct {
+	cfg      config.Config
+	pool     *pgxpool.Pool
+	store    *repo.Store
+	files    *storage.Storage
+	protocol *trash.Service
+	auth     *auth.Auth
+	registry *prometheus.Registry
+	log      *zap.Logger
+}
+
+// build opens the pool (refusing a schema with pending migrations), the
+// storage root (refusing folders on different filesystems) and the token
+// verifier. cleanup closes them in reverse order.
+func build(ctx context.Context, cfg config.Config, log *zap.Logger) (*deps, func(), error) {
+	pool, err := repo.OpenPool(ctx, cfg.DatabaseURL, cfg.DBMaxConns)
+	if err != nil {
+		return nil, nil, err
+	}
+	st, err := repo.Status(ctx, pool)
+	if err != nil {
+		pool.Close()
+		return nil, nil, err
+	}
+	if len(st.Pending) > 0 {
+		pool.Close()
+		return nil, nil, fmt.Errorf("database schema is at version %d of %d: run `imagenes migrate up`", st.Current, st.Latest)
+	}
+	files, err := storage.Open(cfg.StorageDir)
+	if err != nil {
+		pool.Close()
+		return nil, nil, fmt.Errorf("STORAGE_DIR: %w", err)
+	}
+	a, err := auth.New(auth.Config{Secret: cfg.JWTSecret, JWKSURL: cfg.JWKSURL, Issuer: cfg.JWTIssuer, Audience: cfg.JWTAudience})
+	if err != nil {
+		files.Close()
+		pool.Close()
+		return nil, nil, fmt.Errorf("JWKS_URL: %w", err)
+	}
+	if cfg.JWTSecret == "" && cfg.JWKSURL == "" {
+		log.Warn("neither JWT_SECRET nor JWKS_URL is set: every authenticated route answers 401")
+	}
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	store := repo.New(pool)
+	d := &deps{
+		cfg: cfg, pool: pool, store: store, files: files,
+		protocol: trash.New(store, files, log), auth: a, registry: reg, log: log,
+	}
+	cleanup := func() {
+		a.Close()
+		files.Close()
+		pool.Close()
+	}
+	return d, cleanup, nil
+}
+
+func (d *deps) handlerDeps(cfg config.Config) handlers.Deps {
+	return handlers.Deps{
+		Store: d.store, Protocol: d.protocol, Files: d.files, Auth: d.auth, Log: d.log,
+		Registry: d.registry, RequestTimeout: cfg.RequestTimeout,
+		Ready: func(ctx context.Context) error {
+			return errors.Join(d.store.Ping(ctx), d.files.Usable())
+		},
+	}
+}
+
+// servePprof exposes net/http/pprof on its own address, only when asked.
+func servePprof(addr string, log *zap.Logger) {
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	srv := &http.Server{Addr: addr, Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	log.Info("pprof listening", zap.String("addr", addr))
+	if err := srv.ListenAndServe(); err != nil {
+		log.Error("pprof", zap.Error(err))
+	}
+}

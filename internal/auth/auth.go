@@ -1,0 +1,196 @@
+// Package auth verifies the bearer tokens of both API families with
+// gofiber/contrib/jwt: HS256 with a shared secret, RS256 from a JWKS (Auth0),
+// issuer and audience when configured, and the admin rule of SPEC §3.
+//
+// Only the configured algorithms are accepted: the key function decides by
+// the token's alg header, so `none`, an HS256 token signed with the RSA public
+// key, or any other algorithm get no key and fail verification.
+package auth
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/MicahParks/keyfunc/v2"
+	jwtware "github.com/gofiber/contrib/jwt"
+	"github.com/gofiber/fiber/v2"
+	"github.com/golang-jwt/jwt/v5"
+)
+
+// Errors the middlewares return; the app's ErrorHandler maps them to 401 and
+// 403 in the body shape of the route's family.
+var (
+	ErrUnauthorized = errors.New("unauthorized")
+	ErrForbidden    = errors.New("forbidden: admin role required")
+	errAlgorithm    = errors.New("algorithm not accepted")
+)
+
+// Config says which tokens are accepted.
+type Config struct {
+	Secret   string // enables HS256
+	JWKSURL  string // enables RS256
+	Issuer   string // checked when set
+	Audience string // checked when set
+}
+
+// User is the verified caller.
+type User struct {
+	Sub   string
+	Admin bool
+}
+
+// localsKey is where the verified User is kept on the request.
+const localsKey = "imagenes.user"
+
+// Auth verifies tokens.
+type Auth struct {
+	cfg  Config
+	jwks *keyfunc.JWKS
+	mw   fiber.Handler
+}
+
+// New prepares verification. With a JWKS URL it fetches the key set once
+// (failing start-up if it cannot) and refreshes it in the background. With
+// neither a secret nor a JWKS URL every token is refused.
+func New(cfg Config) (*Auth, error) {
+	a := &Auth{cfg: cfg}
+	if cfg.JWKSURL != "" {
+		jwks, err := keyfunc.Get(cfg.JWKSURL, keyfunc.Options{
+			RefreshInterval:   time.Hour,
+			RefreshRateLimit:  5 * time.Minute,
+			RefreshTimeout:    10 * time.Second,
+			RefreshUnknownKID: true,
+		})
+		if err != nil {
+			return nil, fmt.Errorf("fetch jwks: %w", err)
+		}
+		a.jwks = jwks
+	}
+	a.mw = jwtware.New(jwtware.Config{
+		KeyFunc:     a.keyFunc,
+		TokenLookup: "header:Authorization,cookie:token",
+		AuthScheme:  "Bearer",
+		ContextKey:  "imagenes.token",
+		SuccessHandler: func(c *fiber.Ctx) error {
+			tok, _ := c.Locals("imagenes.token").(*jwt.Token)
+			u, err := a.user(tok)
+			if err != nil {
+				return err
+			}
+			c.Locals(localsKey, u)
+			return c.Next()
+		},
+		ErrorHandler: func(_ *fiber.Ctx, err error) error {
+			return fmt.Errorf("%w: %v", ErrUnauthorized, err)
+		},
+	})
+	return a, nil
+}
+
+// Close stops the JWKS background refresh.
+func (a *Auth) Close() {
+	if a.jwks != nil {
+		a.jwks.EndBackground()
+	}
+}
+
+// Required is the middleware that admits any valid token.
+func (a *Auth) Required() fiber.Handler { return a.mw }
+
+// AdminOnly admits admin callers only; it goes after Required, so no or an
+// invalid token has already been answered with ErrUnauthorized and a valid
+// non-admin token gets ErrForbidden here.
+func (a *Auth) AdminOnly() fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		if u, ok := FromCtx(c); !ok || !u.Admin {
+			return ErrForbidden
+		}
+		return c.Next()
+	}
+}
+
+func (a *Auth) keyFunc(t *jwt.Token) (any, error) {
+	switch t.Method.Alg() {
+	case jwt.SigningMethodHS256.Alg():
+		if a.cfg.Secret != "" {
+			return []byte(a.cfg.Secret), nil
+		}
+	case jwt.SigningMethodRS256.Alg():
+		if a.jwks != nil {
+			return a.jwks.Keyfunc(t)
+		}
+	}
+	return nil, fmt.Errorf("%w: %q", errAlgorithm, t.Method.Alg())
+}
+
+// user checks the claims the middleware does not check by itself.
+func (a *Auth) user(tok *jwt.Token) (User, error) {
+	if tok == nil {
+		return User{}, ErrUnauthorized
+	}
+	claims, ok := tok.Claims.(jwt.MapClaims)
+	if !ok {
+		return User{}, ErrUnauthorized
+	}
+	if a.cfg.Issuer != "" {
+		if iss, _ := claims.GetIssuer(); iss != a.cfg.Issuer {
+			return User{}, fmt.Errorf("%w: wrong issuer", ErrUnauthorized)
+		}
+	}
+	if a.cfg.Audience != "" {
+		aud, _ := claims.GetAudience()
+		if !slices.Contains(aud, a.cfg.Audience) {
+			return User{}, fmt.Errorf("%w: wrong audience", ErrUnauthorized)
+		}
+	}
+	sub, _ := claims.GetSubject()
+	if sub == "" {
+		return User{}, fmt.Errorf("%w: no sub", ErrUnauthorized)
+	}
+	return User{Sub: sub, Admin: isAdmin(claims)}, nil
+}
+
+// isAdmin: role "admin", or "admin" in roles or permissions.
+func isAdmin(claims jwt.MapClaims) bool {
+	if r, _ := claims["role"].(string); r == "admin" {
+		return true
+	}
+	for _, k := range []string{"roles", "permissions"} {
+		list, _ := claims[k].([]any)
+		for _, v := range list {
+			if s, _ := v.(string); s == "admin" {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// FromCtx returns the verified caller; ok is false on routes without auth.
+func FromCtx(c *fiber.Ctx) (User, bool) {
+	u, ok := c.Locals(localsKey).(User)
+	return u, ok
+}
+
+// Mint signs an HS256 token for local use (`imagenes token`).
+func Mint(cfg Config, sub string, admin bool, ttl time.Duration, now time.Time) (string, error) {
+	if cfg.Secret == "" {
+		return "", errors.New("JWT_SECRET is not set")
+	}
+	if sub == "" {
+		return "", errors.New("sub must not be empty")
+	}
+	claims := jwt.MapClaims{"sub": sub, "iat": now.Unix(), "exp": now.Add(ttl).Unix()}
+	if admin {
+		claims["role"] = "admin"
+	}
+	if cfg.Issuer != "" {
+		claims["iss"] = cfg.Issuer
+	}
+	if cfg.Audience != "" {
+		claims["aud"] = cfg.Audience
+	}
+	return jwt.NewWithClaims(jwt.SigningMethodHS256, claims).SignedString([]byte(cfg.Secret))
+}

@@ -1,0 +1,221 @@
+// Package config reads the configuration of imagenes from environment
+// variables and command-line flags, and validates it before anything starts.
+//
+// Every setting is an environment variable and also a flag of the same name
+// in lower case with dashes (DATABASE_URL is --database-url); a flag wins over
+// the variable. A bad value is an error naming the variable, so that start-up
+// can stop with one line that says what to fix.
+package config
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/robfig/cron/v3"
+)
+
+// Config is the validated configuration.
+type Config struct {
+	DatabaseURL string
+	HTTPAddr    string
+	StorageDir  string
+
+	JWTSecret   string
+	JWKSURL     string
+	JWTIssuer   string
+	JWTAudience string
+
+	TrashRetention time.Duration
+
+	JanitorEnabled       bool
+	JanitorSchedule      string
+	JanitorOrphanGrace   time.Duration
+	JanitorUnattachedTTL time.Duration
+	JanitorMaxOrphans    int
+	JanitorBatchSize     int
+
+	LogLevel  string
+	LogFormat string
+
+	// DBMaxConns caps the pgx pool; 0 lets pgx choose (max(4, cores)).
+	DBMaxConns int
+	// RequestTimeout bounds the database work of one request.
+	RequestTimeout time.Duration
+	// PprofAddr, when set, serves net/http/pprof there (for profiling only).
+	PprofAddr string
+}
+
+// setting describes one variable: its name, default and how to parse it.
+type setting struct {
+	env   string
+	def   string
+	usage string
+	set   func(c *Config, v string) error
+}
+
+var settings = []setting{
+	{"DATABASE_URL", "", "PostgreSQL connection URL", func(c *Config, v string) error {
+		if v == "" {
+			return nil
+		}
+		if _, err := url.Parse(v); err != nil || !(strings.HasPrefix(v, "postgres://") || strings.HasPrefix(v, "postgresql://") || strings.Contains(v, "=")) {
+			return errors.New("want a postgres:// URL or a key=value connection string")
+		}
+		c.DatabaseURL = v
+		return nil
+	}},
+	{"HTTP_ADDR", ":8080", "address the HTTP server listens on", func(c *Config, v string) error {
+		if _, _, err := net.SplitHostPort(v); err != nil {
+			return errors.New("want host:port, e.g. :8080")
+		}
+		c.HTTPAddr = v
+		return nil
+	}},
+	{"STORAGE_DIR", "./data", "folder holding live images, trash and staging", func(c *Config, v string) error {
+		if strings.TrimSpace(v) == "" {
+			return errors.New("must not be empty")
+		}
+		c.StorageDir = v
+		return nil
+	}},
+	{"JWT_SECRET", "", "HS256 secret; enables HS256 tokens", func(c *Config, v string) error {
+		if v != "" && len(v) < 16 {
+			return errors.New("must be at least 16 characters")
+		}
+		c.JWTSecret = v
+		return nil
+	}},
+	{"JWKS_URL", "", "JWKS URL; enables RS256 tokens (Auth0)", func(c *Config, v string) error {
+		if v != "" {
+			u, err := url.Parse(v)
+			if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+				return errors.New("want an http(s) URL")
+			}
+		}
+		c.JWKSURL = v
+		return nil
+	}},
+	{"JWT_ISSUER", "", "required iss claim, when set", func(c *Config, v string) error { c.JWTIssuer = v; return nil }},
+	{"JWT_AUDIENCE", "", "required aud claim, when set", func(c *Config, v string) error { c.JWTAudience = v; return nil }},
+	{"TRASH_RETENTION", "168h", "how long trashed images stay restorable", durationAtLeast(time.Minute, func(c *Config) *time.Duration { return &c.TrashRetention })},
+	{"JANITOR_ENABLED", "false", "run the janitor inside serve", func(c *Config, v string) error {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			return errors.New("want true or false")
+		}
+		c.JanitorEnabled = b
+		return nil
+	}},
+	{"JANITOR_SCHEDULE", "@every 10m", "cron schedule of the janitor", func(c *Config, v string) error {
+		if _, err := cron.ParseStandard(v); err != nil {
+			return fmt.Errorf("not a cron schedule: %w", err)
+		}
+		c.JanitorSchedule = v
+		return nil
+	}},
+	{"JANITOR_ORPHAN_GRACE", "1h", "age before a live file without a row is an orphan", durationAtLeast(0, func(c *Config) *time.Duration { return &c.JanitorOrphanGrace })},
+	{"JANITOR_UNATTACHED_TTL", "24h", "age before an image with no product is trashed (0 = off)", durationAtLeast(0, func(c *Config) *time.Duration { return &c.JanitorUnattachedTTL })},
+	{"JANITOR_MAX_ORPHANS", "1000", "most orphans moved in one pass without --force", intAtLeast(0, func(c *Config) *int { return &c.JanitorMaxOrphans })},
+	{"JANITOR_BATCH_SIZE", "1000", "files and rows handled per batch (bounds memory)", intAtLeast(1, func(c *Config) *int { return &c.JanitorBatchSize })},
+	{"LOG_LEVEL", "info", "debug, info, warn or error", oneOf([]string{"debug", "info", "warn", "error"}, func(c *Config) *string { return &c.LogLevel })},
+	{"LOG_FORMAT", "json", "json or console", oneOf([]string{"json", "console"}, func(c *Config) *string { return &c.LogFormat })},
+	{"DB_MAX_CONNS", "0", "most connections in the pool (0 = pgx default)", intAtLeast(0, func(c *Config) *int { return &c.DBMaxConns })},
+	{"REQUEST_TIMEOUT", "10s", "time limit of one request's database work", durationAtLeast(time.Millisecond, func(c *Config) *time.Duration { return &c.RequestTimeout })},
+	{"PPROF_ADDR", "", "serve net/http/pprof on this address (profiling only)", func(c *Config, v string) error {
+		if v != "" {
+			if _, _, err := net.SplitHostPort(v); err != nil {
+				return errors.New("want host:port")
+			}
+		}
+		c.PprofAddr = v
+		return nil
+	}},
+}
+
+// Load reads every setting from getenv, lets flags in args override them,
+// and validates the result. It returns the arguments left after the flags.
+// The error names the variable, e.g. `JANITOR_SCHEDULE: not a cron schedule`.
+func Load(args []string, getenv func(string) string) (Config, []string, error) {
+	fs := flag.NewFlagSet("imagenes", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	return LoadFlags(fs, args, getenv)
+}
+
+// LoadFlags is Load on a flag set that may already hold a subcommand's own
+// flags (janitor --once, token --sub), so that both parse in one pass.
+func LoadFlags(fs *flag.FlagSet, args []string, getenv func(string) string) (Config, []string, error) {
+	values := make(map[string]*string, len(settings))
+	for _, s := range settings {
+		v := getenv(s.env)
+		if v == "" {
+			v = s.def
+		}
+		values[s.env] = fs.String(FlagName(s.env), v, s.usage+" ($"+s.env+")")
+	}
+	if err := fs.Parse(args); err != nil {
+		return Config{}, nil, fmt.Errorf("flags: %w", err)
+	}
+	var c Config
+	for _, s := range settings {
+		if err := s.set(&c, *values[s.env]); err != nil {
+			return Config{}, nil, fmt.Errorf("%s: %w", s.env, err)
+		}
+	}
+	return c, fs.Args(), nil
+}
+
+// FlagName is the flag spelling of an environment variable.
+func FlagName(env string) string {
+	return strings.ReplaceAll(strings.ToLower(env), "_", "-")
+}
+
+// Usage writes every variable with its default and meaning to w.
+func Usage(w io.Writer) {
+	for _, s := range settings {
+		fmt.Fprintf(w, "  --%-24s $%-24s %s (default %q)\n", FlagName(s.env), s.env, s.usage, s.def)
+	}
+}
+
+func durationAtLeast(min time.Duration, field func(*Config) *time.Duration) func(*Config, string) error {
+	return func(c *Config, v string) error {
+		d, err := time.ParseDuration(v)
+		if err != nil {
+			return fmt.Errorf("want a duration like 90s, 10m or 168h, got %q", v)
+		}
+		if d < min {
+			return fmt.Errorf("must be at least %s", min)
+		}
+		*field(c) = d
+		return nil
+	}
+}
+
+func intAtLeast(min int, field func(*Config) *int) func(*Config, string) error {
+	return func(c *Config, v string) error {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < min {
+			return fmt.Errorf("want a whole number of at least %d, got %q", min, v)
+		}
+		*field(c) = n
+		return nil
+	}
+}
+
+func oneOf(allowed []string, field func(*Config) *string) func(*Config, string) error {
+	return func(c *Config, v string) error {
+		for _, a := range allowed {
+			if v == a {
+				*field(c) = v
+				return nil
+			}
+		}
+		return fmt.Errorf("want one of %s, got %q", strings.Join(allowed, ", "), v)
+	}
+}

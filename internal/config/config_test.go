@@ -1,0 +1,64 @@
+package config
+
+import (
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestLoad(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name    string
+		env     map[string]string
+		args    []string
+		wantErr string // substring; "" = no error
+		check   func(t *testing.T, c Config)
+	}{
+		{name: "defaults", check: func(t *testing.T, c Config) {
+			if c.HTTPAddr != ":8080" || c.StorageDir != "./data" || c.TrashRetention != 168*time.Hour ||
+				c.JanitorSchedule != "@every 10m" || c.JanitorMaxOrphans != 1000 || c.JanitorEnabled {
+				t.Errorf("got %+v, want the documented defaults", c)
+			}
+		}},
+		{name: "env read", env: map[string]string{"TRASH_RETENTION": "2h", "JANITOR_ENABLED": "true"}, check: func(t *testing.T, c Config) {
+			if c.TrashRetention != 2*time.Hour || !c.JanitorEnabled {
+				t.Errorf("got retention %s enabled %v, want 2h true", c.TrashRetention, c.JanitorEnabled)
+			}
+		}},
+		{name: "flag wins over env", env: map[string]string{"HTTP_ADDR": ":1"}, args: []string{"--http-addr", ":2"}, check: func(t *testing.T, c Config) {
+			if c.HTTPAddr != ":2" {
+				t.Errorf("got %q, want :2", c.HTTPAddr)
+			}
+		}},
+		{name: "bad duration", env: map[string]string{"TRASH_RETENTION": "a week"}, wantErr: "TRASH_RETENTION:"},
+		{name: "bad schedule", env: map[string]string{"JANITOR_SCHEDULE": "every now and then"}, wantErr: "JANITOR_SCHEDULE:"},
+		{name: "bad bool", env: map[string]string{"JANITOR_ENABLED": "yes please"}, wantErr: "JANITOR_ENABLED:"},
+		{name: "negative max orphans", env: map[string]string{"JANITOR_MAX_ORPHANS": "-1"}, wantErr: "JANITOR_MAX_ORPHANS:"},
+		{name: "bad log format", env: map[string]string{"LOG_FORMAT": "xml"}, wantErr: "LOG_FORMAT:"},
+		{name: "short secret", env: map[string]string{"JWT_SECRET": "short"}, wantErr: "JWT_SECRET:"},
+		{name: "bad jwks url", env: map[string]string{"JWKS_URL": "ftp://x"}, wantErr: "JWKS_URL:"},
+		{name: "bad addr", env: map[string]string{"HTTP_ADDR": "8080"}, wantErr: "HTTP_ADDR:"},
+		{name: "bad database url", env: map[string]string{"DATABASE_URL": "mysql://x"}, wantErr: "DATABASE_URL:"},
+		{name: "unknown flag", args: []string{"--nope"}, wantErr: "flags:"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			c, _, err := Load(tt.args, func(k string) string { return tt.env[k] })
+			if tt.wantErr != "" {
+				if err == nil || !strings.HasPrefix(err.Error(), tt.wantErr) {
+					t.Fatalf("got error %v, want one starting with %q", err, tt.wantErr)
+				}
+				if strings.Contains(err.Error(), "\n") {
+					t.Errorf("got a multi-line error %q, want one line", err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("got error %v, want none", err)
+			}
+			tt.check(t, c)
+		})
+	}
+}

@@ -1,0 +1,148 @@
+package handlers
+
+import (
+	"context"
+	"errors"
+	"strings"
+
+	"github.com/gofiber/fiber/v2"
+	"go.uber.org/zap"
+
+	"github.com/imagenes/imagenes/internal/auth"
+	"github.com/imagenes/imagenes/internal/repo"
+	"github.com/imagenes/imagenes/internal/storage"
+)
+
+// Errors of request parsing, mapped to status below.
+var (
+	errBadID       = errors.New("id is not a positive integer in range")
+	errBadQuery    = errors.New("bad query parameter")
+	errBadBody     = errors.New("bad request body")
+	errNoFile      = errors.New("no file in the upload")
+	errFileMissing = errors.New("image file missing on disk")
+)
+
+// statusTable maps errors to a status and each family's default message;
+// the first entry that errors.Is matches wins. A route can give its own
+// message for a status with messages.wrap.
+var statusTable = []struct {
+	target  error
+	status  int
+	mensaje string // Balsamoa family: {"mensaje": ...}
+	cat     string // Cat Data family: {"error": ...}
+}{
+	{auth.ErrForbidden, fiber.StatusForbidden, "Acceso denegado: se requiere rol de administrador", "Forbidden"},
+	{auth.ErrUnauthorized, fiber.StatusUnauthorized, "Token no proporcionado o inválido", "Unauthorized"},
+	{errBadID, fiber.StatusBadRequest, "El ID debe ser un número válido", "Invalid id."},
+	{errBadQuery, fiber.StatusBadRequest, "Parámetro de consulta inválido", "Invalid query parameter."},
+	{errBadBody, fiber.StatusBadRequest, "Cuerpo de la solicitud inválido", "Invalid request body."},
+	{errNoFile, fiber.StatusBadRequest, "No se recibió ningún archivo", "Missing file to upload."},
+	{storage.ErrTooLarge, fiber.StatusRequestEntityTooLarge, "El archivo supera el límite de 5 MB", "File too large (max 10MB)."},
+	{storage.ErrNotImage, fiber.StatusUnsupportedMediaType, "Solo se aceptan imágenes (jpg, png, webp, gif)", "Only JPEG and PNG images are accepted."},
+	{storage.ErrEmpty, fiber.StatusBadRequest, "El archivo está vacío", "Empty file."},
+	{errFileMissing, fiber.StatusNotFound, "Archivo no encontrado", "Image file not found."},
+	{repo.ErrNotFound, fiber.StatusNotFound, "Recurso no encontrado", "Not found."},
+	{repo.ErrConflict, fiber.StatusConflict, "Conflicto con el estado actual", "Conflict."},
+	{repo.ErrInvalid, fiber.StatusBadRequest, "Valor inválido", "Invalid value."},
+	{repo.ErrUnavailable, fiber.StatusServiceUnavailable, "Base de datos no disponible, intente de nuevo", "Service unavailable, try again."},
+	{context.DeadlineExceeded, fiber.StatusServiceUnavailable, "La solicitud tardó demasiado, intente de nuevo", "Request timed out, try again."},
+}
+
+// Default messages for statuses that come from Fiber itself (unknown route,
+// body too large, wrong method) or from nowhere in the table.
+var fallback = map[int][2]string{
+	fiber.StatusNotFound:              {"Ruta no encontrada", "Not found."},
+	fiber.StatusMethodNotAllowed:      {"Método no permitido", "Method not allowed."},
+	fiber.StatusRequestEntityTooLarge: {"El archivo supera el límite de 5 MB", "File too large (max 10MB)."},
+	fiber.StatusRequestTimeout:        {"Tiempo de espera agotado", "Request timeout."},
+	fiber.StatusInternalServerError:   {"Error interno del servidor", "Internal server error."},
+}
+
+// messages are the texts one route gives per status, in its family's
+// language, overriding the table's defaults.
+type messages map[int]string
+
+type routeError struct {
+	err  error
+	msgs messages
+}
+
+func (e *routeError) Error() string { return e.err.Error() }
+func (e *routeError) Unwrap() error { return e.err }
+
+// wrap attaches the route's messages to err (nil stays nil).
+func (m messages) wrap(err error) error {
+	if err == nil {
+		return nil
+	}
+	return &routeError{err: err, msgs: m}
+}
+
+// family says which body shape a path's errors use.
+type family int
+
+const (
+	familyOther    family = iota // {"error"}: static, ops
+	familyBalsamoa               // {"mensaje"}: /api/v1/...
+	familyCat                    // {"error"}: /api/...
+)
+
+func familyOf(path string) family {
+	switch {
+	case strings.HasPrefix(path, "/api/v1/"):
+		return familyBalsamoa
+	case strings.HasPrefix(path, "/api/"):
+		return familyCat
+	}
+	return familyOther
+}
+
+// balsamoaTooLarge: Balsamoa answers an oversized upload with 400, not 413.
+const balsamoaTooLarge = fiber.StatusBadRequest
+
+// errorHandler is the one place errors become statuses and bodies. A 500
+// never echoes err.Error(): the details go to the log with the request id.
+func errorHandler(log *zap.Logger) fiber.ErrorHandler {
+	return func(c *fiber.Ctx, err error) error {
+		status, mensaje, cat := classify(err)
+		fam := familyOf(c.Path())
+		if fam == familyBalsamoa && (status == fiber.StatusRequestEntityTooLarge || status == fiber.StatusUnsupportedMediaType) {
+			status = balsamoaTooLarge
+		}
+		var re *routeError
+		if errors.As(err, &re) {
+			if m, ok := re.msgs[status]; ok {
+				mensaje, cat = m, m
+			}
+		}
+		if status >= 500 {
+			log.Error("request failed", zap.String("request_id", requestID(c)), zap.String("path", c.Path()), zap.Error(err))
+		}
+		c.Set(fiber.HeaderCacheControl, "no-store")
+		if fam == familyBalsamoa {
+			return c.Status(status).JSON(fiber.Map{"mensaje": mensaje})
+		}
+		return c.Status(status).JSON(fiber.Map{"error": cat})
+	}
+}
+
+func classify(err error) (status int, mensaje, cat string) {
+	for _, row := range statusTable {
+		if errors.Is(err, row.target) {
+			return row.status, row.mensaje, row.cat
+		}
+	}
+	status = fiber.StatusInternalServerError
+	var fe *fiber.Error
+	if errors.As(err, &fe) {
+		status = fe.Code
+	}
+	if m, ok := fallback[status]; ok {
+		return status, m[0], m[1]
+	}
+	if fe != nil {
+		return status, fe.Message, fe.Message
+	}
+	m := fallback[fiber.StatusInternalServerError]
+	return status, m[0], m[1]
+}

@@ -1,0 +1,285 @@
+package handlers_test
+
+import (
+	"bufio"
+	"bytes"
+	"fmt"
+	"context"
+	"encoding/json"
+	"io"
+	"mime/multipart"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/prometheus/client_golang/prometheus"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zaptest/observer"
+
+	"github.com/imagenes/imagenes/internal/auth"
+	"github.com/imagenes/imagenes/internal/dbtest"
+	"github.com/imagenes/imagenes/internal/handlers"
+	"github.com/imagenes/imagenes/internal/repo"
+	"github.com/imagenes/imagenes/internal/storage"
+	"github.com/imagenes/imagenes/internal/trash"
+)
+
+const testSecret = "test-secret-0123456789abcdef"
+
+// env is one test's service: the real app over a fresh database and a
+// storage root in t.TempDir().
+type env struct {
+	t     testing.TB
+	app   *fiber.App
+	pool  *pgxpool.Pool
+	store *repo.Store
+	files *storage.Storage
+	root  string
+	logs  *observer.ObservedLogs
+	admin string // admin token, sub "admin-1"
+	alice string // user token, sub "alice"
+	bob   string // user token, sub "bob"
+}
+
+type envOpts struct {
+	auth *auth.Config // nil: HS256 with testSecret
+}
+
+func newEnv(t testing.TB, opts ...envOpts) *env {
+	t.Helper()
+	var o envOpts
+	if len(opts) > 0 {
+		o = opts[0]
+	}
+	pool, _ := dbtest.New(t)
+	root := t.TempDir()
+	files, err := storage.Open(root)
+	if err != nil {
+		t.Fatalf("open storage: %v", err)
+	}
+	t.Cleanup(func() { files.Close() })
+	acfg := auth.Config{Secret: testSecret}
+	if o.auth != nil {
+		acfg = *o.auth
+	}
+	a, err := auth.New(acfg)
+	if err != nil {
+		t.Fatalf("auth: %v", err)
+	}
+	t.Cleanup(a.Close)
+	core, logs := observer.New(zap.DebugLevel)
+	log := zap.New(core)
+	store := repo.New(pool)
+	app := handlers.NewApp(handlers.Deps{
+		Store: store, Protocol: trash.New(store, files, log), Files: files, Auth: a, Log: log,
+		Registry: prometheus.NewRegistry(), RequestTimeout: 10 * time.Second,
+		Ready: func(ctx context.Context) error { return store.Ping(ctx) },
+	})
+	e := &env{t: t, app: app, pool: pool, store: store, files: files, root: root, logs: logs}
+	e.admin = mint(t, "admin-1", true)
+	e.alice = mint(t, "alice", false)
+	e.bob = mint(t, "bob", false)
+	return e
+}
+
+func mint(t testing.TB, sub string, admin bool) string {
+	t.Helper()
+	tok, err := auth.Mint(auth.Config{Secret: testSecret}, sub, admin, time.Hour, time.Now())
+	if err != nil {
+		t.Fatalf("mint: %v", err)
+	}
+	return tok
+}
+
+// req is one HTTP request of a scenario.
+type req struct {
+	method, path, token string
+	body                io.Reader
+	contentType         string
+	header              map[string]string
+}
+
+type resp struct {
+	status int
+	body   []byte
+	header http.Header
+}
+
+func (r resp) json(t testing.TB) map[string]any {
+	t.Helper()
+	var m map[string]any
+	if err := json.Unmarshal(r.body, &m); err != nil {
+		t.Fatalf("body %q is not a JSON object: %v", r.body, err)
+	}
+	return m
+}
+
+func (e *env) do(t testing.TB, r req) resp {
+	t.Helper()
+	hr := httptest.NewRequest(r.method, "http://example.test"+r.path, r.body)
+	if r.token != "" {
+		hr.Header.Set("Authorization", "Bearer "+r.token)
+	}
+	if r.contentType != "" {
+		hr.Header.Set("Content-Type", r.contentType)
+	}
+	for k, v := range r.header {
+		hr.Header.Set(k, v)
+	}
+	res, err := e.app.Test(hr, -1)
+	if err != nil {
+		t.Fatalf("%s %s: %v", r.method, r.path, err)
+	}
+	defer res.Body.Close()
+	b, err := io.ReadAll(res.Body)
+	if err != nil {
+		t.Fatalf("read body: %v", err)
+	}
+	return resp{status: res.StatusCode, body: b, header: res.Header}
+}
+
+// multipartBody builds a multipart form with one file field.
+func multipartBody(t testing.TB, field, filename string, content []byte) (io.Reader, string) {
+	t.Helper()
+	var buf bytes.Buffer
+	w := multipart.NewWriter(&buf)
+	fw, err := w.CreateFormFile(field, filename)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fw.Write(content)
+	w.Close()
+	return &buf, w.FormDataContentType()
+}
+
+// Tiny files whose first bytes make them the named type.
+var (
+	pngBytes  = append([]byte("\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR"), bytes.Repeat([]byte{7}, 200)...)
+	jpegBytes = append([]byte{0xFF, 0xD8, 0xFF, 0xE0, 0, 0x10, 'J', 'F', 'I', 'F', 0}, bytes.Repeat([]byte{9}, 200)...)
+	gifBytes  = append([]byte("GIF89a"), bytes.Repeat([]byte{1}, 200)...)
+	webpBytes = append([]byte("RIFF\x24\x00\x00\x00WEBPVP8 "), bytes.Repeat([]byte{3}, 200)...)
+	textBytes = []byte("just some text, not an image at all\n")
+)
+
+// upload stores an image through the Balsamoa route and returns id and url.
+func (e *env) upload(content []byte) (int, string) {
+	e.t.Helper()
+	body, ct := multipartBody(e.t, "imagen", "x.png", content)
+	r := e.do(e.t, req{method: "POST", path: "/api/v1/admin/imagenes/subir", token: e.admin, body: body, contentType: ct})
+	if r.status != 201 {
+		e.t.Fatalf("upload: got %d %s, want 201", r.status, r.body)
+	}
+	m := r.json(e.t)
+	return int(m["id"].(float64)), m["url"].(string)
+}
+
+// uploadCat stores an image through the Cat route as token's user.
+func (e *env) uploadCat(token string, content []byte) int {
+	e.t.Helper()
+	body, ct := multipartBody(e.t, "file", "cat.png", content)
+	r := e.do(e.t, req{method: "POST", path: "/api/image", token: token, body: body, contentType: ct})
+	if r.status != 201 {
+		e.t.Fatalf("cat upload: got %d %s, want 201", r.status, r.body)
+	}
+	return int(r.json(e.t)["id"].(float64))
+}
+
+func (e *env) livePath(url string) string { return filepath.Join(e.root, filepath.FromSlash(url)) }
+
+func exists(p string) bool {
+	_, err := os.Lstat(p)
+	return err == nil
+}
+
+// trashFiles lists the files in the trash folder.
+func (e *env) trashFiles() []string {
+	e.t.Helper()
+	ents, err := os.ReadDir(filepath.Join(e.root, ".papelera"))
+	if err != nil {
+		e.t.Fatalf("read trash: %v", err)
+	}
+	var names []string
+	for _, d := range ents {
+		names = append(names, d.Name())
+	}
+	return names
+}
+
+func (e *env) stagingFiles() []string {
+	e.t.Helper()
+	ents, err := os.ReadDir(filepath.Join(e.root, ".tmp"))
+	if err != nil {
+		e.t.Fatalf("read staging: %v", err)
+	}
+	var names []string
+	for _, d := range ents {
+		names = append(names, d.Name())
+	}
+	return names
+}
+
+func (e *env) rowExists(id int) bool {
+	e.t.Helper()
+	var ok bool
+	if err := e.pool.QueryRow(context.Background(), `SELECT EXISTS (SELECT 1 FROM producto_imagenes WHERE id = $1)`, id).Scan(&ok); err != nil {
+		e.t.Fatal(err)
+	}
+	return ok
+}
+
+func (e *env) exec(sql string, args ...any) {
+	e.t.Helper()
+	if _, err := e.pool.Exec(context.Background(), sql, args...); err != nil {
+		e.t.Fatalf("%s: %v", sql, err)
+	}
+}
+
+func (e *env) logged(msg string) bool {
+	return e.logs.FilterMessageSnippet(msg).Len() > 0
+}
+
+func contains(s, sub string) bool { return strings.Contains(s, sub) }
+
+// listen serves the app on a loopback port for what app.Test cannot show
+// (fasthttp cutting off an oversized body) and returns its base URL.
+func (e *env) listen() string {
+	e.t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	go e.app.Listener(ln) //nolint:errcheck // ends with Shutdown
+	e.t.Cleanup(func() { e.app.Shutdown() })
+	return "http://" + ln.Addr().String()
+}
+
+// postOversized announces a body of declared bytes on a raw connection,
+// sends only its first part, and reads the answer: the server must refuse by
+// the Content-Length alone, without reading (or buffering) the rest. A real
+// client streaming the whole body would race the server's close.
+func postOversized(t testing.TB, base, path, token, contentType string, declared int64, head io.Reader) resp {
+	t.Helper()
+	conn, err := net.Dial("tcp", strings.TrimPrefix(base, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	conn.SetDeadline(time.Now().Add(10 * time.Second))
+	fmt.Fprintf(conn, "POST %s HTTP/1.1\r\nHost: test\r\nAuthorization: Bearer %s\r\nContent-Type: %s\r\nContent-Length: %d\r\n\r\n",
+		path, token, contentType, declared)
+	io.CopyN(conn, head, 64<<10) //nolint:errcheck // the server may already have closed
+	res, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	if err != nil {
+		t.Fatalf("read response: %v", err)
+	}
+	defer res.Body.Close()
+	b, _ := io.ReadAll(res.Body)
+	return resp{status: res.StatusCode, body: b, header: res.Header}
+}

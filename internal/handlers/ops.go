@@ -1,0 +1,25 @@
+package handlers
+
+import (
+	"context"
+
+	"github.com/gofiber/fiber/v2"
+)
+
+type opsHandler struct {
+	ready func(ctx context.Context) error
+}
+
+// healthz: the process is alive; it checks nothing else on purpose, so an
+// orchestrator does not restart a healthy process while PostgreSQL is down.
+func (h *opsHandler) healthz(c *fiber.Ctx) error {
+	return c.JSON(fiber.Map{"status": "ok"})
+}
+
+// readyz: the database answers and the storage folder is writable.
+func (h *opsHandler) readyz(c *fiber.Ctx) error {
+	if err := h.ready(c.UserContext()); err != nil {
+		return c.Status(fiber.StatusServiceUnavailable).JSON(fiber.Map{"status": "unavailable", "error": "database or storage not usable"})
+	}
+	return c.JSON(fiber.Map{"status": "ok"})
+}

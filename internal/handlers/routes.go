@@ -1,0 +1,98 @@
+// Package handlers holds the HTTP side of imagenes: Fiber routes, request
+// and response shapes, and the one ErrorHandler that maps errors to statuses
+// in the body shape of each API family ({"mensaje"} for Balsamoa's admin API,
+// {"error"} for the Cat Data API). No SQL and no pgx here.
+package handlers
+
+import (
+	"context"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+	"github.com/gofiber/fiber/v2/middleware/adaptor"
+	"github.com/gofiber/fiber/v2/middleware/recover"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"go.uber.org/zap"
+
+	"github.com/imagenes/imagenes/internal/auth"
+	"github.com/imagenes/imagenes/internal/repo"
+	"github.com/imagenes/imagenes/internal/storage"
+	"github.com/imagenes/imagenes/internal/trash"
+)
+
+// Limits of the two upload routes.
+const (
+	balsamoaMaxUpload = 5 << 20
+	catMaxUpload      = 10 << 20
+	// bodyLimit caps every request body: the larger upload plus room for
+	// the multipart framing. fasthttp cuts a larger body off with a 413
+	// before any handler runs, so a 1 GiB stream costs no memory.
+	bodyLimit = catMaxUpload + 64<<10
+)
+
+// Deps are what the routes need, built by the composition root.
+type Deps struct {
+	Store    *repo.Store
+	Protocol *trash.Service
+	Files    *storage.Storage
+	Auth     *auth.Auth
+	Log      *zap.Logger
+	Registry *prometheus.Registry
+	// Ready reports whether the database and storage are usable (/readyz).
+	Ready          func(ctx context.Context) error
+	RequestTimeout time.Duration
+}
+
+// NewApp builds the Fiber app with every route. main and the HTTP tests
+// both use it, so the tests exercise exactly what runs.
+func NewApp(d Deps) *fiber.App {
+	if d.RequestTimeout == 0 {
+		d.RequestTimeout = 10 * time.Second
+	}
+	app := fiber.New(fiber.Config{
+		AppName:               "imagenes",
+		ErrorHandler:          errorHandler(d.Log),
+		BodyLimit:             bodyLimit,
+		ReadTimeout:           30 * time.Second,
+		WriteTimeout:          60 * time.Second,
+		IdleTimeout:           2 * time.Minute,
+		DisableStartupMessage: true,
+		// Route on the raw path: /recursos/* validates its own decoding, and
+		// must see %2e%2e rather than a path fasthttp already cleaned.
+		UnescapePath: false,
+	})
+	m := NewMetrics(d.Registry)
+	app.Use(accessLog(d.Log, m, d.RequestTimeout))
+	app.Use(recover.New(recover.Config{EnableStackTrace: true, StackTraceHandler: func(c *fiber.Ctx, e any) {
+		d.Log.Error("panic", zap.String("request_id", requestID(c)), zap.Any("panic", e), zap.Stack("stack"))
+	}}))
+
+	ops := &opsHandler{ready: d.Ready}
+	app.Get("/healthz", ops.healthz)
+	app.Get("/readyz", ops.readyz)
+	app.Get("/metrics", adaptor.HTTPHandler(promhttp.HandlerFor(d.Registry, promhttp.HandlerOpts{})))
+
+	static := &staticHandler{files: d.Files}
+	app.Get("/recursos/*", static.serve)
+	app.Head("/recursos/*", static.serve)
+
+	img := &imagenesHandler{store: d.Store, protocol: d.Protocol, files: d.Files, metrics: m}
+	admin := app.Group("/api/v1/admin", d.Auth.Required(), d.Auth.AdminOnly())
+	admin.Post("/imagenes/subir", img.upload)
+	admin.Get("/imagenes", img.list)
+	admin.Delete("/imagenes/:id", img.delete)
+	admin.Get("/papelera", img.listTrash)
+	admin.Post("/papelera/:id/restaurar", img.restore)
+
+	// Per-route middleware, not Group("/api", mw): a Use on /api would run
+	// the token check a second time on every /api/v1 route.
+	cat := &catHandler{store: d.Store, protocol: d.Protocol, files: d.Files, metrics: m}
+	anyUser := d.Auth.Required()
+	app.Post("/api/image", anyUser, cat.upload)
+	app.Get("/api/images", anyUser, cat.list)
+	app.Get("/api/image/:id", anyUser, cat.get)
+	app.Delete("/api/image/:id", anyUser, cat.delete)
+
+	return app
+}

@@ -1,0 +1,94 @@
+package handlers_test
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func TestStatic(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	_, url := e.upload(pngBytes)
+
+	// A secret outside the storage root, and a symlink inside pointing at it.
+	outside := t.TempDir()
+	secret := filepath.Join(outside, "secret.png")
+	if err := os.WriteFile(secret, []byte("TOP SECRET"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(secret, filepath.Join(e.root, "recursos", "imagenes", "productos", "link.png")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(outside, filepath.Join(e.root, "recursos", "imagenes", "fuera")); err != nil {
+		t.Fatal(err)
+	}
+
+	first := e.do(t, req{method: "GET", path: url})
+	etag := first.header.Get("ETag")
+	tests := []struct {
+		name       string
+		path       string
+		header     map[string]string
+		wantStatus int
+	}{
+		{"live file", url, nil, 200},
+		{"etag revalidation", url, map[string]string{"If-None-Match": etag}, 304},
+		{"unknown file", "/recursos/imagenes/productos/ab/nope.png", nil, 404},
+		{"folder listing", "/recursos/imagenes/productos/", nil, 404},
+		{"dot dot", "/recursos/../../etc/passwd", nil, 404},
+		{"encoded dot dot", "/recursos/%2e%2e/%2e%2e/etc/passwd", nil, 404},
+		{"double encoded", "/recursos/%252e%252e/%252e%252e/etc/passwd", nil, 404},
+		{"backslash", "/recursos/..%5c..%5cetc%5cpasswd", nil, 404},
+		{"nul", "/recursos/imagenes/productos/x.png%00.txt", nil, 404},
+		{"trash", "/recursos/../.papelera/x", nil, 404},
+		{"symlink to file outside", "/recursos/imagenes/productos/link.png", nil, 404},
+		{"symlink to folder outside", "/recursos/imagenes/fuera/secret.png", nil, 404},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := e.do(t, req{method: "GET", path: tt.path, header: tt.header})
+			if got.status != tt.wantStatus {
+				t.Fatalf("got %d %q, want %d", got.status, got.body, tt.wantStatus)
+			}
+			if strings.Contains(string(got.body), "TOP SECRET") || strings.Contains(string(got.body), "root:") {
+				t.Fatalf("got a file from outside the storage root: %q", got.body)
+			}
+			if tt.wantStatus == 200 {
+				if got.header.Get("ETag") == "" || got.header.Get("Last-Modified") == "" || !strings.Contains(got.header.Get("Cache-Control"), "max-age=31536000") {
+					t.Errorf("got headers %v, want ETag, Last-Modified and a long Cache-Control", got.header)
+				}
+				if got.header.Get("Content-Type") != "image/png" {
+					t.Errorf("got Content-Type %q, want image/png", got.header.Get("Content-Type"))
+				}
+			}
+		})
+	}
+}
+
+func TestOps(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	e.upload(pngBytes)
+	tests := []struct {
+		path       string
+		wantStatus int
+		wantBody   string
+	}{
+		{"/healthz", 200, `"ok"`},
+		{"/readyz", 200, `"ok"`},
+		{"/metrics", 200, "imagenes_http_requests_total"},
+		{"/nope", 404, `"error"`},
+		{"/api/v1/nope", 404, `"mensaje"`},
+		{"/api/nope", 404, `"error"`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.path, func(t *testing.T) {
+			got := e.do(t, req{method: "GET", path: tt.path})
+			if got.status != tt.wantStatus || !strings.Contains(string(got.body), tt.wantBody) {
+				t.Errorf("got %d %.200s, want %d containing %q", got.status, got.body, tt.wantStatus, tt.wantBody)
+			}
+		})
+	}
+}

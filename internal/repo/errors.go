@@ -1,0 +1,91 @@
+package repo
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+)
+
+// Sentinel errors. Everything this package returns wraps one of them or is
+// an unexpected database error (a 500 upstream).
+var (
+	// ErrNotFound: no row matched (or the caller may not see it).
+	ErrNotFound = errors.New("not found")
+	// ErrConflict: a constraint said no (unique or foreign key).
+	ErrConflict = errors.New("conflict")
+	// ErrForeignKey: a referenced row does not exist (also an ErrConflict).
+	ErrForeignKey = fmt.Errorf("referenced row missing: %w", ErrConflict)
+	// ErrInvalid: PostgreSQL refused a value (out of range, too long).
+	ErrInvalid = errors.New("invalid value")
+	// ErrCommitRefused: PostgreSQL answered the COMMIT with an error, so the
+	// transaction certainly did not happen. A commit that failed in any other
+	// way (connection lost) may or may not have happened.
+	ErrCommitRefused = errors.New("commit refused")
+	// ErrCommitUnknown: the COMMIT was sent but no answer came back (the
+	// connection broke). Only PostgreSQL knows whether it happened; callers
+	// must not undo side effects on disk and leave that to the janitor.
+	ErrCommitUnknown = errors.New("commit outcome unknown")
+	// ErrUnavailable: the database could not be reached.
+	ErrUnavailable = errors.New("database unavailable")
+)
+
+// translate maps pgx and PostgreSQL errors to the sentinels, keeping the
+// original in the chain for logs.
+func translate(err error) error {
+	if err == nil {
+		return nil
+	}
+	if errors.Is(err, pgx.ErrNoRows) {
+		return ErrNotFound
+	}
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) {
+		if pgErr.Code == "23503" { // foreign_key_violation
+			return &wrapped{sentinel: ErrForeignKey, err: err}
+		}
+		switch pgErr.Code[:2] {
+		case "23": // integrity constraint violation
+			return &wrapped{sentinel: ErrConflict, err: err}
+		case "22": // data exception: out of range, too long, bad syntax
+			return &wrapped{sentinel: ErrInvalid, err: err}
+		case "08", "57": // connection exception, operator intervention (shutdown)
+			return &wrapped{sentinel: ErrUnavailable, err: err}
+		}
+		return err
+	}
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return err
+	}
+	if pgconn.SafeToRetry(err) || isConnError(err) {
+		return &wrapped{sentinel: ErrUnavailable, err: err}
+	}
+	return err
+}
+
+// commitError classifies a failed COMMIT. PostgreSQL answering with an
+// error (a deferred constraint, serialization failure) or pgx reporting that
+// the commit turned into a rollback means the transaction did not happen.
+func commitError(err error) error {
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) || errors.Is(err, pgx.ErrTxCommitRollback) {
+		return &wrapped{sentinel: ErrCommitRefused, err: err}
+	}
+	return &wrapped{sentinel: ErrCommitUnknown, err: translate(err)}
+}
+
+func isConnError(err error) bool {
+	var connErr *pgconn.ConnectError
+	return errors.As(err, &connErr)
+}
+
+// wrapped makes errors.Is match both the sentinel and the original error.
+type wrapped struct {
+	sentinel error
+	err      error
+}
+
+func (w *wrapped) Error() string   { return w.sentinel.Error() + ": " + w.err.Error() }
+func (w *wrapped) Unwrap() []error { return []error{w.sentinel, w.err} }

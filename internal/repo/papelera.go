@@ -1,0 +1,144 @@
+package repo
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// Entrada is a trash entry: everything needed to put a deleted image back.
+type Entrada struct {
+	ID           int64      `db:"id"`
+	ImagenID     *int32     `db:"imagen_id"`
+	ProductoID   *int32     `db:"producto_id"`
+	URL          string     `db:"url"`
+	Orden        *int32     `db:"orden"`
+	OwnerSub     *string    `db:"owner_sub"`
+	Bytes        *int64     `db:"bytes"`
+	ContentType  *string    `db:"content_type"`
+	SHA256       *string    `db:"sha256"`
+	CreadoEn     *time.Time `db:"creado_en"`
+	Motivo       string     `db:"motivo"`
+	EliminadoPor *string    `db:"eliminado_por"`
+	EliminadoEn  time.Time  `db:"eliminado_en"`
+	SinArchivo   bool       `db:"sin_archivo"`
+}
+
+// Reasons recorded in Entrada.Motivo.
+const (
+	MotivoImagen         = "imagen"          // DELETE of one image
+	MotivoProductoPut    = "producto_put"    // dropped from a product's image set
+	MotivoProductoDelete = "producto_delete" // its product was deleted
+	MotivoHuerfana       = "huerfana"        // janitor: live file without a row
+	MotivoSinProducto    = "sin_producto"    // janitor: unattached past its TTL
+)
+
+const entradaColumns = `id, imagen_id, producto_id, url, orden, owner_sub, bytes, content_type, sha256, creado_en, motivo, eliminado_por, eliminado_en, sin_archivo`
+
+// TrashImagenes deletes the images ids that scope may see and records each in
+// the trash, in one statement (one round trip), returning the entries. The
+// DELETE takes the rows' locks until the transaction ends: a concurrent delete
+// of the same id waits and then finds nothing. Ids that do not exist or are
+// not visible are simply absent from the result.
+func (s *Store) TrashImagenes(ctx context.Context, ids []int32, scope Scope, motivo, por string) ([]Entrada, error) {
+	const q = `WITH d AS (
+  DELETE FROM producto_imagenes
+  WHERE id = ANY($1) AND ($2::text IS NULL OR owner_sub = $2)
+  RETURNING ` + imagenColumns + `
+)
+INSERT INTO imagenes_papelera (imagen_id, producto_id, url, orden, owner_sub, bytes, content_type, sha256, creado_en, motivo, eliminado_por, sin_archivo)
+SELECT id, producto_id, url, orden, owner_sub, bytes, content_type, sha256, created_at, $3, NULLIF($4, ''), url NOT LIKE '/recursos/%' FROM d
+RETURNING ` + entradaColumns
+	rows, _ := s.db.Query(ctx, q, ids, scope.ownerArg(), motivo, por)
+	es, err := pgx.CollectRows(rows, pgx.RowToStructByName[Entrada])
+	if err != nil {
+		return nil, fmt.Errorf("trash imagenes: %w", translate(err))
+	}
+	return es, nil
+}
+
+// MarkSinArchivo records that entry id has no file in the trash (it was
+// already gone when the row was deleted).
+func (s *Store) MarkSinArchivo(ctx context.Context, id int64) error {
+	const q = `UPDATE imagenes_papelera SET sin_archivo = true WHERE id = $1`
+	if _, err := s.db.Exec(ctx, q, id); err != nil {
+		return fmt.Errorf("mark sin archivo %d: %w", id, translate(err))
+	}
+	return nil
+}
+
+// GetEntrada returns trash entry id, or ErrNotFound.
+func (s *Store) GetEntrada(ctx context.Context, id int64) (Entrada, error) {
+	const q = `SELECT ` + entradaColumns + ` FROM imagenes_papelera WHERE id = $1`
+	rows, _ := s.db.Query(ctx, q, id)
+	e, err := pgx.CollectExactlyOneRow(rows, pgx.RowToStructByName[Entrada])
+	if err != nil {
+		return Entrada{}, fmt.Errorf("get entrada %d: %w", id, translate(err))
+	}
+	return e, nil
+}
+
+// PapeleraCursor is a keyset position in the trash listing (newest first).
+type PapeleraCursor struct {
+	EliminadoEn time.Time
+	ID          int64
+}
+
+// ListPapelera returns up to limit entries older than after (nil: from the
+// newest), newest first.
+func (s *Store) ListPapelera(ctx context.Context, after *PapeleraCursor, limit int) ([]Entrada, error) {
+	const q = `SELECT ` + entradaColumns + ` FROM imagenes_papelera
+WHERE ($1::timestamptz IS NULL OR (eliminado_en, id) < ($1, $2))
+ORDER BY eliminado_en DESC, id DESC
+LIMIT $3`
+	var t *time.Time
+	var id int64
+	if after != nil {
+		t, id = &after.EliminadoEn, after.ID
+	}
+	rows, _ := s.db.Query(ctx, q, t, id, limit)
+	es, err := pgx.CollectRows(rows, pgx.RowToStructByName[Entrada])
+	if err != nil {
+		return nil, fmt.Errorf("list papelera: %w", translate(err))
+	}
+	return es, nil
+}
+
+// TakeEntrada deletes trash entry id and returns it, for a restore. The
+// DELETE locks the entry, so of two concurrent restores one gets it and the
+// other ErrNotFound.
+func (s *Store) TakeEntrada(ctx context.Context, id int64) (Entrada, error) {
+	const q = `DELETE FROM imagenes_papelera WHERE id = $1 RETURNING ` + entradaColumns
+	rows, _ := s.db.Query(ctx, q, id)
+	e, err := pgx.CollectExactlyOneRow(rows, pgx.RowToStructByName[Entrada])
+	if err != nil {
+		return Entrada{}, fmt.Errorf("take entrada %d: %w", id, translate(err))
+	}
+	return e, nil
+}
+
+// URLInUse reports whether a live image row has url.
+func (s *Store) URLInUse(ctx context.Context, url string) (bool, error) {
+	const q = `SELECT EXISTS (SELECT 1 FROM producto_imagenes WHERE url = $1)`
+	var used bool
+	if err := s.db.QueryRow(ctx, q, url).Scan(&used); err != nil {
+		return false, fmt.Errorf("url in use: %w", translate(err))
+	}
+	return used, nil
+}
+
+// RestoreImagen inserts the row that entry e describes, with its old id when
+// it had one. A product that no longer exists is ErrForeignKey.
+func (s *Store) RestoreImagen(ctx context.Context, e Entrada) (Imagen, error) {
+	const q = `INSERT INTO producto_imagenes (id, producto_id, url, orden, owner_sub, bytes, content_type, sha256, created_at)
+VALUES (COALESCE($1, nextval(pg_get_serial_sequence('producto_imagenes', 'id'))::int), $2, $3, COALESCE($4, 1), $5, $6, $7, $8, COALESCE($9, now()))
+RETURNING ` + imagenColumns
+	rows, _ := s.db.Query(ctx, q, e.ImagenID, e.ProductoID, e.URL, e.Orden, e.OwnerSub, e.Bytes, e.ContentType, e.SHA256, e.CreadoEn)
+	img, err := pgx.CollectExactlyOneRow(rows, pgx.RowToStructByName[Imagen])
+	if err != nil {
+		return Imagen{}, fmt.Errorf("restore imagen: %w", translate(err))
+	}
+	return img, nil
+}

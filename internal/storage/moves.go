@@ -1,0 +1,188 @@
+package storage
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path"
+	"strings"
+)
+
+// classify turns the os.Root refusal of a path that leaves the root (a
+// symlink pointing out, for instance) into ErrUnsafePath, and a missing file
+// into an error matching both ErrNotExist and fs.ErrNotExist.
+func classify(op, name string, err error) error {
+	switch {
+	case err == nil:
+		return nil
+	case strings.Contains(err.Error(), "path escapes from parent"):
+		return fmt.Errorf("%s %q: %w", op, name, ErrUnsafePath)
+	case errors.Is(err, fs.ErrNotExist):
+		return fmt.Errorf("%s %q: %w", op, name, errors.Join(ErrNotExist, err))
+	}
+	return fmt.Errorf("%s %q: %w", op, name, err)
+}
+
+// regular checks, without following a final symlink, that name is a regular
+// file. A symlink in the live folder is never an image of ours.
+func (s *Storage) regular(name string) (fs.FileInfo, error) {
+	fi, err := s.root.Lstat(name)
+	if err != nil {
+		return nil, classify("stat", name, err)
+	}
+	if !fi.Mode().IsRegular() {
+		return nil, fmt.Errorf("%q is not a regular file: %w", name, ErrUnsafePath)
+	}
+	return fi, nil
+}
+
+// absent fails with fs.ErrExist when name exists: renames never overwrite.
+// Names are unique by construction (uuids, trash entry ids), so the gap
+// between this check and the rename is not reachable by our own writers.
+func (s *Storage) absent(name string) error {
+	_, err := s.root.Lstat(name)
+	if err == nil {
+		return fmt.Errorf("%q: %w", name, fs.ErrExist)
+	}
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	return classify("stat", name, err)
+}
+
+// MoveToTrash renames the live file of url to .papelera/trashName and
+// fsyncs both folders. A live file that does not exist is (false, nil): the
+// caller notes it. Any error leaves the file where it was.
+func (s *Storage) MoveToTrash(url, trashName string) (moved bool, err error) {
+	src, err := RelPath(url)
+	if err != nil {
+		return false, err
+	}
+	dst, err := trashPath(trashName)
+	if err != nil {
+		return false, err
+	}
+	if _, err := s.regular(src); err != nil {
+		if errors.Is(err, ErrNotExist) {
+			return false, nil
+		}
+		return false, err
+	}
+	if err := s.absent(dst); err != nil {
+		return false, err
+	}
+	if err := s.root.Rename(src, dst); err != nil {
+		return false, classify("move to trash", src, err)
+	}
+	if err := errors.Join(s.syncDir(trashDir), s.syncDir(path.Dir(src))); err != nil {
+		return true, err
+	}
+	return true, nil
+}
+
+// MoveFromTrash renames .papelera/trashName back to the live path of url,
+// creating its folders, and fsyncs both. It refuses to overwrite a live file
+// (fs.ErrExist) and reports a missing trash file as ErrNotExist.
+func (s *Storage) MoveFromTrash(trashName, url string) error {
+	src, err := trashPath(trashName)
+	if err != nil {
+		return err
+	}
+	dst, err := RelPath(url)
+	if err != nil {
+		return err
+	}
+	if _, err := s.regular(src); err != nil {
+		return err
+	}
+	if err := s.root.MkdirAll(path.Dir(dst), 0o755); err != nil {
+		return classify("create folder", path.Dir(dst), err)
+	}
+	if err := s.absent(dst); err != nil {
+		return err
+	}
+	if err := s.root.Rename(src, dst); err != nil {
+		return classify("move from trash", src, err)
+	}
+	return errors.Join(s.syncDir(path.Dir(dst)), s.syncDir(trashDir))
+}
+
+// RemoveTrash deletes .papelera/name for good; a missing file is fine.
+func (s *Storage) RemoveTrash(name string) error {
+	p, err := trashPath(name)
+	if err != nil {
+		return err
+	}
+	if err := s.root.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return classify("remove", p, err)
+	}
+	return s.syncDir(trashDir)
+}
+
+// RemoveLive deletes the live file of url; a missing file is fine. Only
+// used to undo an upload whose transaction did not commit.
+func (s *Storage) RemoveLive(url string) error {
+	p, err := RelPath(url)
+	if err != nil {
+		return err
+	}
+	if _, err := s.regular(p); err != nil {
+		if errors.Is(err, ErrNotExist) {
+			return nil
+		}
+		return err
+	}
+	if err := s.root.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return classify("remove", p, err)
+	}
+	return s.syncDir(path.Dir(p))
+}
+
+// LiveInfo returns the live file's info (not following a final symlink).
+func (s *Storage) LiveInfo(url string) (fs.FileInfo, error) {
+	p, err := RelPath(url)
+	if err != nil {
+		return nil, err
+	}
+	return s.regular(p)
+}
+
+// LiveExists reports whether url has a regular live file.
+func (s *Storage) LiveExists(url string) (bool, error) {
+	_, err := s.LiveInfo(url)
+	if errors.Is(err, ErrNotExist) {
+		return false, nil
+	}
+	return err == nil, err
+}
+
+// TrashExists reports whether the trash holds file name.
+func (s *Storage) TrashExists(name string) (bool, error) {
+	p, err := trashPath(name)
+	if err != nil {
+		return false, err
+	}
+	_, err = s.regular(p)
+	if errors.Is(err, ErrNotExist) {
+		return false, nil
+	}
+	return err == nil, err
+}
+
+// OpenLive opens the live file of url for reading: regular files only, so
+// a folder or a symlink is ErrUnsafePath and nothing outside is read.
+func (s *Storage) OpenLive(url string) (*os.File, error) {
+	p, err := RelPath(url)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := s.regular(p); err != nil {
+		return nil, err
+	}
+	f, err := s.root.OpenFile(p, os.O_RDONLY|syscallNoFollow, 0)
+	if err != nil {
+		return nil, classify("open", p, err)
+	}
+	return f, nil
+}

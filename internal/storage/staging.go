@@ -1,0 +1,156 @@
+package storage
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path"
+	"slices"
+	"time"
+
+	"github.com/google/uuid"
+)
+
+// Staged is an upload written to .tmp and not yet published.
+type Staged struct {
+	Name        string // file name inside .tmp
+	Size        int64
+	SHA256      string // hex
+	ContentType string // judged from the bytes
+	Ext         string
+}
+
+var extOf = map[string]string{
+	"image/jpeg": "jpg",
+	"image/png":  "png",
+	"image/webp": "webp",
+	"image/gif":  "gif",
+}
+
+// Stage copies r into a new file in .tmp, at most limit bytes, and fsyncs
+// it. The type is judged from the first bytes, never from the client's
+// header or file name, and must be one of allowed. It streams: memory does
+// not grow with the file. Errors wrap ErrTooLarge, ErrNotImage or ErrEmpty;
+// on any error nothing is left in .tmp.
+func (s *Storage) Stage(r io.Reader, limit int64, allowed []string) (_ *Staged, err error) {
+	name := uuid.NewString() + ".part"
+	p := stagingDir + "/" + name
+	f, err := s.root.OpenFile(p, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+	if err != nil {
+		return nil, classify("create", p, err)
+	}
+	defer func() {
+		if err != nil {
+			f.Close()
+			s.root.Remove(p) //nolint:errcheck // best effort; CleanStaging catches leftovers
+		}
+	}()
+
+	var head [512]byte
+	n, err := io.ReadFull(r, head[:])
+	if err != nil && !errors.Is(err, io.ErrUnexpectedEOF) && !errors.Is(err, io.EOF) {
+		return nil, fmt.Errorf("read upload: %w", err)
+	}
+	if n == 0 {
+		return nil, ErrEmpty
+	}
+	ct := http.DetectContentType(head[:n])
+	if !slices.Contains(allowed, ct) {
+		return nil, fmt.Errorf("%w: %s", ErrNotImage, ct)
+	}
+	h := sha256.New()
+	w := io.MultiWriter(f, h)
+	if _, err := w.Write(head[:n]); err != nil {
+		return nil, fmt.Errorf("write upload: %w", err)
+	}
+	rest, err := io.Copy(w, io.LimitReader(r, limit-int64(n)+1))
+	if err != nil {
+		return nil, fmt.Errorf("write upload: %w", err)
+	}
+	size := int64(n) + rest
+	if size > limit {
+		return nil, fmt.Errorf("%w: more than %d bytes", ErrTooLarge, limit)
+	}
+	if err := f.Sync(); err != nil {
+		return nil, fmt.Errorf("sync upload: %w", err)
+	}
+	if err := f.Close(); err != nil {
+		return nil, fmt.Errorf("close upload: %w", err)
+	}
+	return &Staged{Name: name, Size: size, SHA256: hex.EncodeToString(h.Sum(nil)), ContentType: ct, Ext: extOf[ct]}, nil
+}
+
+// Publish renames the staged file to the live path of url, creating its
+// folder, and fsyncs the folder. It never overwrites a live file.
+func (s *Storage) Publish(st *Staged, url string) error {
+	dst, err := RelPath(url)
+	if err != nil {
+		return err
+	}
+	if err := s.root.MkdirAll(path.Dir(dst), 0o755); err != nil {
+		return classify("create folder", path.Dir(dst), err)
+	}
+	if err := s.absent(dst); err != nil {
+		return err
+	}
+	src := stagingDir + "/" + st.Name
+	if err := s.root.Rename(src, dst); err != nil {
+		return classify("publish", src, err)
+	}
+	return s.syncDir(path.Dir(dst))
+}
+
+// Discard removes a staged file; a missing one is fine.
+func (s *Storage) Discard(st *Staged) error {
+	if st == nil {
+		return nil
+	}
+	if err := s.root.Remove(stagingDir + "/" + st.Name); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return classify("discard", st.Name, err)
+	}
+	return nil
+}
+
+// CleanStaging removes staged files older than olderThan: leftovers of
+// uploads cut off by a crash. It returns how many it removed.
+func (s *Storage) CleanStaging(olderThan time.Duration, now time.Time) (int, error) {
+	d, err := s.root.Open(stagingDir)
+	if err != nil {
+		return 0, classify("open", stagingDir, err)
+	}
+	defer d.Close()
+	removed := 0
+	for {
+		ents, err := d.ReadDir(1024)
+		for _, e := range ents {
+			info, ierr := e.Info()
+			if ierr != nil || !info.Mode().IsRegular() || now.Sub(info.ModTime()) < olderThan {
+				continue
+			}
+			if rerr := s.root.Remove(stagingDir + "/" + e.Name()); rerr == nil {
+				removed++
+			}
+		}
+		if errors.Is(err, io.EOF) || len(ents) == 0 {
+			return removed, nil
+		}
+		if err != nil {
+			return removed, fmt.Errorf("read %s: %w", stagingDir, err)
+		}
+	}
+}
+
+// Usable checks that the storage folder is writable, for /readyz.
+func (s *Storage) Usable() error {
+	p := stagingDir + "/.probe-" + uuid.NewString()
+	f, err := s.root.OpenFile(p, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return classify("probe", p, err)
+	}
+	f.Close()
+	return classify("remove probe", p, s.root.Remove(p))
+}

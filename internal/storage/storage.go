@@ -1,0 +1,122 @@
+// Package storage keeps image files on disk: live files under
+// ROOT/recursos, the trash in ROOT/.papelera and upload staging in ROOT/.tmp.
+//
+// Every operation goes through an os.Root, so no path, however it was
+// spelled, and no symlink can reach outside the storage folder; names are
+// also validated lexically before they touch the disk. Moves are renames
+// inside one filesystem (checked by Open), so they are atomic, and the
+// parent folders are fsynced so a move survives a power cut. No HTTP, no SQL.
+package storage
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"syscall"
+)
+
+// Errors of this package; wrapped with the offending name.
+var (
+	ErrUnsafePath  = errors.New("unsafe path")
+	ErrTooLarge    = errors.New("file too large")
+	ErrNotImage    = errors.New("not an accepted image type")
+	ErrEmpty       = errors.New("empty file")
+	ErrNotExist    = errors.New("file does not exist")
+	ErrCrossDevice = errors.New("live, trash and staging folders are on different filesystems")
+)
+
+// Folders below the root.
+const (
+	liveDir    = "recursos"
+	uploadDir  = "recursos/imagenes/productos"
+	trashDir   = ".papelera"
+	stagingDir = ".tmp"
+)
+
+// Storage is a storage root. Safe for concurrent use.
+type Storage struct {
+	path string
+	root *os.Root
+}
+
+// Open opens root (creating it and its folders if needed) and checks that
+// live, trash and staging folders are on one filesystem: a rename across
+// filesystems is a copy, not atomic, and the protocol relies on atomic
+// renames. It returns an error wrapping ErrCrossDevice when they are not.
+func Open(root string) (*Storage, error) {
+	abs, err := filepath.Abs(root)
+	if err != nil {
+		return nil, fmt.Errorf("storage root %q: %w", root, err)
+	}
+	if err := os.MkdirAll(abs, 0o755); err != nil {
+		return nil, fmt.Errorf("create storage root: %w", err)
+	}
+	r, err := os.OpenRoot(abs)
+	if err != nil {
+		return nil, fmt.Errorf("open storage root: %w", err)
+	}
+	for _, d := range []string{uploadDir, trashDir, stagingDir} {
+		if err := r.MkdirAll(d, 0o755); err != nil {
+			r.Close()
+			return nil, fmt.Errorf("create %s: %w", d, err)
+		}
+	}
+	devs := make([]uint64, 0, 3)
+	for _, d := range []string{liveDir, trashDir, stagingDir} {
+		dev, err := deviceOf(r, d)
+		if err != nil {
+			r.Close()
+			return nil, err
+		}
+		devs = append(devs, dev)
+	}
+	if err := sameDevice([]string{liveDir, trashDir, stagingDir}, devs); err != nil {
+		r.Close()
+		return nil, err
+	}
+	return &Storage{path: abs, root: r}, nil
+}
+
+// Close releases the root.
+func (s *Storage) Close() error { return s.root.Close() }
+
+// Root returns the absolute path of the storage folder.
+func (s *Storage) Root() string { return s.path }
+
+func deviceOf(r *os.Root, name string) (uint64, error) {
+	fi, err := r.Stat(name)
+	if err != nil {
+		return 0, fmt.Errorf("stat %s: %w", name, err)
+	}
+	st, ok := fi.Sys().(*syscall.Stat_t)
+	if !ok {
+		return 0, fmt.Errorf("stat %s: no device number on this platform", name)
+	}
+	return uint64(st.Dev), nil
+}
+
+// sameDevice returns ErrCrossDevice naming the first folder whose device
+// differs from the first one's.
+func sameDevice(names []string, devs []uint64) error {
+	for i := 1; i < len(devs); i++ {
+		if devs[i] != devs[0] {
+			return fmt.Errorf("%w: %s and %s", ErrCrossDevice, names[0], names[i])
+		}
+	}
+	return nil
+}
+
+// syncDir fsyncs a folder so that a rename in it is durable. Filesystems
+// that cannot sync folders answer EINVAL; that is not an error.
+func (s *Storage) syncDir(name string) error {
+	d, err := s.root.Open(name)
+	if err != nil {
+		return fmt.Errorf("open %s for sync: %w", name, err)
+	}
+	defer d.Close()
+	if err := d.Sync(); err != nil && !errors.Is(err, syscall.EINVAL) {
+		return fmt.Errorf("sync %s: %w", name, err)
+	}
+	return nil
+}
