@@ -1,0 +1,146 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/imagenes/imagenes/internal/dbtest"
+)
+
+func envOf(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
+
+func TestRunUsageAndConfigErrors(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name      string
+		args      []string
+		env       map[string]string
+		wantUsage bool   // exit code 2
+		wantErr   string // substring of the one-line error; "" = success
+		wantOut   string
+	}{
+		{name: "no subcommand", args: nil, wantUsage: true, wantErr: "no subcommand"},
+		{name: "unknown subcommand", args: []string{"frobnicate"}, wantUsage: true, wantErr: `unknown subcommand "frobnicate"`},
+		{name: "version", args: []string{"version"}, wantOut: "imagenes dev"},
+		{name: "bad retention", args: []string{"serve"}, env: map[string]string{"TRASH_RETENTION": "forever"}, wantUsage: true, wantErr: "TRASH_RETENTION:"},
+		{name: "bad schedule flag", args: []string{"serve", "--janitor-schedule", "sometimes"}, wantUsage: true, wantErr: "JANITOR_SCHEDULE:"},
+		{name: "bad log level", args: []string{"serve"}, env: map[string]string{"LOG_LEVEL": "loud"}, wantUsage: true, wantErr: "LOG_LEVEL:"},
+		{name: "no database", args: []string{"serve"}, wantUsage: true, wantErr: "DATABASE_URL: not set"},
+		{name: "migrate without verb", args: []string{"migrate"}, wantUsage: true, wantErr: "migrate up"},
+		{name: "token without secret", args: []string{"token", "--sub", "ana"}, wantUsage: true, wantErr: "JWT_SECRET"},
+		{name: "token without sub", args: []string{"token"}, env: map[string]string{"JWT_SECRET": "0123456789abcdef0123"}, wantUsage: true, wantErr: "--sub"},
+		{name: "token bad role", args: []string{"token", "--sub", "ana", "--role", "root"}, env: map[string]string{"JWT_SECRET": "0123456789abcdef0123"}, wantUsage: true, wantErr: "--role"},
+		{name: "token", args: []string{"token", "--sub", "ana", "--role", "admin"}, env: map[string]string{"JWT_SECRET": "0123456789abcdef0123"}, wantOut: "eyJ"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			var out, errOut bytes.Buffer
+			err := run(context.Background(), tt.args, envOf(tt.env), &out, &errOut)
+			if tt.wantErr == "" {
+				if err != nil {
+					t.Fatalf("got error %v, want none", err)
+				}
+			} else {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("got error %v, want one containing %q", err, tt.wantErr)
+				}
+				if errors.Is(err, errUsage) != tt.wantUsage {
+					t.Errorf("got usage error %v, want %v", errors.Is(err, errUsage), tt.wantUsage)
+				}
+				if strings.Contains(strings.TrimSuffix(err.Error(), "\n"), "\n") && !strings.Contains(tt.name, "help") {
+					t.Errorf("got a multi-line error %q, want one line", err)
+				}
+			}
+			if !strings.Contains(out.String(), tt.wantOut) {
+				t.Errorf("got output %q, want it to contain %q", out.String(), tt.wantOut)
+			}
+		})
+	}
+}
+
+func TestTokenIsAdminHS256(t *testing.T) {
+	t.Parallel()
+	var out bytes.Buffer
+	secret := "0123456789abcdef0123"
+	if err := run(context.Background(), []string{"token", "--sub", "ana", "--role", "admin", "--ttl", "2h"}, envOf(map[string]string{"JWT_SECRET": secret}), &out, &bytes.Buffer{}); err != nil {
+		t.Fatal(err)
+	}
+	tok, err := jwt.Parse(strings.TrimSpace(out.String()), func(*jwt.Token) (any, error) { return []byte(secret), nil }, jwt.WithValidMethods([]string{"HS256"}))
+	if err != nil {
+		t.Fatalf("got an unverifiable token: %v", err)
+	}
+	c := tok.Claims.(jwt.MapClaims)
+	if c["sub"] != "ana" || c["role"] != "admin" {
+		t.Errorf("got claims %v, want sub ana and role admin", c)
+	}
+}
+
+// serve starts, migrates nothing itself, answers /healthz and /readyz, and
+// stops cleanly when its context ends (SIGTERM in production).
+func TestServeLifecycle(t *testing.T) {
+	t.Parallel()
+	_, dbURL := dbtest.New(t)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	env := map[string]string{
+		"DATABASE_URL": dbURL, "HTTP_ADDR": addr, "STORAGE_DIR": t.TempDir(),
+		"JWT_SECRET": "0123456789abcdef0123", "LOG_LEVEL": "warn",
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- run(ctx, []string{"serve"}, envOf(env), &bytes.Buffer{}, &bytes.Buffer{}) }()
+
+	var status int
+	for i := 0; i < 100; i++ {
+		res, err := http.Get(fmt.Sprintf("http://%s/readyz", addr))
+		if err == nil {
+			status = res.StatusCode
+			res.Body.Close()
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if status != 200 {
+		t.Fatalf("got /readyz %d, want 200", status)
+	}
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("got serve error %v, want a clean shutdown", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("serve did not stop within 30s of its context ending")
+	}
+}
+
+func TestServeRefusesPendingMigrations(t *testing.T) {
+	t.Parallel()
+	_, dbURL := dbtest.NewEmpty(t)
+	env := map[string]string{"DATABASE_URL": dbURL, "STORAGE_DIR": t.TempDir(), "HTTP_ADDR": "127.0.0.1:0"}
+	err := run(context.Background(), []string{"serve"}, envOf(env), &bytes.Buffer{}, &bytes.Buffer{})
+	if err == nil || !strings.Contains(err.Error(), "migrate up") {
+		t.Fatalf("got %v, want a refusal telling to run `imagenes migrate up`", err)
+	}
+	var out bytes.Buffer
+	if err := run(context.Background(), []string{"migrate", "up"}, envOf(env), &out, &bytes.Buffer{}); err != nil {
+		t.Fatalf("migrate up: %v", err)
+	}
+	if !strings.HasPrefix(out.String(), "schema version") || strings.Contains(out.String(), "pending") {
+		t.Errorf("got %q, want the schema fully migrated", out.String())
+	}
+}
