@@ -42,37 +42,8 @@ func ServerURL(t testing.TB) string {
 // URL. Both are closed and dropped in t.Cleanup.
 func New(t testing.TB) (*pgxpool.Pool, string) {
 	t.Helper()
-	ctx := context.Background()
 	server := ServerURL(t)
-	tmpl := ensureTemplate(t, server)
-
-	name := "imagenes_test_" + randomHex(6)
-	admin := connect(t, server)
-	if _, err := admin.Exec(ctx, fmt.Sprintf(`CREATE DATABASE %s TEMPLATE %s`, name, tmpl)); err != nil {
-		admin.Close(ctx)
-		t.Fatalf("create test database: %v", err)
-	}
-	admin.Close(ctx)
-
-	dbURL := withDatabase(t, server, name)
-	cfg, err := pgxpool.ParseConfig(dbURL)
-	if err != nil {
-		t.Fatalf("parse %s: %v", dbURL, err)
-	}
-	cfg.MaxConns = 24
-	pool, err := pgxpool.NewWithConfig(ctx, cfg)
-	if err != nil {
-		t.Fatalf("open pool: %v", err)
-	}
-	t.Cleanup(func() {
-		pool.Close()
-		c := connect(t, server)
-		defer c.Close(ctx)
-		if _, err := c.Exec(ctx, fmt.Sprintf(`DROP DATABASE IF EXISTS %s WITH (FORCE)`, name)); err != nil {
-			t.Errorf("drop test database %s: %v", name, err)
-		}
-	})
-	return pool, dbURL
+	return create(t, server, ensureTemplate(t, server))
 }
 
 // NewStore is New wrapped in a repo.Store.
@@ -86,17 +57,32 @@ func NewStore(t testing.TB) (*repo.Store, *pgxpool.Pool) {
 // migrations themselves; dropped in t.Cleanup.
 func NewEmpty(t testing.TB) (*pgxpool.Pool, string) {
 	t.Helper()
+	return create(t, ServerURL(t), "")
+}
+
+// create makes database imagenes_test_<random>, from template when given,
+// and opens a pool on it; t.Cleanup closes the pool and drops the database.
+func create(t testing.TB, server, template string) (*pgxpool.Pool, string) {
+	t.Helper()
 	ctx := context.Background()
-	server := ServerURL(t)
 	name := "imagenes_test_" + randomHex(6)
-	admin := connect(t, server)
-	if _, err := admin.Exec(ctx, `CREATE DATABASE `+name); err != nil {
-		admin.Close(ctx)
-		t.Fatalf("create empty database: %v", err)
+	q := `CREATE DATABASE ` + name
+	if template != "" {
+		q += ` TEMPLATE ` + template
 	}
+	admin := connect(t, server)
+	_, err := admin.Exec(ctx, q)
 	admin.Close(ctx)
+	if err != nil {
+		t.Fatalf("create test database: %v", err)
+	}
 	dbURL := withDatabase(t, server, name)
-	pool, err := pgxpool.New(ctx, dbURL)
+	cfg, err := pgxpool.ParseConfig(dbURL)
+	if err != nil {
+		t.Fatalf("parse %s: %v", redact(dbURL), err)
+	}
+	cfg.MaxConns = 24
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		t.Fatalf("open pool: %v", err)
 	}
@@ -105,7 +91,7 @@ func NewEmpty(t testing.TB) (*pgxpool.Pool, string) {
 		c := connect(t, server)
 		defer c.Close(ctx)
 		if _, err := c.Exec(ctx, fmt.Sprintf(`DROP DATABASE IF EXISTS %s WITH (FORCE)`, name)); err != nil {
-			t.Errorf("drop database %s: %v", name, err)
+			t.Errorf("drop test database %s: %v", name, err)
 		}
 	})
 	return pool, dbURL
