@@ -69,8 +69,11 @@ func translate(err error) error {
 // error (a deferred constraint, serialization failure) or pgx reporting that
 // the commit turned into a rollback means the transaction did not happen.
 func commitError(err error) error {
+	// A FATAL answer (the backend being terminated, the server shutting
+	// down) may come after the commit record was written, so only an ERROR
+	// proves the transaction did not happen.
 	var pgErr *pgconn.PgError
-	if errors.As(err, &pgErr) || errors.Is(err, pgx.ErrTxCommitRollback) {
+	if (errors.As(err, &pgErr) && pgErr.Severity == "ERROR") || errors.Is(err, pgx.ErrTxCommitRollback) {
 		return &wrapped{sentinel: ErrCommitRefused, err: err}
 	}
 	return &wrapped{sentinel: ErrCommitUnknown, err: translate(err)}

@@ -1,0 +1,154 @@
+package trash_test
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"go.uber.org/zap"
+
+	"github.com/imagenes/imagenes/internal/dbtest"
+	"github.com/imagenes/imagenes/internal/repo"
+	"github.com/imagenes/imagenes/internal/storage"
+	"github.com/imagenes/imagenes/internal/trash"
+)
+
+type fixture struct {
+	pool  *pgxpool.Pool
+	svc   *trash.Service
+	store *repo.Store
+	root  string
+	ids   []int32
+	urls  []string
+}
+
+// newFixture makes n images with real files.
+func newFixture(t *testing.T, n int) *fixture {
+	t.Helper()
+	store, pool := dbtest.NewStore(t)
+	root := t.TempDir()
+	files, err := storage.Open(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { files.Close() })
+	f := &fixture{pool: pool, svc: trash.New(store, files, zap.NewNop()), store: store, root: root}
+	for i := 0; i < n; i++ {
+		url := storage.NewImageURL("png")
+		p := filepath.Join(root, filepath.FromSlash(url))
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte("img"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		img, err := store.InsertImagen(context.Background(), repo.NuevaImagen{URL: url, Orden: 1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		f.ids = append(f.ids, img.ID)
+		f.urls = append(f.urls, url)
+	}
+	return f
+}
+
+func (f *fixture) live(i int) bool {
+	_, err := os.Stat(filepath.Join(f.root, filepath.FromSlash(f.urls[i])))
+	return err == nil
+}
+
+func (f *fixture) trashCount(t *testing.T) int {
+	t.Helper()
+	ents, err := os.ReadDir(filepath.Join(f.root, ".papelera"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return len(ents)
+}
+
+func (f *fixture) rows(t *testing.T) int {
+	t.Helper()
+	imgs, err := f.store.ListImagenes(context.Background(), repo.ImagenFilter{Limit: 100})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return len(imgs)
+}
+
+// Run moves every file back when the transaction does not happen, and
+// leaves them for the janitor when nobody can know whether it happened.
+func TestRunUndoesFileMoves(t *testing.T) {
+	t.Parallel()
+	errBoom := errors.New("boom")
+	tests := []struct {
+		name      string
+		after     func(ctx context.Context, tx *trash.Tx) error // runs after the moves, before commit
+		wantErr   error
+		wantLive  bool // files back in place?
+		wantTrash int
+		wantRows  int
+	}{
+		{"commit", func(context.Context, *trash.Tx) error { return nil }, nil, false, 3, 0},
+		{"fn fails after the moves", func(context.Context, *trash.Tx) error { return errBoom }, errBoom, true, 0, 3},
+		{"commit refused", nil, repo.ErrCommitRefused, true, 0, 3},
+		{"commit outcome unknown", nil, repo.ErrCommitUnknown, false, 3, 3},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			f := newFixture(t, 3)
+			ctx := context.Background()
+			after := tt.after
+			switch tt.name {
+			case "commit refused":
+				f.exec(t, `CREATE FUNCTION refuse() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'no'; END $$`)
+				f.exec(t, `CREATE CONSTRAINT TRIGGER refuse AFTER INSERT ON imagenes_papelera
+DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION refuse()`)
+				after = func(context.Context, *trash.Tx) error { return nil }
+			case "commit outcome unknown":
+				// Terminate the transaction's backend from outside, so its
+				// COMMIT gets no answer. The rows stay (PostgreSQL rolled
+				// back) and the files stay in the trash for the janitor.
+				after = func(context.Context, *trash.Tx) error {
+					f.exec(t, `SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+WHERE datname = current_database() AND state = 'idle in transaction'`)
+					return nil
+				}
+			}
+			err := f.svc.Run(ctx, func(tx *trash.Tx) error {
+				es, err := tx.Store.TrashImagenes(ctx, f.ids, repo.All, repo.MotivoImagen, "test")
+				if err != nil {
+					return err
+				}
+				if err := tx.Trash(ctx, es); err != nil {
+					return err
+				}
+				return after(ctx, tx)
+			})
+			if !errors.Is(err, tt.wantErr) {
+				t.Fatalf("got error %v, want %v", err, tt.wantErr)
+			}
+			for i := range f.urls {
+				if f.live(i) != tt.wantLive {
+					t.Errorf("file %d live=%v, want %v", i, f.live(i), tt.wantLive)
+				}
+			}
+			if n := f.trashCount(t); n != tt.wantTrash {
+				t.Errorf("got %d trash files, want %d", n, tt.wantTrash)
+			}
+			if n := f.rows(t); n != tt.wantRows {
+				t.Errorf("got %d rows, want %d", n, tt.wantRows)
+			}
+		})
+	}
+}
+
+func (f *fixture) exec(t *testing.T, sql string) {
+	t.Helper()
+	if _, err := f.pool.Exec(context.Background(), sql); err != nil {
+		t.Fatalf("%s: %v", sql, err)
+	}
+}
