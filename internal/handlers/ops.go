@@ -4,10 +4,12 @@ import (
 	"context"
 
 	"github.com/gofiber/fiber/v2"
+	"go.uber.org/zap"
 )
 
 type opsHandler struct {
 	ready func(ctx context.Context) error
+	log   *zap.Logger
 }
 
 // healthz: the process is alive; it checks nothing else on purpose, so an
@@ -19,6 +21,7 @@ func (h *opsHandler) healthz(c *fiber.Ctx) error {
 // readyz: the database answers and the storage folder is writable.
 func (h *opsHandler) readyz(c *fiber.Ctx) error {
 	if err := h.ready(c.UserContext()); err != nil {
+		h.log.Warn("not ready", zap.String("request_id", requestID(c)), zap.Error(err))
 		return c.Status(fiber.StatusServiceUnavailable).JSON(fiber.Map{"status": "unavailable", "error": "database or storage not usable"})
 	}
 	return c.JSON(fiber.Map{"status": "ok"})

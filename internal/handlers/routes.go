@@ -68,7 +68,7 @@ func NewApp(d Deps) *fiber.App {
 		d.Log.Error("panic", zap.String("request_id", requestID(c)), zap.Any("panic", e), zap.Stack("stack"))
 	}}))
 
-	ops := &opsHandler{ready: d.Ready}
+	ops := &opsHandler{ready: d.Ready, log: d.Log}
 	app.Get("/healthz", ops.healthz)
 	app.Get("/readyz", ops.readyz)
 	app.Get("/metrics", adaptor.HTTPHandler(promhttp.HandlerFor(d.Registry, promhttp.HandlerOpts{})))
