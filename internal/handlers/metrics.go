@@ -16,6 +16,7 @@ type Metrics struct {
 	latency  *prometheus.HistogramVec
 	deletes  *prometheus.CounterVec
 	restores *prometheus.CounterVec
+	trash    *prometheus.CounterVec
 }
 
 // NewMetrics registers the HTTP metrics on reg.
@@ -38,8 +39,12 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Name: "imagenes_restores_total",
 			Help: "Trash restores by outcome (restored, not_found, conflict, error).",
 		}, []string{"outcome"}),
+		trash: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "imagenes_trashed_total",
+			Help: "Images moved to the trash by product writes, by reason (producto_put, producto_delete).",
+		}, []string{"motivo"}),
 	}
-	reg.MustRegister(m.requests, m.latency, m.deletes, m.restores)
+	reg.MustRegister(m.requests, m.latency, m.deletes, m.restores, m.trash)
 	return m
 }
 
@@ -71,5 +76,12 @@ func (m *Metrics) restored(err error) {
 		m.restores.WithLabelValues("conflict").Inc()
 	default:
 		m.restores.WithLabelValues("error").Inc()
+	}
+}
+
+// trashed counts images moved to the trash by product writes, by reason.
+func (m *Metrics) trashed(es []repo.Entrada) {
+	for _, e := range es {
+		m.trash.WithLabelValues(e.Motivo).Inc()
 	}
 }

@@ -201,3 +201,34 @@ func TestDeleteNeverTouchesOutsideRoot(t *testing.T) {
 		t.Errorf("got %d trash files, want 0", n)
 	}
 }
+
+// Legacy rows can share one url: deleting one of them must not move the
+// file the other still references; deleting the last one does.
+func TestDeleteOfSharedURL(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	id, url := e.upload(pngBytes)
+	var twin int
+	if err := e.pool.QueryRow(context.Background(),
+		`INSERT INTO producto_imagenes (url) VALUES ($1) RETURNING id`, url).Scan(&twin); err != nil {
+		t.Fatal(err)
+	}
+	steps := []struct {
+		id        int
+		fileLive  bool
+		trashSize int
+	}{
+		{id: twin, fileLive: true, trashSize: 0},
+		{id: id, fileLive: false, trashSize: 1},
+	}
+	for i, s := range steps {
+		got := e.do(t, req{method: "DELETE", path: fmt.Sprintf("/api/v1/admin/imagenes/%d", s.id), token: e.admin})
+		if got.status != 200 {
+			t.Fatalf("step %d: got %d %s, want 200", i, got.status, got.body)
+		}
+		if exists(e.livePath(url)) != s.fileLive || len(e.trashFiles()) != s.trashSize {
+			t.Errorf("step %d: live=%v trash=%v, want live=%v and %d trash files", i, exists(e.livePath(url)), e.trashFiles(), s.fileLive, s.trashSize)
+		}
+		e.checkConsistent()
+	}
+}

@@ -85,6 +85,17 @@ func NewApp(d Deps) *fiber.App {
 	admin.Get("/papelera", img.listTrash)
 	admin.Post("/papelera/:id/restaurar", img.restore)
 
+	prod := &productosHandler{store: d.Store, protocol: d.Protocol, metrics: m}
+	admin.Get("/productos", prod.list)
+	admin.Post("/productos", prod.create)
+	admin.Get("/productos/:id", prod.get)
+	admin.Put("/productos/:id", prod.update)
+	admin.Delete("/productos/:id", prod.delete)
+	admin.Patch("/productos/:id/activar", prod.activar)
+	admin.Patch("/productos/:id/desactivar", prod.desactivar)
+	app.Get("/api/v1/tienda/productos", prod.tiendaList)
+	app.Get("/api/v1/tienda/productos/:id", prod.tiendaGet)
+
 	// Per-route middleware, not Group("/api", mw): a Use on /api would run
 	// the token check a second time on every /api/v1 route.
 	cat := &catHandler{store: d.Store, protocol: d.Protocol, files: d.Files, metrics: m}

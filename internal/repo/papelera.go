@@ -43,15 +43,41 @@ const entradaColumns = `id, imagen_id, producto_id, url, orden, owner_sub, bytes
 // of the same id waits and then finds nothing. Ids that do not exist or are
 // not visible are simply absent from the result.
 func (s *Store) TrashImagenes(ctx context.Context, ids []int32, scope Scope, motivo, por string) ([]Entrada, error) {
-	const q = `WITH d AS (
+	return s.trash(ctx, trashByIDsSQL, ids, scope.ownerArg(), motivo, por)
+}
+
+// TrashImagenesDeProducto is TrashImagenes for every image of product pid.
+func (s *Store) TrashImagenesDeProducto(ctx context.Context, pid int32, motivo, por string) ([]Entrada, error) {
+	return s.trash(ctx, trashByProductoSQL, pid, motivo, por)
+}
+
+// The delete-and-record statement over two row selections; the selection's
+// parameters come first, then motivo and por.
+var (
+	trashByIDsSQL      = trashSQL(`id = ANY($1) AND ($2::text IS NULL OR owner_sub = $2)`, 2)
+	trashByProductoSQL = trashSQL(`producto_id = $1`, 1)
+)
+
+// trashSQL builds the one statement that deletes the rows where selects and
+// records them in the trash. An entry whose url is still used by a row that
+// stays (legacy data can hold one url twice) is recorded as sin_archivo, so
+// its file is neither moved nor later purged while a committed row
+// references it.
+func trashSQL(where string, n int) string {
+	return `WITH d AS (
   DELETE FROM producto_imagenes
-  WHERE id = ANY($1) AND ($2::text IS NULL OR owner_sub = $2)
+  WHERE ` + where + `
   RETURNING ` + imagenColumns + `
 )
 INSERT INTO imagenes_papelera (imagen_id, producto_id, url, orden, owner_sub, bytes, content_type, sha256, creado_en, motivo, eliminado_por, sin_archivo)
-SELECT id, producto_id, url, orden, owner_sub, bytes, content_type, sha256, created_at, $3, NULLIF($4, ''), url NOT LIKE '/recursos/%' FROM d
+SELECT id, producto_id, url, orden, owner_sub, bytes, content_type, sha256, created_at, $` + fmt.Sprint(n+1) + `, NULLIF($` + fmt.Sprint(n+2) + `, ''),
+  url NOT LIKE '/recursos/%' OR EXISTS (SELECT 1 FROM producto_imagenes o WHERE o.url = d.url AND o.id NOT IN (SELECT id FROM d))
+FROM d
 RETURNING ` + entradaColumns
-	rows, _ := s.db.Query(ctx, q, ids, scope.ownerArg(), motivo, por)
+}
+
+func (s *Store) trash(ctx context.Context, q string, args ...any) ([]Entrada, error) {
+	rows, _ := s.db.Query(ctx, q, args...)
 	es, err := pgx.CollectRows(rows, pgx.RowToStructByName[Entrada])
 	if err != nil {
 		return nil, fmt.Errorf("trash imagenes: %w", translate(err))

@@ -26,7 +26,7 @@ type fixture struct {
 }
 
 // newFixture makes n images with real files.
-func newFixture(t *testing.T, n int) *fixture {
+func newFixture(t testing.TB, n int) *fixture {
 	t.Helper()
 	store, pool := dbtest.NewStore(t)
 	root := t.TempDir()
@@ -36,23 +36,29 @@ func newFixture(t *testing.T, n int) *fixture {
 	}
 	t.Cleanup(func() { files.Close() })
 	f := &fixture{pool: pool, svc: trash.New(store, files, zap.NewNop()), store: store, root: root}
+	f.addImages(t, n)
+	return f
+}
+
+// addImages makes n more unattached images with real files.
+func (f *fixture) addImages(t testing.TB, n int) {
+	t.Helper()
 	for i := 0; i < n; i++ {
 		url := storage.NewImageURL("png")
-		p := filepath.Join(root, filepath.FromSlash(url))
+		p := filepath.Join(f.root, filepath.FromSlash(url))
 		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
 			t.Fatal(err)
 		}
 		if err := os.WriteFile(p, []byte("img"), 0o644); err != nil {
 			t.Fatal(err)
 		}
-		img, err := store.InsertImagen(context.Background(), repo.NuevaImagen{URL: url, Orden: 1})
+		img, err := f.store.InsertImagen(context.Background(), repo.NuevaImagen{URL: url, Orden: 1})
 		if err != nil {
 			t.Fatal(err)
 		}
 		f.ids = append(f.ids, img.ID)
 		f.urls = append(f.urls, url)
 	}
-	return f
 }
 
 func (f *fixture) live(i int) bool {

@@ -1,0 +1,206 @@
+package trash
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/imagenes/imagenes/internal/repo"
+	"github.com/imagenes/imagenes/internal/storage"
+)
+
+// Errors of an image set, each naming the url at fault.
+var (
+	// ErrImagenAjena: the url belongs to an image of another product.
+	ErrImagenAjena = fmt.Errorf("image attached to another product: %w", repo.ErrConflict)
+	// ErrImagenDesconocida: a local url (/recursos/...) that no image row
+	// holds. Storing it would make a row without a file; an uploaded image
+	// is adopted by its url, a trashed one comes back by restoring it.
+	ErrImagenDesconocida = fmt.Errorf("no uploaded image has this url: %w", repo.ErrInvalid)
+)
+
+// ImagenRef is one element of a product's image set as a client sends it.
+type ImagenRef struct {
+	URL   string
+	Orden int32
+}
+
+// Producto is a product with its images in orden.
+type Producto struct {
+	repo.Producto
+	Imagenes []repo.Imagen
+}
+
+// Saved is what a product write did.
+type Saved struct {
+	Producto Producto
+	// Trashed are the entries of the images the write dropped from the set.
+	Trashed []repo.Entrada
+}
+
+// CreateProducto inserts a product and, when set is not nil, its images, in
+// one transaction.
+func (s *Service) CreateProducto(ctx context.Context, c repo.ProductoCampos, set []ImagenRef, por string) (Saved, error) {
+	var out Saved
+	err := s.Run(ctx, func(tx *Tx) error {
+		p, err := tx.Store.InsertProducto(ctx, c)
+		if err != nil {
+			return err
+		}
+		out, err = tx.saveSet(ctx, p, set, set != nil, por)
+		return err
+	})
+	return out, err
+}
+
+// UpdateProducto changes product id's fields and, when set is not nil,
+// replaces its image set, in one transaction: images no longer listed are
+// deleted and their files moved to the trash before the commit, and moved
+// back if it does not happen.
+func (s *Service) UpdateProducto(ctx context.Context, id int32, c repo.ProductoCampos, set []ImagenRef, por string) (Saved, error) {
+	var out Saved
+	err := s.Run(ctx, func(tx *Tx) error {
+		if _, err := tx.Store.LockProducto(ctx, id); err != nil {
+			return err
+		}
+		p, err := tx.Store.UpdateProducto(ctx, id, c)
+		if err != nil {
+			return err
+		}
+		out, err = tx.saveSet(ctx, p, set, set != nil, por)
+		return err
+	})
+	return out, err
+}
+
+// DeleteProducto trashes every image of product id and deletes it, in one
+// transaction. It returns the trash entries.
+func (s *Service) DeleteProducto(ctx context.Context, id int32, por string) ([]repo.Entrada, error) {
+	var entries []repo.Entrada
+	err := s.Run(ctx, func(tx *Tx) error {
+		if _, err := tx.Store.LockProducto(ctx, id); err != nil {
+			return err
+		}
+		es, err := tx.Store.TrashImagenesDeProducto(ctx, id, repo.MotivoProductoDelete, por)
+		if err != nil {
+			return err
+		}
+		if err := tx.Trash(ctx, es); err != nil {
+			return err
+		}
+		entries = es
+		return tx.Store.DeleteProducto(ctx, id)
+	})
+	return entries, err
+}
+
+// saveSet makes set the image set of p (when replace) and returns the
+// product with its images. The product row is locked (or new) already.
+func (tx *Tx) saveSet(ctx context.Context, p repo.Producto, set []ImagenRef, replace bool, por string) (Saved, error) {
+	out := Saved{Producto: Producto{Producto: p}}
+	if replace {
+		trashed, err := tx.replaceSet(ctx, p.ID, set, por)
+		if err != nil {
+			return Saved{}, err
+		}
+		out.Trashed = trashed
+	}
+	imgs, err := tx.Store.ImagenesDe(ctx, []int32{p.ID})
+	if err != nil {
+		return Saved{}, err
+	}
+	out.Producto.Imagenes = imgs
+	return out, nil
+}
+
+// replaceSet decides, from the rows that hold the listed urls (locked), which
+// rows product pid adopts or keeps, which external urls it inserts, and which
+// of its current images it drops into the trash.
+func (tx *Tx) replaceSet(ctx context.Context, pid int32, set []ImagenRef, por string) ([]repo.Entrada, error) {
+	urls := make([]string, len(set))
+	for i, r := range set {
+		urls[i] = r.URL
+	}
+	rows, err := tx.Store.LockImagenesPorURL(ctx, urls)
+	if err != nil {
+		return nil, err
+	}
+	current, err := tx.Store.ImagenesDe(ctx, []int32{pid})
+	if err != nil {
+		return nil, err
+	}
+	// For each url the row to use: the product's own first, else an
+	// unattached one. Rows come in id order, so the choice is stable.
+	own := map[string]int32{}
+	free := map[string]int32{}
+	taken := map[string]bool{}
+	for _, r := range rows {
+		switch {
+		case r.ProductoID != nil && *r.ProductoID == pid:
+			if _, ok := own[r.URL]; !ok {
+				own[r.URL] = r.ID
+			}
+		case r.ProductoID == nil:
+			if _, ok := free[r.URL]; !ok {
+				free[r.URL] = r.ID
+			}
+		default:
+			taken[r.URL] = true
+		}
+	}
+	keep := map[int32]bool{}
+	var ids, orden, extOrden []int32
+	var extURLs []string
+	for _, r := range set {
+		id, ok := own[r.URL]
+		if !ok {
+			id, ok = free[r.URL]
+		}
+		switch {
+		case ok:
+			keep[id] = true
+			ids, orden = append(ids, id), append(orden, r.Orden)
+		case taken[r.URL]:
+			return nil, &SetError{URL: r.URL, Err: ErrImagenAjena}
+		case storage.IsLocal(r.URL):
+			return nil, &SetError{URL: r.URL, Err: ErrImagenDesconocida}
+		default:
+			extURLs, extOrden = append(extURLs, r.URL), append(extOrden, r.Orden)
+		}
+	}
+	var drop []int32
+	for _, img := range current {
+		if !keep[img.ID] {
+			drop = append(drop, img.ID)
+		}
+	}
+	var entries []repo.Entrada
+	if len(drop) > 0 {
+		if entries, err = tx.Store.TrashImagenes(ctx, drop, repo.All, repo.MotivoProductoPut, por); err != nil {
+			return nil, err
+		}
+		if err := tx.Trash(ctx, entries); err != nil {
+			return nil, err
+		}
+	}
+	if len(ids) > 0 {
+		if err := tx.Store.AsignarImagenes(ctx, pid, ids, orden); err != nil {
+			return nil, err
+		}
+	}
+	if len(extURLs) > 0 {
+		if err := tx.Store.InsertExternas(ctx, pid, extURLs, extOrden, por); err != nil {
+			return nil, err
+		}
+	}
+	return entries, nil
+}
+
+// SetError is a client's mistake in an image set: which url, and why
+// (ErrImagenAjena or ErrImagenDesconocida).
+type SetError struct {
+	URL string
+	Err error
+}
+
+func (e *SetError) Error() string { return fmt.Sprintf("%q: %v", e.URL, e.Err) }
+func (e *SetError) Unwrap() error { return e.Err }
