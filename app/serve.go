@@ -18,6 +18,7 @@ import (
 	"github.com/imagenes/imagenes/internal/auth"
 	"github.com/imagenes/imagenes/internal/config"
 	"github.com/imagenes/imagenes/internal/handlers"
+	"github.com/imagenes/imagenes/internal/janitor"
 	"github.com/imagenes/imagenes/internal/repo"
 	"github.com/imagenes/imagenes/internal/storage"
 	"github.com/imagenes/imagenes/internal/trash"
@@ -52,8 +53,26 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 	if err := d.files.WriteMarker(); err != nil {
 		return fmt.Errorf("storage marker: %w", err)
 	}
+	a, err := auth.New(auth.Config{Secret: cfg.JWTSecret, JWKSURL: cfg.JWKSURL, Issuer: cfg.JWTIssuer, Audience: cfg.JWTAudience})
+	if err != nil {
+		return fmt.Errorf("JWKS_URL: %w", err)
+	}
+	defer a.Close()
+	if cfg.JWTSecret == "" && cfg.JWKSURL == "" {
+		log.Warn("neither JWT_SECRET nor JWKS_URL is set: every authenticated route answers 401")
+	}
 
-	app := handlers.NewApp(d.handlerDeps(cfg))
+	var sched *janitor.Scheduler
+	if cfg.JanitorEnabled {
+		j := janitor.New(d.pool, d.protocol, log, janitor.NewMetrics(d.registry))
+		if sched, err = j.Schedule(cfg.JanitorSchedule, janitorConfig(cfg)); err != nil {
+			return err
+		}
+		sched.Start()
+		log.Info("janitor scheduled", zap.String("schedule", cfg.JanitorSchedule))
+	}
+
+	app := handlers.NewApp(d.handlerDeps(cfg, a))
 	if cfg.PprofAddr != "" {
 		go servePprof(cfg.PprofAddr, log)
 	}
@@ -73,6 +92,9 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 	if err := app.ShutdownWithContext(sctx); err != nil {
 		log.Error("http shutdown", zap.Error(err))
 	}
+	if sched != nil {
+		sched.Stop(sctx)
+	}
 	return nil
 }
 
@@ -84,14 +106,13 @@ type deps struct {
 	store    *repo.Store
 	files    *storage.Storage
 	protocol *trash.Service
-	auth     *auth.Auth
 	registry *prometheus.Registry
 	log      *zap.Logger
 }
 
-// build opens the pool (refusing a schema with pending migrations), the
-// storage root (refusing folders on different filesystems) and the token
-// verifier. cleanup closes them in reverse order.
+// build opens the pool (refusing a schema with pending migrations) and the
+// storage root (refusing folders on different filesystems). cleanup closes
+// them in reverse order.
 func build(ctx context.Context, cfg config.Config, log *zap.Logger) (*deps, func(), error) {
 	pool, err := repo.OpenPool(ctx, cfg.DatabaseURL, cfg.DBMaxConns)
 	if err != nil {
@@ -111,33 +132,23 @@ func build(ctx context.Context, cfg config.Config, log *zap.Logger) (*deps, func
 		pool.Close()
 		return nil, nil, fmt.Errorf("STORAGE_DIR: %w", err)
 	}
-	a, err := auth.New(auth.Config{Secret: cfg.JWTSecret, JWKSURL: cfg.JWKSURL, Issuer: cfg.JWTIssuer, Audience: cfg.JWTAudience})
-	if err != nil {
-		files.Close()
-		pool.Close()
-		return nil, nil, fmt.Errorf("JWKS_URL: %w", err)
-	}
-	if cfg.JWTSecret == "" && cfg.JWKSURL == "" {
-		log.Warn("neither JWT_SECRET nor JWKS_URL is set: every authenticated route answers 401")
-	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	store := repo.New(pool)
 	d := &deps{
 		cfg: cfg, pool: pool, store: store, files: files,
-		protocol: trash.New(store, files, log), auth: a, registry: reg, log: log,
+		protocol: trash.New(store, files, log), registry: reg, log: log,
 	}
 	cleanup := func() {
-		a.Close()
 		files.Close()
 		pool.Close()
 	}
 	return d, cleanup, nil
 }
 
-func (d *deps) handlerDeps(cfg config.Config) handlers.Deps {
+func (d *deps) handlerDeps(cfg config.Config, a *auth.Auth) handlers.Deps {
 	return handlers.Deps{
-		Store: d.store, Protocol: d.protocol, Files: d.files, Auth: d.auth, Log: d.log,
+		Store: d.store, Protocol: d.protocol, Files: d.files, Auth: a, Log: d.log,
 		Registry: d.registry, RequestTimeout: cfg.RequestTimeout,
 		Ready: func(ctx context.Context) error {
 			return errors.Join(d.store.Ping(ctx), d.files.Usable())

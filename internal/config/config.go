@@ -40,6 +40,7 @@ type Config struct {
 	JanitorUnattachedTTL time.Duration
 	JanitorMaxOrphans    int
 	JanitorBatchSize     int
+	JanitorMetricsAddr   string
 
 	LogLevel  string
 	LogFormat string
@@ -124,6 +125,15 @@ var settings = []setting{
 	{"JANITOR_UNATTACHED_TTL", "24h", "age before an image with no product is trashed (0 = off)", durationAtLeast(0, func(c *Config) *time.Duration { return &c.JanitorUnattachedTTL })},
 	{"JANITOR_MAX_ORPHANS", "1000", "most orphans moved in one pass without --force", intAtLeast(0, func(c *Config) *int { return &c.JanitorMaxOrphans })},
 	{"JANITOR_BATCH_SIZE", "1000", "files and rows handled per batch (bounds memory)", intAtLeast(1, func(c *Config) *int { return &c.JanitorBatchSize })},
+	{"JANITOR_METRICS_ADDR", "", "standalone janitor: serve /metrics on this address", func(c *Config, v string) error {
+		if v != "" {
+			if _, _, err := net.SplitHostPort(v); err != nil {
+				return errors.New("want host:port")
+			}
+		}
+		c.JanitorMetricsAddr = v
+		return nil
+	}},
 	{"LOG_LEVEL", "info", "debug, info, warn or error", oneOf([]string{"debug", "info", "warn", "error"}, func(c *Config) *string { return &c.LogLevel })},
 	{"LOG_FORMAT", "json", "json or console", oneOf([]string{"json", "console"}, func(c *Config) *string { return &c.LogFormat })},
 	{"DB_MAX_CONNS", "0", "most connections in the pool (0 = pgx default)", intAtLeast(0, func(c *Config) *int { return &c.DBMaxConns })},

@@ -33,6 +33,8 @@ const (
 	MotivoProductoDelete = "producto_delete" // its product was deleted
 	MotivoHuerfana       = "huerfana"        // janitor: live file without a row
 	MotivoSinProducto    = "sin_producto"    // janitor: unattached past its TTL
+	MotivoColgante       = "colgante"        // janitor --repair-dangling: row without its file
+	MotivoRecuperada     = "recuperada"      // janitor: trash file found without an entry
 )
 
 const entradaColumns = `id, imagen_id, producto_id, url, orden, owner_sub, bytes, content_type, sha256, creado_en, motivo, eliminado_por, eliminado_en, sin_archivo`

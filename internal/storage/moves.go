@@ -190,3 +190,27 @@ func (s *Storage) OpenLive(url string) (*os.File, error) {
 	}
 	return f, nil
 }
+
+// RenameTrash renames trash file from to to, refusing to overwrite. The
+// janitor uses it to give a trash file without an entry the name of the
+// entry it creates for it.
+func (s *Storage) RenameTrash(from, to string) error {
+	src, err := trashPath(from)
+	if err != nil {
+		return err
+	}
+	dst, err := trashPath(to)
+	if err != nil {
+		return err
+	}
+	if _, err := s.regular(src); err != nil {
+		return err
+	}
+	if err := s.absent(dst); err != nil {
+		return err
+	}
+	if err := s.root.Rename(src, dst); err != nil {
+		return classify("rename in trash", src, err)
+	}
+	return s.syncDir(trashDir)
+}

@@ -1,0 +1,128 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"go.uber.org/zap"
+	"golang.org/x/term"
+
+	"github.com/imagenes/imagenes/internal/config"
+	"github.com/imagenes/imagenes/internal/janitor"
+)
+
+// janitorStopGrace is how long SIGTERM waits for a running pass.
+const janitorStopGrace = 5 * time.Minute
+
+// janitorCmd runs the janitor: once (--once), or on JANITOR_SCHEDULE until
+// SIGTERM, which waits for a running pass to finish.
+//
+// Exit codes of --once: 0 when the pass ran or another process held the
+// pass lock (the report says skipped), 1 when it refused or failed.
+func janitorCmd(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("janitor", flag.ContinueOnError)
+	once := fs.Bool("once", false, "run one pass and exit")
+	dry := fs.Bool("dry-run", false, "only report what a pass would do")
+	asJSON := fs.Bool("json", false, "print the report as one JSON object")
+	repair := fs.Bool("repair-dangling", false, "trash rows whose file is missing")
+	force := fs.Bool("force", false, "move orphans beyond JANITOR_MAX_ORPHANS")
+	cfg, err := loadConfig(fs, args, getenv)
+	if err != nil {
+		return err
+	}
+	if err := requireDatabase(cfg); err != nil {
+		return err
+	}
+	log, err := newLogger(cfg, stderr)
+	if err != nil {
+		return err
+	}
+	defer log.Sync() //nolint:errcheck // nothing left to tell
+	d, cleanup, err := build(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	defer cleanup()
+
+	j := janitor.New(d.pool, d.protocol, log, janitor.NewMetrics(d.registry))
+	jc := janitorConfig(cfg)
+	jc.DryRun, jc.RepairDangling, jc.Force = *dry, *repair, *force
+
+	if *once {
+		if f, ok := stderr.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
+			jc.Progress = stderr
+		}
+		rep, err := j.Run(ctx, jc)
+		if *asJSON {
+			enc := json.NewEncoder(stdout)
+			if jerr := enc.Encode(rep); jerr != nil {
+				return jerr
+			}
+		} else {
+			fmt.Fprintln(stdout, summary(rep))
+		}
+		return err
+	}
+
+	if *dry || *asJSON {
+		return fmt.Errorf("%w: --dry-run and --json need --once", errUsage)
+	}
+	if cfg.JanitorMetricsAddr != "" {
+		srv := &http.Server{Addr: cfg.JanitorMetricsAddr, ReadHeaderTimeout: 5 * time.Second,
+			Handler: promhttp.HandlerFor(d.registry, promhttp.HandlerOpts{})}
+		go func() {
+			if err := srv.ListenAndServe(); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				log.Error("janitor metrics", zap.Error(err))
+			}
+		}()
+		defer srv.Close()
+	}
+	sched, err := j.Schedule(cfg.JanitorSchedule, jc)
+	if err != nil {
+		return err
+	}
+	sched.Start()
+	log.Info("janitor running", zap.String("schedule", cfg.JanitorSchedule))
+	<-ctx.Done()
+	log.Info("janitor stopping; waiting for a running pass")
+	sctx, cancel := context.WithTimeout(context.Background(), janitorStopGrace)
+	defer cancel()
+	sched.Stop(sctx)
+	return nil
+}
+
+// janitorConfig is the janitor's part of the configuration.
+func janitorConfig(cfg config.Config) janitor.Config {
+	return janitor.Config{
+		Retention:     cfg.TrashRetention,
+		OrphanGrace:   cfg.JanitorOrphanGrace,
+		UnattachedTTL: cfg.JanitorUnattachedTTL,
+		MaxOrphans:    cfg.JanitorMaxOrphans,
+		BatchSize:     cfg.JanitorBatchSize,
+	}
+}
+
+// summary is the report for a person.
+func summary(r janitor.Report) string {
+	if r.Skipped {
+		return "janitor: skipped, another process holds the pass lock"
+	}
+	s := fmt.Sprintf("janitor: recovered %d, purged %d, orphans %d, unattached %d, dangling %d (repaired %d), adopted %d, trash missing %d, in flight %d; %d files and %d rows in %d ms",
+		r.Recovered, r.Purged, r.Orphans, r.Unattached, r.Dangling, r.Repaired, r.Adopted, r.TrashMissing, r.InFlight,
+		r.FilesScanned, r.RowsScanned, r.DurationMS)
+	if r.DryRun {
+		s += " (dry run: nothing changed)"
+	}
+	if r.Refused != "" {
+		s += "\nrefused: " + r.Refused
+	}
+	return s
+}

@@ -1,0 +1,96 @@
+package janitor
+
+import (
+	"context"
+	"errors"
+
+	"go.uber.org/zap"
+
+	"github.com/imagenes/imagenes/internal/repo"
+	"github.com/imagenes/imagenes/internal/storage"
+	"github.com/imagenes/imagenes/internal/trash"
+)
+
+// dangling walks the rows with local urls in id batches and looks for each
+// one's file. A row whose file is missing is checked again under its row
+// lock (a delete in flight has moved the file and holds the lock: skipped),
+// then reported, and with --repair-dangling deleted through the protocol
+// (its trash entry records that it had no file).
+func (p *pass) dangling(ctx context.Context) error {
+	var after int32
+	for {
+		rows, err := p.store.ListLocales(ctx, after, p.cfg.BatchSize)
+		if err != nil {
+			return err
+		}
+		if len(rows) == 0 {
+			return nil
+		}
+		after = rows[len(rows)-1].ID
+		p.rep.RowsScanned += len(rows)
+		p.bar.add(len(rows))
+		var missing []int32
+		for _, r := range rows {
+			gone, err := p.fileMissing(r.URL)
+			if err != nil {
+				return err
+			}
+			if gone {
+				missing = append(missing, r.ID)
+			}
+		}
+		if err := p.settleDangling(ctx, missing); err != nil {
+			return err
+		}
+	}
+}
+
+// fileMissing: a url that cannot name a file inside the root has none.
+func (p *pass) fileMissing(url string) (bool, error) {
+	ok, err := p.files.LiveExists(url)
+	if errors.Is(err, storage.ErrUnsafePath) {
+		return true, nil
+	}
+	return !ok, err
+}
+
+func (p *pass) settleDangling(ctx context.Context, ids []int32) error {
+	if len(ids) == 0 {
+		return nil
+	}
+	return p.proto.Run(ctx, func(tx *trash.Tx) error {
+		locked, err := tx.Store.LockImagenesSkipLocked(ctx, ids)
+		if err != nil {
+			return err
+		}
+		p.rep.InFlight += len(ids) - len(locked)
+		var still []int32
+		for _, r := range locked {
+			gone, err := p.fileMissing(r.URL)
+			if err != nil {
+				return err
+			}
+			if gone {
+				still = append(still, r.ID)
+				p.log.Warn("janitor: image row whose file is missing", zap.Int32("imagen_id", r.ID), zap.String("url", r.URL))
+			}
+		}
+		p.rep.Dangling += len(still)
+		if !p.cfg.RepairDangling || len(still) == 0 {
+			return nil
+		}
+		if p.cfg.DryRun {
+			p.rep.Repaired += len(still)
+			return nil
+		}
+		es, err := tx.Store.TrashImagenes(ctx, still, repo.All, repo.MotivoColgante, por)
+		if err != nil {
+			return err
+		}
+		if err := tx.Trash(ctx, es); err != nil {
+			return err
+		}
+		p.rep.Repaired += len(es)
+		return nil
+	})
+}

@@ -1,0 +1,192 @@
+// Package janitor reconciles the storage folder with producto_imagenes
+// (SPEC §6): it puts back the files of deletes that never committed, purges
+// the trash after retention, moves orphan files and stale unattached images
+// to the trash, and reports (or repairs) rows whose file is missing.
+//
+// It fails closed: the catastrophic failure of such a tool is a false
+// positive, so any database error stops the pass, a folder without the
+// storage marker or a table that is empty next to a full folder is refused,
+// and more orphans than JANITOR_MAX_ORPHANS need --force. Every move goes
+// through internal/trash, the same protocol code the handlers use, and
+// where a lock can tell "in flight" from "aborted" the janitor asks the lock
+// instead of guessing from timestamps.
+package janitor
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"go.uber.org/zap"
+
+	"github.com/imagenes/imagenes/internal/repo"
+	"github.com/imagenes/imagenes/internal/storage"
+	"github.com/imagenes/imagenes/internal/trash"
+)
+
+// Refusals: the pass stops and says why. Each wraps ErrRefused.
+var (
+	ErrRefused        = errors.New("janitor refused")
+	ErrNoMarker       = fmt.Errorf("%w: the storage folder has no marker file %s (an unmounted volume looks empty); start `imagenes serve` once on it, or check the mount", ErrRefused, storage.MarkerName)
+	ErrEmptyTable     = fmt.Errorf("%w: producto_imagenes is empty but the storage folder holds files; is this the right database? no orphan moved", ErrRefused)
+	ErrTooManyOrphans = fmt.Errorf("%w: more orphans than JANITOR_MAX_ORPHANS; no orphan moved (check the database and STORAGE_DIR, then rerun with --force)", ErrRefused)
+)
+
+// Config is what a pass needs to know.
+type Config struct {
+	Retention      time.Duration // trash older than this is purged
+	OrphanGrace    time.Duration // live files younger than this are never orphans
+	UnattachedTTL  time.Duration // 0: unattached images are never trashed
+	MaxOrphans     int
+	BatchSize      int
+	DryRun         bool // count, change nothing
+	Force          bool // move orphans beyond MaxOrphans
+	RepairDangling bool // trash rows whose file is missing
+	// Progress, when not nil, receives a progress bar (a terminal).
+	Progress io.Writer
+}
+
+// Report is what a pass did (or, in a dry run, would do). The first eight
+// fields are SPEC §6's.
+type Report struct {
+	Recovered  int   `json:"recovered"`  // trash files put back (aborted deletes) or moved in (lost renames)
+	Purged     int   `json:"purged"`     // entries removed for good
+	Orphans    int   `json:"orphans"`    // live files without a row moved to the trash
+	Unattached int   `json:"unattached"` // images without a product moved to the trash
+	Dangling   int   `json:"dangling"`   // rows whose file is missing (found)
+	Repaired   int   `json:"repaired"`   // of those, trashed by --repair-dangling
+	DryRun     bool  `json:"dry_run"`
+	DurationMS int64 `json:"duration_ms"`
+
+	Adopted      int    `json:"adopted"`       // trash files without an entry given one
+	TrashMissing int    `json:"trash_missing"` // entries whose file is nowhere
+	InFlight     int    `json:"in_flight"`     // left alone: a transaction holds them
+	Staging      int    `json:"staging"`       // upload leftovers removed from .tmp
+	FilesScanned int    `json:"files_scanned"` // live and trash files looked at
+	RowsScanned  int    `json:"rows_scanned"`  // image rows and trash entries looked at
+	Skipped      bool   `json:"skipped"`       // another process holds the pass lock
+	Refused      string `json:"refused,omitempty"`
+	Error        string `json:"error,omitempty"`
+}
+
+// Janitor runs passes. One pass at a time across every process: the pass
+// lock is a PostgreSQL advisory lock held on one connection.
+type Janitor struct {
+	pool    *pgxpool.Pool
+	store   *repo.Store
+	proto   *trash.Service
+	files   *storage.Storage
+	log     *zap.Logger
+	metrics *Metrics
+	now     func() time.Time
+}
+
+// New returns a janitor over the pool, the protocol and its storage.
+// metrics may be nil.
+func New(pool *pgxpool.Pool, proto *trash.Service, log *zap.Logger, metrics *Metrics) *Janitor {
+	return &Janitor{pool: pool, store: proto.Store(), proto: proto, files: proto.Files(), log: log, metrics: metrics, now: time.Now}
+}
+
+// pass is one run's state.
+type pass struct {
+	*Janitor
+	cfg  Config
+	rep  *Report
+	lock *repo.PassLock
+	now  time.Time
+	bar  *progress
+}
+
+// Run makes one pass. A pass that another process holds the lock for
+// returns a Report with Skipped and no error. A refusal returns an error
+// wrapping ErrRefused, with the counts of what was done before it.
+func (j *Janitor) Run(ctx context.Context, cfg Config) (Report, error) {
+	if cfg.BatchSize < 1 {
+		cfg.BatchSize = 1000
+	}
+	start := j.now()
+	rep := Report{DryRun: cfg.DryRun}
+	lock, ok, err := repo.TryPassLock(ctx, j.pool)
+	if err != nil {
+		rep.Error = err.Error()
+		j.metrics.observe(rep, err, 0)
+		return rep, err
+	}
+	if !ok {
+		rep.Skipped = true
+		j.log.Info("janitor pass skipped: another process holds the pass lock")
+		j.metrics.observe(rep, nil, 0)
+		return rep, nil
+	}
+	defer lock.Release(context.WithoutCancel(ctx))
+
+	p := &pass{Janitor: j, cfg: cfg, rep: &rep, lock: lock, now: start, bar: newProgress(cfg.Progress)}
+	err = p.run(ctx)
+	p.bar.done()
+	rep.DurationMS = j.now().Sub(start).Milliseconds()
+	switch {
+	case errors.Is(err, ErrRefused):
+		rep.Refused = err.Error()
+	case err != nil:
+		rep.Error = err.Error()
+	}
+	fields := []zap.Field{
+		zap.Int("recovered", rep.Recovered), zap.Int("purged", rep.Purged), zap.Int("orphans", rep.Orphans),
+		zap.Int("unattached", rep.Unattached), zap.Int("dangling", rep.Dangling), zap.Int("repaired", rep.Repaired),
+		zap.Int("adopted", rep.Adopted), zap.Int("trash_missing", rep.TrashMissing), zap.Int("in_flight", rep.InFlight),
+		zap.Int("staging", rep.Staging), zap.Int("files_scanned", rep.FilesScanned), zap.Int("rows_scanned", rep.RowsScanned),
+		zap.Bool("dry_run", rep.DryRun), zap.Int64("duration_ms", rep.DurationMS),
+	}
+	if err != nil {
+		j.log.Error("janitor pass stopped", append(fields, zap.Error(err))...)
+	} else {
+		j.log.Info("janitor pass", fields...)
+	}
+	j.metrics.observe(rep, err, j.now().Sub(start))
+	return rep, err
+}
+
+func (p *pass) run(ctx context.Context) error {
+	ok, err := p.files.MarkerExists()
+	if err != nil {
+		return fmt.Errorf("check storage marker: %w", err)
+	}
+	if !ok {
+		return ErrNoMarker
+	}
+	if !p.cfg.DryRun {
+		// Staged uploads older than the grace period belong to requests
+		// that died; a live upload is never that old.
+		n, err := p.files.CleanStaging(p.cfg.OrphanGrace, p.now)
+		p.rep.Staging += n
+		if err != nil {
+			return fmt.Errorf("clean staging: %w", err)
+		}
+	}
+	steps := []struct {
+		name string
+		fn   func(context.Context) error
+	}{
+		{"recover", p.recoverTrash},
+		{"purge", p.entries},
+		{"orphans", p.orphans},
+		{"unattached", p.unattached},
+		{"dangling", p.dangling},
+	}
+	for _, s := range steps {
+		if err := p.lock.Check(ctx); err != nil {
+			return err
+		}
+		p.bar.step(s.name)
+		if err := s.fn(ctx); err != nil {
+			return fmt.Errorf("%s: %w", s.name, err)
+		}
+	}
+	return nil
+}
+
+// por is who the trash entries the janitor writes say deleted them.
+const por = "janitor"

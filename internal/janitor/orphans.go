@@ -1,0 +1,132 @@
+package janitor
+
+import (
+	"context"
+	"fmt"
+	"io/fs"
+
+	"github.com/imagenes/imagenes/internal/repo"
+	"github.com/imagenes/imagenes/internal/trash"
+)
+
+// orphans walks the live folders in batches, asks the table which urls of a
+// batch have rows (one query per batch), and moves the files that have none
+// and are older than the grace period to the trash. Without --force it moves
+// nothing when it finds more than MaxOrphans: it holds at most that many
+// before deciding, so memory stays bounded either way.
+func (p *pass) orphans(ctx context.Context) error {
+	hasRows, err := p.store.HasImagenes(ctx)
+	if err != nil {
+		return err
+	}
+	grace := p.now.Add(-p.cfg.OrphanGrace)
+	batch := make([]repo.Huerfana, 0, p.cfg.BatchSize)
+	var pending []repo.Huerfana
+	flush := func() error {
+		if len(batch) == 0 {
+			return nil
+		}
+		urls := make([]string, len(batch))
+		for i, h := range batch {
+			urls[i] = h.URL
+		}
+		used, err := p.store.URLsInUse(ctx, urls)
+		if err != nil {
+			return err
+		}
+		for _, h := range batch {
+			if !used[h.URL] && h.ModTime.Before(grace) {
+				pending = append(pending, h)
+			}
+		}
+		batch = batch[:0]
+		if p.cfg.Force {
+			err := p.moveOrphans(ctx, pending)
+			pending = pending[:0]
+			return err
+		}
+		if len(pending) > p.cfg.MaxOrphans {
+			return fmt.Errorf("%w (found more than %d)", ErrTooManyOrphans, p.cfg.MaxOrphans)
+		}
+		return nil
+	}
+	err = p.files.WalkLive(func(url string, info fs.FileInfo) error {
+		if !hasRows {
+			return ErrEmptyTable
+		}
+		p.rep.FilesScanned++
+		p.bar.add(1)
+		batch = append(batch, repo.Huerfana{URL: url, Bytes: info.Size(), ModTime: info.ModTime()})
+		if len(batch) == cap(batch) {
+			return flush()
+		}
+		return nil
+	})
+	if err == nil {
+		err = flush()
+	}
+	if err != nil {
+		return err
+	}
+	for len(pending) > 0 {
+		n := min(len(pending), p.cfg.BatchSize)
+		if err := p.moveOrphans(ctx, pending[:n]); err != nil {
+			return err
+		}
+		pending = pending[n:]
+	}
+	return nil
+}
+
+// moveOrphans moves files to the trash with new entries, in one protocol
+// transaction. It first takes each url's advisory lock: an upload or a
+// restore between its file write and its commit holds that lock, so its
+// file is skipped, never taken for an orphan. The entries are then written
+// by a later statement, whose snapshot sees every row committed before the
+// locks were taken, and only for urls that still have no row.
+func (p *pass) moveOrphans(ctx context.Context, hs []repo.Huerfana) error {
+	if len(hs) == 0 {
+		return nil
+	}
+	return p.proto.Run(ctx, func(tx *trash.Tx) error {
+		urls := make([]string, len(hs))
+		for i, h := range hs {
+			urls[i] = h.URL
+		}
+		locked, err := tx.Store.TryLockURLs(ctx, urls)
+		if err != nil {
+			return err
+		}
+		p.rep.InFlight += len(hs) - len(locked)
+		mine := make(map[string]bool, len(locked))
+		for _, u := range locked {
+			mine[u] = true
+		}
+		free := hs[:0:0]
+		for _, h := range hs {
+			if mine[h.URL] {
+				free = append(free, h)
+			}
+		}
+		if len(free) == 0 {
+			return nil
+		}
+		if p.cfg.DryRun {
+			used, err := tx.Store.URLsInUse(ctx, locked)
+			if err != nil {
+				return err
+			}
+			p.rep.Orphans += len(free) - len(used)
+			return nil
+		}
+		es, err := tx.Store.InsertHuerfanas(ctx, free, por)
+		if err != nil {
+			return err
+		}
+		if err := tx.Trash(ctx, es); err != nil {
+			return err
+		}
+		p.rep.Orphans += len(es)
+		return nil
+	})
+}

@@ -1,0 +1,116 @@
+package janitor
+
+import (
+	"context"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/imagenes/imagenes/internal/repo"
+	"github.com/imagenes/imagenes/internal/storage"
+	"github.com/imagenes/imagenes/internal/trash"
+)
+
+// entries walks the trash entries in id batches: entries past retention are
+// purged (entry and file, for good); younger ones whose file is not in the
+// trash are reconciled.
+func (p *pass) entries(ctx context.Context) error {
+	cutoff := p.now.Add(-p.cfg.Retention)
+	var after int64
+	for {
+		es, err := p.store.ListEntradas(ctx, after, p.cfg.BatchSize)
+		if err != nil {
+			return err
+		}
+		if len(es) == 0 {
+			return nil
+		}
+		after = es[len(es)-1].ID
+		p.rep.RowsScanned += len(es)
+		p.bar.add(len(es))
+		var old []int64
+		for _, e := range es {
+			switch {
+			case e.EliminadoEn.Before(cutoff):
+				old = append(old, e.ID)
+			case !e.SinArchivo && storage.IsLocal(e.URL):
+				if err := p.checkEntry(ctx, e); err != nil {
+					return err
+				}
+			}
+		}
+		if err := p.purge(ctx, old, cutoff); err != nil {
+			return err
+		}
+	}
+}
+
+// purge deletes the entries ids (those still past cutoff and not held by a
+// restore) and then their files, in one transaction per batch.
+func (p *pass) purge(ctx context.Context, ids []int64, cutoff time.Time) error {
+	if len(ids) == 0 {
+		return nil
+	}
+	if p.cfg.DryRun {
+		p.rep.Purged += len(ids)
+		return nil
+	}
+	return p.proto.Run(ctx, func(tx *trash.Tx) error {
+		es, err := tx.Store.PurgeEntradas(ctx, ids, cutoff)
+		if err != nil {
+			return err
+		}
+		if err := tx.Purge(es); err != nil {
+			return err
+		}
+		p.rep.Purged += len(es)
+		return nil
+	})
+}
+
+// checkEntry reconciles an entry whose trash file may be missing. Its live
+// file still in place with no row means the rename into the trash was lost
+// (a power cut after the commit) or a restore moved it out and never
+// committed: either way it belongs in the trash under the entry's name.
+func (p *pass) checkEntry(ctx context.Context, e repo.Entrada) error {
+	name := storage.TrashName(e.ID, e.EliminadoEn, e.URL)
+	inTrash, err := p.files.TrashExists(name)
+	if err != nil || inTrash {
+		return err
+	}
+	live, err := p.files.LiveExists(e.URL)
+	if err != nil {
+		return err
+	}
+	if !live {
+		p.rep.TrashMissing++
+		p.log.Warn("janitor: trash entry whose file is nowhere; it cannot be restored",
+			zap.Int64("papelera_id", e.ID), zap.String("url", e.URL))
+		return nil
+	}
+	return p.proto.Run(ctx, func(tx *trash.Tx) error {
+		locked, err := tx.Store.TryLockURLs(ctx, []string{e.URL})
+		if err != nil {
+			return err
+		}
+		if len(locked) == 0 {
+			p.rep.InFlight++ // a restore of it is in flight
+			return nil
+		}
+		still, err := tx.Store.EntradaExists(ctx, e.ID)
+		if err != nil || !still {
+			return err // restored meanwhile
+		}
+		used, err := tx.Store.URLInUse(ctx, e.URL)
+		if err != nil || used {
+			return err // a live row owns that file
+		}
+		p.rep.Recovered++
+		p.log.Info("janitor: moving a live file without a row into the trash under its entry",
+			zap.Int64("papelera_id", e.ID), zap.String("url", e.URL))
+		if p.cfg.DryRun {
+			return nil
+		}
+		return tx.Trash(ctx, []repo.Entrada{e})
+	})
+}

@@ -1,0 +1,180 @@
+package janitor
+
+import (
+	"context"
+	"io/fs"
+	"path"
+	"regexp"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/imagenes/imagenes/internal/repo"
+	"github.com/imagenes/imagenes/internal/storage"
+	"github.com/imagenes/imagenes/internal/trash"
+)
+
+// trashFile is a file in the trash folder, its name parsed.
+type trashFile struct {
+	name string
+	id   int64 // the trash entry id in its name
+	at   time.Time
+	base string
+	size int64
+}
+
+// recoverTrash walks the trash folder in batches and matches each file to
+// its entry. A file without an entry is the file of a transaction that
+// never committed: a delete (its row still exists → put the file back) or
+// an orphan move (no row → give the file the entry it lost).
+func (p *pass) recoverTrash(ctx context.Context) error {
+	batch := make([]trashFile, 0, p.cfg.BatchSize)
+	flush := func() error {
+		err := p.recoverBatch(ctx, batch)
+		batch = batch[:0]
+		return err
+	}
+	err := p.files.WalkTrash(func(name string, info fs.FileInfo) error {
+		p.rep.FilesScanned++
+		p.bar.add(1)
+		id, at, base, ok := storage.ParseTrashName(name)
+		if !ok {
+			if name != storage.MarkerName {
+				p.log.Warn("janitor: file in the trash with a name it did not give; left alone", zap.String("name", name))
+			}
+			return nil
+		}
+		batch = append(batch, trashFile{name: name, id: id, at: at, base: base, size: info.Size()})
+		if len(batch) == cap(batch) {
+			return flush()
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	return flush()
+}
+
+func (p *pass) recoverBatch(ctx context.Context, batch []trashFile) error {
+	if len(batch) == 0 {
+		return nil
+	}
+	ids := make([]int64, len(batch))
+	for i, f := range batch {
+		ids[i] = f.id
+	}
+	entries, err := p.store.EntradasByID(ctx, ids)
+	if err != nil {
+		return err
+	}
+	known := make(map[int64]bool, len(entries))
+	for _, e := range entries {
+		known[e.ID] = true
+	}
+	var lost []trashFile
+	var bases []string
+	for _, f := range batch {
+		if !known[f.id] {
+			lost = append(lost, f)
+			bases = append(bases, f.base)
+		}
+	}
+	if len(lost) == 0 {
+		return nil
+	}
+	// The rows are read before each file's entry is checked again inside
+	// its transaction: a delete that commits in between is then seen by
+	// that second check, so a committed delete is never taken for a lost one.
+	rows, err := p.store.ImagenesByBase(ctx, bases)
+	if err != nil {
+		return err
+	}
+	byBase := map[string][]repo.Imagen{}
+	for _, r := range rows {
+		b := path.Base(r.URL)
+		byBase[b] = append(byBase[b], r)
+	}
+	for _, f := range lost {
+		if err := p.recoverFile(ctx, f, byBase[f.base]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// recoverFile settles one trash file without an entry, in one transaction.
+func (p *pass) recoverFile(ctx context.Context, f trashFile, candidates []repo.Imagen) error {
+	return p.proto.Run(ctx, func(tx *trash.Tx) error {
+		if len(candidates) > 0 {
+			ids := make([]int32, len(candidates))
+			for i, c := range candidates {
+				ids[i] = c.ID
+			}
+			locked, err := tx.Store.LockImagenesSkipLocked(ctx, ids)
+			if err != nil {
+				return err
+			}
+			if len(locked) == 0 {
+				// Every row it may belong to is locked: its delete is in
+				// flight and will commit or put the file back itself.
+				p.rep.InFlight++
+				return nil
+			}
+			if again, err := tx.Store.EntradaExists(ctx, f.id); err != nil || again {
+				return err // committed meanwhile: nothing to recover
+			}
+			for _, row := range locked {
+				if row.Bytes != nil && *row.Bytes != f.size {
+					continue
+				}
+				live, err := p.files.LiveExists(row.URL)
+				if err != nil || live {
+					continue
+				}
+				// The row is ours (locked), its file is missing, and no
+				// entry says its delete committed: the delete aborted.
+				p.rep.Recovered++
+				p.log.Info("janitor: putting back the file of a delete that never committed",
+					zap.Int32("imagen_id", row.ID), zap.String("url", row.URL), zap.String("trash_name", f.name))
+				if p.cfg.DryRun {
+					return nil
+				}
+				return tx.PutBack(f.name, row.URL)
+			}
+		} else if again, err := tx.Store.EntradaExists(ctx, f.id); err != nil || again {
+			return err
+		}
+		return p.adopt(ctx, tx, f, candidates)
+	})
+}
+
+// uuidName is the file name NewImageURL gives, whose folder follows from it.
+var uuidName = regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\.[a-z0-9]+$`)
+
+// adopt gives a trash file without an entry and without a row to return to
+// a new entry, renaming it to the entry's name, so that it can be restored
+// and is purged after retention like any other.
+func (p *pass) adopt(ctx context.Context, tx *trash.Tx, f trashFile, candidates []repo.Imagen) error {
+	url := storage.LivePrefix + "imagenes/productos/recuperadas/" + f.base
+	switch {
+	case len(candidates) > 0:
+		url = candidates[0].URL // restoring it will say the url is taken
+	case uuidName.MatchString(f.base):
+		url = storage.LivePrefix + "imagenes/productos/" + f.base[:2] + "/" + f.base
+	}
+	if _, err := storage.RelPath(url); err != nil || len(url) > 255 {
+		p.log.Warn("janitor: trash file without an entry and no usable url; left alone", zap.String("name", f.name))
+		return nil
+	}
+	p.rep.Adopted++
+	p.log.Info("janitor: trash file without an entry gets one", zap.String("trash_name", f.name), zap.String("url", url))
+	if p.cfg.DryRun {
+		return nil
+	}
+	e, err := tx.Store.InsertRecuperada(ctx, url, f.at, f.size, por)
+	if err != nil {
+		return err
+	}
+	return tx.Rename(f.name, storage.TrashName(e.ID, e.EliminadoEn, e.URL))
+}

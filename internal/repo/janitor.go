@@ -1,0 +1,260 @@
+package repo
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+)
+
+// The queries of the janitor. Each takes a whole batch (= ANY($1)), so a
+// pass costs one round trip per batch of files or rows, never one per file.
+
+// passLockKey is the advisory lock that makes janitor passes exclusive
+// across processes ("imagenes janitor" as a 64-bit number).
+const passLockKey int64 = 0x696d6167656e6573
+
+// ErrLockLost: the connection holding the pass lock broke, so another
+// process may now hold it.
+var ErrLockLost = errors.New("janitor pass lock lost")
+
+// PassLock is the session advisory lock of a janitor pass, held on one
+// connection taken out of the pool for the whole pass.
+type PassLock struct {
+	conn *pgxpool.Conn
+}
+
+// TryPassLock takes the pass lock without waiting. ok is false when another
+// process holds it.
+func TryPassLock(ctx context.Context, pool *pgxpool.Pool) (lock *PassLock, ok bool, err error) {
+	conn, err := pool.Acquire(ctx)
+	if err != nil {
+		return nil, false, fmt.Errorf("acquire connection for the pass lock: %w", translate(err))
+	}
+	if err := conn.QueryRow(ctx, `SELECT pg_try_advisory_lock($1)`, passLockKey).Scan(&ok); err != nil {
+		conn.Release()
+		return nil, false, fmt.Errorf("pass lock: %w", translate(err))
+	}
+	if !ok {
+		conn.Release()
+		return nil, false, nil
+	}
+	return &PassLock{conn: conn}, true, nil
+}
+
+// Check fails with ErrLockLost when the lock's connection no longer answers.
+func (l *PassLock) Check(ctx context.Context) error {
+	if err := l.conn.Ping(ctx); err != nil {
+		return fmt.Errorf("%w: %v", ErrLockLost, err)
+	}
+	return nil
+}
+
+// Release unlocks and returns the connection. A connection that cannot
+// unlock is closed, which releases the lock too.
+func (l *PassLock) Release(ctx context.Context) {
+	if _, err := l.conn.Exec(ctx, `SELECT pg_advisory_unlock($1)`, passLockKey); err != nil {
+		_ = l.conn.Conn().Close(ctx)
+	}
+	l.conn.Release()
+}
+
+// HasImagenes reports whether producto_imagenes holds any row.
+func (s *Store) HasImagenes(ctx context.Context) (bool, error) {
+	var ok bool
+	if err := s.db.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM producto_imagenes)`).Scan(&ok); err != nil {
+		return false, fmt.Errorf("has imagenes: %w", translate(err))
+	}
+	return ok, nil
+}
+
+// EntradasByID returns the trash entries among ids that exist.
+func (s *Store) EntradasByID(ctx context.Context, ids []int64) ([]Entrada, error) {
+	const q = `SELECT ` + entradaColumns + ` FROM imagenes_papelera WHERE id = ANY($1)`
+	rows, _ := s.db.Query(ctx, q, ids)
+	es, err := pgx.CollectRows(rows, pgx.RowToStructByName[Entrada])
+	if err != nil {
+		return nil, fmt.Errorf("entradas by id: %w", translate(err))
+	}
+	return es, nil
+}
+
+// EntradaExists reports whether trash entry id exists.
+func (s *Store) EntradaExists(ctx context.Context, id int64) (bool, error) {
+	var ok bool
+	if err := s.db.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM imagenes_papelera WHERE id = $1)`, id).Scan(&ok); err != nil {
+		return false, fmt.Errorf("entrada exists: %w", translate(err))
+	}
+	return ok, nil
+}
+
+// ListEntradas returns up to limit trash entries with ids above after, in
+// id order.
+func (s *Store) ListEntradas(ctx context.Context, after int64, limit int) ([]Entrada, error) {
+	const q = `SELECT ` + entradaColumns + ` FROM imagenes_papelera WHERE id > $1 ORDER BY id LIMIT $2`
+	rows, _ := s.db.Query(ctx, q, after, limit)
+	es, err := pgx.CollectRows(rows, pgx.RowToStructByName[Entrada])
+	if err != nil {
+		return nil, fmt.Errorf("list entradas: %w", translate(err))
+	}
+	return es, nil
+}
+
+// ImagenesByBase returns the image rows whose url ends in "/"+base for one
+// of bases: the rows a trash file without an entry may belong to. It scans
+// the table, which is fine for what it serves (the rare trash file of an
+// aborted delete), and is why it is not on any request path.
+func (s *Store) ImagenesByBase(ctx context.Context, bases []string) ([]Imagen, error) {
+	const q = `SELECT ` + imagenColumns + ` FROM producto_imagenes
+WHERE substring(url from '[^/]*$') = ANY($1) ORDER BY id`
+	rows, _ := s.db.Query(ctx, q, bases)
+	imgs, err := pgx.CollectRows(rows, pgx.RowToStructByName[Imagen])
+	if err != nil {
+		return nil, fmt.Errorf("imagenes by base: %w", translate(err))
+	}
+	return imgs, nil
+}
+
+// LockImagenesSkipLocked locks the rows ids FOR UPDATE and returns those it
+// got: a row whose delete is in flight (moved its file, not committed yet)
+// is locked by that delete and left out, so the janitor can tell "not yet
+// committed" from "aborted" exactly.
+func (s *Store) LockImagenesSkipLocked(ctx context.Context, ids []int32) ([]Imagen, error) {
+	const q = `SELECT ` + imagenColumns + ` FROM producto_imagenes WHERE id = ANY($1) ORDER BY id FOR UPDATE SKIP LOCKED`
+	rows, _ := s.db.Query(ctx, q, ids)
+	imgs, err := pgx.CollectRows(rows, pgx.RowToStructByName[Imagen])
+	if err != nil {
+		return nil, fmt.Errorf("lock imagenes: %w", translate(err))
+	}
+	return imgs, nil
+}
+
+// URLsInUse returns which of urls have an image row.
+func (s *Store) URLsInUse(ctx context.Context, urls []string) (map[string]bool, error) {
+	const q = `SELECT DISTINCT url FROM producto_imagenes WHERE url = ANY($1)`
+	rows, _ := s.db.Query(ctx, q, urls)
+	used, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return nil, fmt.Errorf("urls in use: %w", translate(err))
+	}
+	m := make(map[string]bool, len(used))
+	for _, u := range used {
+		m[u] = true
+	}
+	return m, nil
+}
+
+// TryLockURLs takes the transaction-scoped advisory lock of each url that
+// nobody holds and returns those urls. An upload or restore in flight holds
+// its url's lock until it commits, so its file is never taken for an orphan.
+func (s *Store) TryLockURLs(ctx context.Context, urls []string) ([]string, error) {
+	const q = `SELECT u FROM unnest($1::text[]) AS u WHERE pg_try_advisory_xact_lock(hashtextextended(u, 0))`
+	rows, _ := s.db.Query(ctx, q, urls)
+	got, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return nil, fmt.Errorf("try lock urls: %w", translate(err))
+	}
+	return got, nil
+}
+
+// Huerfana is a live file without a row, as the janitor found it.
+type Huerfana struct {
+	URL     string
+	Bytes   int64
+	ModTime time.Time
+}
+
+// InsertHuerfanas records trash entries for the orphan files that still
+// have no row, returning them. Call it after TryLockURLs, in a later
+// statement: its snapshot then sees every upload that committed before the
+// locks were taken.
+func (s *Store) InsertHuerfanas(ctx context.Context, hs []Huerfana, por string) ([]Entrada, error) {
+	urls := make([]string, len(hs))
+	bytes := make([]int64, len(hs))
+	mtimes := make([]time.Time, len(hs))
+	for i, h := range hs {
+		urls[i], bytes[i], mtimes[i] = h.URL, h.Bytes, h.ModTime
+	}
+	const q = `INSERT INTO imagenes_papelera (url, bytes, creado_en, motivo, eliminado_por)
+SELECT v.url, v.bytes, v.mtime, '` + MotivoHuerfana + `', NULLIF($4, '')
+FROM unnest($1::text[], $2::bigint[], $3::timestamptz[]) AS v(url, bytes, mtime)
+WHERE NOT EXISTS (SELECT 1 FROM producto_imagenes p WHERE p.url = v.url)
+RETURNING ` + entradaColumns
+	rows, _ := s.db.Query(ctx, q, urls, bytes, mtimes, por)
+	es, err := pgx.CollectRows(rows, pgx.RowToStructByName[Entrada])
+	if err != nil {
+		return nil, fmt.Errorf("insert huerfanas: %w", translate(err))
+	}
+	return es, nil
+}
+
+// InsertRecuperada records a trash entry for a trash file that has none (a
+// crash between an orphan's move and its commit), deleted at the time its
+// name carries, so retention counts from then.
+func (s *Store) InsertRecuperada(ctx context.Context, url string, at time.Time, bytes int64, por string) (Entrada, error) {
+	const q = `INSERT INTO imagenes_papelera (url, bytes, motivo, eliminado_por, eliminado_en)
+VALUES ($1, $2, '` + MotivoRecuperada + `', NULLIF($3, ''), $4)
+RETURNING ` + entradaColumns
+	rows, _ := s.db.Query(ctx, q, url, bytes, por, at)
+	e, err := pgx.CollectExactlyOneRow(rows, pgx.RowToStructByName[Entrada])
+	if err != nil {
+		return Entrada{}, fmt.Errorf("insert recuperada: %w", translate(err))
+	}
+	return e, nil
+}
+
+// PurgeEntradas deletes the entries among ids deleted before cutoff,
+// skipping any a restore holds, and returns them.
+func (s *Store) PurgeEntradas(ctx context.Context, ids []int64, cutoff time.Time) ([]Entrada, error) {
+	const q = `DELETE FROM imagenes_papelera WHERE id IN (
+  SELECT id FROM imagenes_papelera WHERE id = ANY($1) AND eliminado_en < $2 FOR UPDATE SKIP LOCKED
+) RETURNING ` + entradaColumns
+	rows, _ := s.db.Query(ctx, q, ids, cutoff)
+	es, err := pgx.CollectRows(rows, pgx.RowToStructByName[Entrada])
+	if err != nil {
+		return nil, fmt.Errorf("purge entradas: %w", translate(err))
+	}
+	return es, nil
+}
+
+// TrashSinProducto trashes up to limit images with no product created
+// before cutoff (rows without a creation time, written by Balsamoa, are
+// never taken: their age is unknown). A row that a product adopts
+// concurrently is rechecked by the DELETE and left alone.
+func (s *Store) TrashSinProducto(ctx context.Context, cutoff time.Time, limit int, por string) ([]Entrada, error) {
+	return s.trash(ctx, trashSinProductoSQL, cutoff, limit, MotivoSinProducto, por)
+}
+
+// CountSinProducto counts what TrashSinProducto would take (dry runs).
+func (s *Store) CountSinProducto(ctx context.Context, cutoff time.Time) (int, error) {
+	var n int
+	const q = `SELECT count(*) FROM producto_imagenes WHERE producto_id IS NULL AND created_at < $1`
+	if err := s.db.QueryRow(ctx, q, cutoff).Scan(&n); err != nil {
+		return 0, fmt.Errorf("count sin producto: %w", translate(err))
+	}
+	return n, nil
+}
+
+var trashSinProductoSQL = trashSQL(`producto_id IS NULL AND created_at < $1 AND id IN (
+    SELECT id FROM producto_imagenes WHERE producto_id IS NULL AND created_at < $1 ORDER BY id LIMIT $2 FOR UPDATE SKIP LOCKED)`, 2)
+
+// LocalImagen is the id and url of a row whose url is local.
+type LocalImagen struct {
+	ID  int32  `db:"id"`
+	URL string `db:"url"`
+}
+
+// ListLocales returns up to limit rows with local urls and ids above after,
+// in id order.
+func (s *Store) ListLocales(ctx context.Context, after int32, limit int) ([]LocalImagen, error) {
+	const q = `SELECT id, url FROM producto_imagenes WHERE id > $1 AND url LIKE '/recursos/%' ORDER BY id LIMIT $2`
+	rows, _ := s.db.Query(ctx, q, after, limit)
+	out, err := pgx.CollectRows(rows, pgx.RowToStructByName[LocalImagen])
+	if err != nil {
+		return nil, fmt.Errorf("list locales: %w", translate(err))
+	}
+	return out, nil
+}
