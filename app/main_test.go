@@ -3,10 +3,13 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -99,6 +102,7 @@ func TestServeLifecycle(t *testing.T) {
 	env := map[string]string{
 		"DATABASE_URL": dbURL, "HTTP_ADDR": addr, "STORAGE_DIR": t.TempDir(),
 		"JWT_SECRET": "0123456789abcdef0123", "LOG_LEVEL": "warn",
+		"JANITOR_ENABLED": "true", "JANITOR_SCHEDULE": "@every 1s",
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
@@ -142,5 +146,45 @@ func TestServeRefusesPendingMigrations(t *testing.T) {
 	}
 	if !strings.HasPrefix(out.String(), "schema version") || strings.Contains(out.String(), "pending") {
 		t.Errorf("got %q, want the schema fully migrated", out.String())
+	}
+}
+
+// janitor --once runs one pass and prints SPEC §6's counts; it refuses a
+// storage folder without the marker that serve writes.
+func TestJanitorOnce(t *testing.T) {
+	t.Parallel()
+	_, dbURL := dbtest.New(t)
+	dir := t.TempDir()
+	env := map[string]string{"DATABASE_URL": dbURL, "STORAGE_DIR": dir, "LOG_LEVEL": "warn"}
+	var out bytes.Buffer
+	err := run(context.Background(), []string{"janitor", "--once", "--json"}, envOf(env), &out, &bytes.Buffer{})
+	if err == nil || !strings.Contains(out.String(), `"refused"`) {
+		t.Fatalf("without the marker: got %v and %s, want a refusal in the report", err, out.String())
+	}
+	if err := os.WriteFile(filepath.Join(dir, ".imagenes-storage"), []byte("imagenes\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out.Reset()
+	if err := run(context.Background(), []string{"janitor", "--once", "--json", "--dry-run"}, envOf(env), &out, &bytes.Buffer{}); err != nil {
+		t.Fatalf("janitor --once: %v", err)
+	}
+	var rep map[string]any
+	if err := json.Unmarshal(out.Bytes(), &rep); err != nil {
+		t.Fatalf("got %q, want one JSON object: %v", out.String(), err)
+	}
+	for _, k := range []string{"recovered", "purged", "orphans", "unattached", "dangling", "repaired", "dry_run", "duration_ms"} {
+		if _, ok := rep[k]; !ok {
+			t.Errorf("report %s lacks %q", out.String(), k)
+		}
+	}
+	if rep["dry_run"] != true {
+		t.Errorf("got dry_run %v, want true", rep["dry_run"])
+	}
+	out.Reset()
+	if err := run(context.Background(), []string{"janitor", "--once"}, envOf(env), &out, &bytes.Buffer{}); err != nil || !strings.HasPrefix(out.String(), "janitor: recovered 0") {
+		t.Errorf("got %v and %q, want the summary line", err, out.String())
+	}
+	if err := run(context.Background(), []string{"janitor", "--json"}, envOf(env), &out, &bytes.Buffer{}); err == nil {
+		t.Errorf("janitor --json without --once: got no error, want a usage error")
 	}
 }

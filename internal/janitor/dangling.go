@@ -17,6 +17,8 @@ import (
 // then reported, and with --repair-dangling deleted through the protocol
 // (its trash entry records that it had no file).
 func (p *pass) dangling(ctx context.Context) error {
+	p.probe = p.files.NewProber()
+	defer p.probe.Close()
 	var after int32
 	for {
 		rows, err := p.store.ListLocales(ctx, after, p.cfg.BatchSize)
@@ -35,7 +37,7 @@ func (p *pass) dangling(ctx context.Context) error {
 			if err != nil {
 				return err
 			}
-			if gone {
+			if gone && !p.dryMoved[r.URL] {
 				missing = append(missing, r.ID)
 			}
 		}
@@ -47,7 +49,7 @@ func (p *pass) dangling(ctx context.Context) error {
 
 // fileMissing: a url that cannot name a file inside the root has none.
 func (p *pass) fileMissing(url string) (bool, error) {
-	ok, err := p.files.LiveExists(url)
+	ok, err := p.probe.Exists(url)
 	if errors.Is(err, storage.ErrUnsafePath) {
 		return true, nil
 	}
@@ -72,7 +74,7 @@ func (p *pass) settleDangling(ctx context.Context, ids []int32) error {
 			}
 			if gone {
 				still = append(still, r.ID)
-				p.log.Warn("janitor: image row whose file is missing", zap.Int32("imagen_id", r.ID), zap.String("url", r.URL))
+				p.noteDangling(r, p.rep.Dangling+len(still))
 			}
 		}
 		p.rep.Dangling += len(still)
@@ -93,4 +95,17 @@ func (p *pass) settleDangling(ctx context.Context, ids []int32) error {
 		p.rep.Repaired += len(es)
 		return nil
 	})
+}
+
+// danglingLogged is how many dangling rows a pass names at warn level; the
+// rest go to debug, so that a million missing files (a lost volume) do not
+// flood the log. The count is in the pass summary either way.
+const danglingLogged = 20
+
+func (p *pass) noteDangling(r repo.Imagen, nth int) {
+	log := p.log.Debug
+	if nth <= danglingLogged {
+		log = p.log.Warn
+	}
+	log("janitor: image row whose file is missing", zap.Int32("imagen_id", r.ID), zap.String("url", r.URL))
 }

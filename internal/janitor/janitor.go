@@ -98,6 +98,10 @@ type pass struct {
 	lock *repo.PassLock
 	now  time.Time
 	bar  *progress
+	// dryMoved holds, in a dry run only, the urls whose files recover would
+	// have moved, so that the later steps count as if it had.
+	dryMoved map[string]bool
+	probe    *storage.Prober // open during the dangling step
 }
 
 // Run makes one pass. A pass that another process holds the lock for
@@ -123,7 +127,7 @@ func (j *Janitor) Run(ctx context.Context, cfg Config) (Report, error) {
 	}
 	defer lock.Release(context.WithoutCancel(ctx))
 
-	p := &pass{Janitor: j, cfg: cfg, rep: &rep, lock: lock, now: start, bar: newProgress(cfg.Progress)}
+	p := &pass{Janitor: j, cfg: cfg, rep: &rep, lock: lock, now: start, bar: newProgress(cfg.Progress), dryMoved: map[string]bool{}}
 	err = p.run(ctx)
 	p.bar.done()
 	rep.DurationMS = j.now().Sub(start).Milliseconds()

@@ -35,7 +35,7 @@ func (p *pass) orphans(ctx context.Context) error {
 			return err
 		}
 		for _, h := range batch {
-			if !used[h.URL] && h.ModTime.Before(grace) {
+			if !used[h.URL] && h.ModTime.Before(grace) && !p.dryMoved[h.URL] {
 				pending = append(pending, h)
 			}
 		}

@@ -109,6 +109,7 @@ func (p *pass) checkEntry(ctx context.Context, e repo.Entrada) error {
 		p.log.Info("janitor: moving a live file without a row into the trash under its entry",
 			zap.Int64("papelera_id", e.ID), zap.String("url", e.URL))
 		if p.cfg.DryRun {
+			p.dryMoved[e.URL] = true
 			return nil
 		}
 		return tx.Trash(ctx, []repo.Entrada{e})

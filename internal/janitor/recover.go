@@ -138,6 +138,7 @@ func (p *pass) recoverFile(ctx context.Context, f trashFile, candidates []repo.I
 				p.log.Info("janitor: putting back the file of a delete that never committed",
 					zap.Int32("imagen_id", row.ID), zap.String("url", row.URL), zap.String("trash_name", f.name))
 				if p.cfg.DryRun {
+					p.dryMoved[row.URL] = true
 					return nil
 				}
 				return tx.PutBack(f.name, row.URL)

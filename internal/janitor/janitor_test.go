@@ -1,0 +1,608 @@
+package janitor_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/prometheus/client_golang/prometheus"
+	"go.uber.org/zap"
+
+	"github.com/imagenes/imagenes/internal/dbtest"
+	"github.com/imagenes/imagenes/internal/janitor"
+	"github.com/imagenes/imagenes/internal/repo"
+	"github.com/imagenes/imagenes/internal/storage"
+	"github.com/imagenes/imagenes/internal/trash"
+)
+
+// fixture is one test's database, storage folder and janitor.
+type fixture struct {
+	t     testing.TB
+	pool  *pgxpool.Pool
+	store *repo.Store
+	files *storage.Storage
+	proto *trash.Service
+	j     *janitor.Janitor
+	root  string
+}
+
+func newFixture(t testing.TB) *fixture {
+	t.Helper()
+	store, pool := dbtest.NewStore(t)
+	root := t.TempDir()
+	files, err := storage.Open(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { files.Close() })
+	if err := files.WriteMarker(); err != nil {
+		t.Fatal(err)
+	}
+	log := zap.NewNop()
+	proto := trash.New(store, files, log)
+	return &fixture{t: t, pool: pool, store: store, files: files, proto: proto, root: root,
+		j: janitor.New(pool, proto, log, janitor.NewMetrics(prometheus.NewRegistry()))}
+}
+
+// cfg is a pass configuration whose clocks leave everything alone unless a
+// test ages it on purpose.
+func cfg() janitor.Config {
+	return janitor.Config{Retention: 168 * time.Hour, OrphanGrace: time.Hour, UnattachedTTL: 24 * time.Hour, MaxOrphans: 1000, BatchSize: 3}
+}
+
+var old = time.Now().Add(-48 * time.Hour)
+
+// file writes a live file for url, aged to old.
+func (f *fixture) file(url string) {
+	f.t.Helper()
+	p := f.live(url)
+	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+		f.t.Fatal(err)
+	}
+	if err := os.WriteFile(p, []byte("img:"+url), 0o644); err != nil {
+		f.t.Fatal(err)
+	}
+	if err := os.Chtimes(p, old, old); err != nil {
+		f.t.Fatal(err)
+	}
+}
+
+func (f *fixture) live(url string) string { return filepath.Join(f.root, filepath.FromSlash(url)) }
+
+// image makes a row (attached to a product unless unattached) with a file.
+func (f *fixture) image(unattached bool) (int32, string) {
+	f.t.Helper()
+	url := storage.NewImageURL("png")
+	f.file(url)
+	var pid *int32
+	if !unattached {
+		var id int32
+		if err := f.pool.QueryRow(context.Background(), `INSERT INTO productos (nombre, precio) VALUES ('p', 1) RETURNING id`).Scan(&id); err != nil {
+			f.t.Fatal(err)
+		}
+		pid = &id
+	}
+	img, err := f.store.InsertImagen(context.Background(), repo.NuevaImagen{URL: url, ProductoID: pid, Orden: 1})
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	return img.ID, url
+}
+
+// trashed makes an image and deletes it through the protocol.
+func (f *fixture) trashed() (repo.Entrada, string) {
+	f.t.Helper()
+	id, url := f.image(false)
+	e, err := f.proto.DeleteImagen(context.Background(), id, repo.All, "test")
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	return e, url
+}
+
+func (f *fixture) exec(sql string, args ...any) {
+	f.t.Helper()
+	if _, err := f.pool.Exec(context.Background(), sql, args...); err != nil {
+		f.t.Fatalf("%s: %v", sql, err)
+	}
+}
+
+func (f *fixture) count(sql string, args ...any) int {
+	f.t.Helper()
+	var n int
+	if err := f.pool.QueryRow(context.Background(), sql, args...).Scan(&n); err != nil {
+		f.t.Fatalf("%s: %v", sql, err)
+	}
+	return n
+}
+
+func (f *fixture) trashFiles() []string {
+	f.t.Helper()
+	ents, err := os.ReadDir(filepath.Join(f.root, ".papelera"))
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	var out []string
+	for _, e := range ents {
+		out = append(out, e.Name())
+	}
+	return out
+}
+
+// state is every row, entry and file, to compare before and after.
+func (f *fixture) state() string {
+	f.t.Helper()
+	var files []string
+	filepath.WalkDir(f.root, func(p string, d os.DirEntry, err error) error { //nolint:errcheck // test listing
+		if err == nil && d.Type().IsRegular() {
+			rel, _ := filepath.Rel(f.root, p)
+			files = append(files, rel)
+		}
+		return nil
+	})
+	sort.Strings(files)
+	var rows, entries []string
+	r, _ := f.pool.Query(context.Background(), `SELECT id || ' ' || url || ' ' || coalesce(producto_id::text, '-') FROM producto_imagenes ORDER BY id`)
+	for r.Next() {
+		var s string
+		r.Scan(&s) //nolint:errcheck // test listing
+		rows = append(rows, s)
+	}
+	r.Close()
+	r, _ = f.pool.Query(context.Background(), `SELECT id || ' ' || url || ' ' || sin_archivo FROM imagenes_papelera ORDER BY id`)
+	for r.Next() {
+		var s string
+		r.Scan(&s) //nolint:errcheck // test listing
+		entries = append(entries, s)
+	}
+	r.Close()
+	return fmt.Sprintf("files %v\nrows %v\nentries %v", files, rows, entries)
+}
+
+// counts are the report fields a scenario checks.
+type counts struct {
+	recovered, purged, orphans, unattached, dangling, repaired, adopted, missing, inFlight int
+}
+
+func countsOf(r janitor.Report) counts {
+	return counts{r.Recovered, r.Purged, r.Orphans, r.Unattached, r.Dangling, r.Repaired, r.Adopted, r.TrashMissing, r.InFlight}
+}
+
+func TestPassSteps(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name  string
+		setup func(f *fixture) func(t *testing.T) // returns the check after the pass
+		cfg   func(c *janitor.Config)
+		want  counts
+	}{
+		{name: "consistent: nothing to do", setup: func(f *fixture) func(*testing.T) {
+			for i := 0; i < 5; i++ {
+				f.image(false)
+			}
+			f.trashed()
+			before := f.state()
+			return func(t *testing.T) {
+				if after := f.state(); after != before {
+					t.Errorf("state changed:\n%s\n%s", before, after)
+				}
+			}
+		}},
+		{name: "recover: a delete that moved its file and never committed", setup: func(f *fixture) func(*testing.T) {
+			id, url := f.image(false)
+			// The file is in the trash under an entry id that never committed.
+			name := storage.TrashName(987654, time.Now(), url)
+			if err := os.Rename(f.live(url), filepath.Join(f.root, ".papelera", name)); err != nil {
+				t.Fatal(err)
+			}
+			return func(t *testing.T) {
+				if _, err := os.Stat(f.live(url)); err != nil {
+					t.Errorf("image %d: file not back in place: %v", id, err)
+				}
+				if n := len(f.trashFiles()); n != 0 {
+					t.Errorf("got %d trash files, want 0", n)
+				}
+			}
+		}, want: counts{recovered: 1}},
+		{name: "recover: a rename into the trash lost after the commit", setup: func(f *fixture) func(*testing.T) {
+			f.image(false)
+			e, url := f.trashed()
+			name := storage.TrashName(e.ID, e.EliminadoEn, url)
+			if err := os.Rename(filepath.Join(f.root, ".papelera", name), f.live(url)); err != nil {
+				t.Fatal(err)
+			}
+			return func(t *testing.T) {
+				if _, err := os.Stat(filepath.Join(f.root, ".papelera", name)); err != nil {
+					t.Errorf("file not moved into the trash under its entry's name: %v", err)
+				}
+				if _, err := os.Stat(f.live(url)); err == nil {
+					t.Errorf("live file still there")
+				}
+			}
+		}, want: counts{recovered: 1}},
+		{name: "recover: a trash file without entry or row gets an entry", setup: func(f *fixture) func(*testing.T) {
+			url := storage.NewImageURL("png")
+			name := storage.TrashName(555555, time.Now(), url)
+			if err := os.WriteFile(filepath.Join(f.root, ".papelera", name), []byte("x"), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			return func(t *testing.T) {
+				var id int64
+				var at time.Time
+				if err := f.pool.QueryRow(context.Background(), `SELECT id, eliminado_en FROM imagenes_papelera WHERE url = $1`, url).Scan(&id, &at); err != nil {
+					t.Fatalf("no entry for %s: %v", url, err)
+				}
+				if got := f.trashFiles(); len(got) != 1 || got[0] != storage.TrashName(id, at, url) {
+					t.Errorf("got trash %v, want the file under its new entry's name", got)
+				}
+				if _, err := f.proto.Restore(context.Background(), id); err != nil {
+					t.Errorf("restore of the adopted file: %v", err)
+				}
+			}
+		}, want: counts{adopted: 1}},
+		{name: "purge: entries past retention, files and all", setup: func(f *fixture) func(*testing.T) {
+			for i := 0; i < 4; i++ {
+				f.trashed()
+			}
+			f.image(false)
+			return func(t *testing.T) {
+				if n := len(f.trashFiles()); n != 0 {
+					t.Errorf("got %d trash files, want 0", n)
+				}
+				if n := f.count(`SELECT count(*) FROM imagenes_papelera`); n != 0 {
+					t.Errorf("got %d entries, want 0", n)
+				}
+			}
+		}, cfg: func(c *janitor.Config) { c.Retention = time.Nanosecond }, want: counts{purged: 4}},
+		{name: "purge: young entries stay", setup: func(f *fixture) func(*testing.T) {
+			f.trashed()
+			return func(t *testing.T) {
+				if n := len(f.trashFiles()); n != 1 {
+					t.Errorf("got %d trash files, want 1", n)
+				}
+			}
+		}},
+		{name: "orphans: old ones move, young ones stay", setup: func(f *fixture) func(*testing.T) {
+			f.image(false)
+			orphan := storage.NewImageURL("png")
+			f.file(orphan)
+			young := storage.NewImageURL("png")
+			f.file(young)
+			if err := os.Chtimes(f.live(young), time.Now(), time.Now()); err != nil {
+				t.Fatal(err)
+			}
+			return func(t *testing.T) {
+				if _, err := os.Stat(f.live(orphan)); err == nil {
+					t.Errorf("old orphan still live")
+				}
+				if _, err := os.Stat(f.live(young)); err != nil {
+					t.Errorf("young orphan moved: %v", err)
+				}
+				if n := f.count(`SELECT count(*) FROM imagenes_papelera WHERE url = $1 AND motivo = 'huerfana'`, orphan); n != 1 {
+					t.Errorf("got %d entries for the orphan, want 1", n)
+				}
+			}
+		}, want: counts{orphans: 1}},
+		{name: "unattached: old rows go, attached and legacy rows stay", setup: func(f *fixture) func(*testing.T) {
+			stale, staleURL := f.image(true)
+			f.exec(`UPDATE producto_imagenes SET created_at = now() - interval '3 days' WHERE id = $1`, stale)
+			fresh, _ := f.image(true)
+			legacy, _ := f.image(true)
+			f.exec(`UPDATE producto_imagenes SET created_at = NULL WHERE id = $1`, legacy)
+			attached, _ := f.image(false)
+			f.exec(`UPDATE producto_imagenes SET created_at = now() - interval '3 days' WHERE id = $1`, attached)
+			return func(t *testing.T) {
+				if n := f.count(`SELECT count(*) FROM producto_imagenes WHERE id = ANY($1)`, []int32{fresh, legacy, attached}); n != 3 {
+					t.Errorf("got %d of the fresh, legacy and attached rows, want 3", n)
+				}
+				if _, err := os.Stat(f.live(staleURL)); err == nil {
+					t.Errorf("stale image's file still live")
+				}
+			}
+		}, want: counts{unattached: 1}},
+		{name: "unattached: TTL 0 is off", setup: func(f *fixture) func(*testing.T) {
+			stale, _ := f.image(true)
+			f.exec(`UPDATE producto_imagenes SET created_at = now() - interval '300 days' WHERE id = $1`, stale)
+			return func(*testing.T) {}
+		}, cfg: func(c *janitor.Config) { c.UnattachedTTL = 0 }},
+		{name: "dangling: reported, not removed", setup: func(f *fixture) func(*testing.T) {
+			id, url := f.image(false)
+			os.Remove(f.live(url))
+			return func(t *testing.T) {
+				if n := f.count(`SELECT count(*) FROM producto_imagenes WHERE id = $1`, id); n != 1 {
+					t.Errorf("dangling row removed without --repair-dangling")
+				}
+			}
+		}, want: counts{dangling: 1}},
+		{name: "dangling: --repair-dangling trashes the row", setup: func(f *fixture) func(*testing.T) {
+			id, url := f.image(false)
+			os.Remove(f.live(url))
+			return func(t *testing.T) {
+				if n := f.count(`SELECT count(*) FROM imagenes_papelera WHERE imagen_id = $1 AND sin_archivo`, id); n != 1 {
+					t.Errorf("got %d sin_archivo entries for the row, want 1", n)
+				}
+			}
+		}, cfg: func(c *janitor.Config) { c.RepairDangling = true }, want: counts{dangling: 1, repaired: 1}},
+		{name: "entry whose file is nowhere is reported", setup: func(f *fixture) func(*testing.T) {
+			e, url := f.trashed()
+			os.Remove(filepath.Join(f.root, ".papelera", storage.TrashName(e.ID, e.EliminadoEn, url)))
+			return func(*testing.T) {}
+		}, want: counts{missing: 1}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			f := newFixture(t)
+			check := tt.setup(f)
+			c := cfg()
+			if tt.cfg != nil {
+				tt.cfg(&c)
+			}
+			// A dry run first: same counts, nothing changed.
+			before := f.state()
+			dc := c
+			dc.DryRun = true
+			dry, err := f.j.Run(context.Background(), dc)
+			if err != nil {
+				t.Fatalf("dry run: %v", err)
+			}
+			if got := countsOf(dry); got != tt.want {
+				t.Errorf("dry run: got %+v, want %+v", got, tt.want)
+			}
+			if after := f.state(); after != before {
+				t.Errorf("dry run changed the state:\n%s\n%s", before, after)
+			}
+			rep, err := f.j.Run(context.Background(), c)
+			if err != nil {
+				t.Fatalf("pass: %v", err)
+			}
+			if got := countsOf(rep); got != tt.want {
+				t.Errorf("got %+v, want %+v", got, tt.want)
+			}
+			check(t)
+			// A second pass finds nothing more to do (dangling rows, when
+			// not repaired, and lost entries stay reported).
+			again, err := f.j.Run(context.Background(), c)
+			if err != nil {
+				t.Fatalf("second pass: %v", err)
+			}
+			want := counts{dangling: tt.want.dangling - tt.want.repaired, missing: tt.want.missing}
+			if got := countsOf(again); got != want {
+				t.Errorf("second pass: got %+v, want %+v", got, want)
+			}
+		})
+	}
+}
+
+// The crash window: a delete that moved its file but has not committed is
+// left alone while its transaction lives (it holds the row lock), and put
+// back by the next pass once its process died.
+func TestCrashWindow(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	id, url := f.image(false)
+	ctx := context.Background()
+	conn, err := f.pool.Acquire(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Release()
+	tx, err := conn.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	es, err := repo.New(tx).TrashImagenes(ctx, []int32{id}, repo.All, repo.MotivoImagen, "crash")
+	if err != nil || len(es) != 1 {
+		t.Fatalf("delete: %v %v", es, err)
+	}
+	if moved, err := f.files.MoveToTrash(url, storage.TrashName(es[0].ID, es[0].EliminadoEn, url)); err != nil || !moved {
+		t.Fatalf("move: %v %v", moved, err)
+	}
+	var pid int
+	if err := tx.QueryRow(ctx, `SELECT pg_backend_pid()`).Scan(&pid); err != nil {
+		t.Fatal(err)
+	}
+
+	rep, err := f.j.Run(ctx, cfg())
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Both recover (its trash file) and dangling (its row) see it in flight.
+	if rep.Recovered != 0 || rep.InFlight != 2 || rep.Dangling != 0 {
+		t.Errorf("in flight: got %+v, want it left alone (in_flight 2)", countsOf(rep))
+	}
+	if _, err := os.Stat(f.live(url)); err == nil {
+		t.Fatalf("the in-flight delete's file was put back under it")
+	}
+
+	// The process dies: its backend is terminated, nothing undoes the move.
+	f.exec(`SELECT pg_terminate_backend($1)`, pid)
+	rep, err = f.j.Run(ctx, cfg())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Recovered != 1 {
+		t.Errorf("after the crash: got %+v, want recovered 1", countsOf(rep))
+	}
+	if _, err := os.Stat(f.live(url)); err != nil {
+		t.Errorf("file not back after the crash: %v", err)
+	}
+	if n := f.count(`SELECT count(*) FROM producto_imagenes WHERE id = $1`, id); n != 1 {
+		t.Errorf("row gone: the delete never committed")
+	}
+}
+
+// An upload between its file write and its commit holds its url's lock:
+// the janitor does not take its file for an orphan, however old the file.
+func TestUploadInFlightIsNoOrphan(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	f.image(false)
+	url := storage.NewImageURL("png")
+	ctx := context.Background()
+	release := make(chan struct{})
+	locked := make(chan struct{})
+	done := make(chan error, 1)
+	go func() {
+		done <- f.proto.Run(ctx, func(tx *trash.Tx) error {
+			if err := tx.Store.LockURL(ctx, url); err != nil {
+				return err
+			}
+			if _, err := tx.Store.InsertImagen(ctx, repo.NuevaImagen{URL: url, Orden: 1}); err != nil {
+				return err
+			}
+			f.file(url) // the file is published, the row not committed
+			close(locked)
+			<-release
+			return nil
+		})
+	}()
+	<-locked
+	rep, err := f.j.Run(ctx, cfg())
+	if err != nil {
+		t.Fatal(err)
+	}
+	close(release)
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if rep.Orphans != 0 || rep.InFlight != 1 {
+		t.Errorf("got %+v, want no orphan and one in flight", countsOf(rep))
+	}
+	if _, err := os.Stat(f.live(url)); err != nil {
+		t.Errorf("the upload's file was moved: %v", err)
+	}
+}
+
+// Two passes started at once do the work once.
+func TestConcurrentPasses(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	f.image(false)
+	for i := 0; i < 30; i++ {
+		f.file(storage.NewImageURL("png"))
+	}
+	other := janitor.New(f.pool, f.proto, zap.NewNop(), nil)
+	var wg sync.WaitGroup
+	reps := make([]janitor.Report, 4)
+	errs := make([]error, 4)
+	for i := range reps {
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			j := f.j
+			if i%2 == 1 {
+				j = other
+			}
+			reps[i], errs[i] = j.Run(context.Background(), cfg())
+		}(i)
+	}
+	wg.Wait()
+	total := 0
+	for i, r := range reps {
+		if errs[i] != nil {
+			t.Fatalf("pass %d: %v", i, errs[i])
+		}
+		total += r.Orphans
+	}
+	if total != 30 {
+		t.Errorf("got %d orphans moved in all, want 30 (reports %+v)", total, reps)
+	}
+	if n := f.count(`SELECT count(*) FROM imagenes_papelera`); n != 30 {
+		t.Errorf("got %d entries, want 30", n)
+	}
+	// While one process holds the pass lock, another skips and says so.
+	lock, ok, err := repo.TryPassLock(context.Background(), f.pool)
+	if err != nil || !ok {
+		t.Fatalf("take the pass lock: %v %v", ok, err)
+	}
+	defer lock.Release(context.Background())
+	rep, err := f.j.Run(context.Background(), cfg())
+	if err != nil || !rep.Skipped {
+		t.Errorf("got %+v %v, want a skipped pass", rep, err)
+	}
+}
+
+func TestFailClosed(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name    string
+		setup   func(f *fixture)
+		cfg     func(c *janitor.Config)
+		want    error // nil: the pass succeeds
+		orphans int
+	}{
+		{name: "no storage marker", setup: func(f *fixture) {
+			f.image(false)
+			f.file(storage.NewImageURL("png"))
+			os.Remove(filepath.Join(f.root, storage.MarkerName))
+		}, want: janitor.ErrNoMarker},
+		{name: "empty table, full folder", setup: func(f *fixture) {
+			f.file(storage.NewImageURL("png"))
+			f.file(storage.NewImageURL("png"))
+		}, want: janitor.ErrEmptyTable},
+		{name: "more orphans than the limit", setup: func(f *fixture) {
+			f.image(false)
+			for i := 0; i < 5; i++ {
+				f.file(storage.NewImageURL("png"))
+			}
+		}, cfg: func(c *janitor.Config) { c.MaxOrphans = 4 }, want: janitor.ErrTooManyOrphans},
+		{name: "more orphans than the limit, forced", setup: func(f *fixture) {
+			f.image(false)
+			for i := 0; i < 5; i++ {
+				f.file(storage.NewImageURL("png"))
+			}
+		}, cfg: func(c *janitor.Config) { c.MaxOrphans = 4; c.Force = true }, orphans: 5},
+		{name: "at the limit", setup: func(f *fixture) {
+			f.image(false)
+			for i := 0; i < 4; i++ {
+				f.file(storage.NewImageURL("png"))
+			}
+		}, cfg: func(c *janitor.Config) { c.MaxOrphans = 4 }, orphans: 4},
+		{name: "database error", setup: func(f *fixture) {
+			f.image(false)
+			f.file(storage.NewImageURL("png"))
+			f.exec(`ALTER TABLE imagenes_papelera RENAME TO papelera_perdida`)
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			f := newFixture(t)
+			tt.setup(f)
+			c := cfg()
+			if tt.cfg != nil {
+				tt.cfg(&c)
+			}
+			before := f.state()
+			rep, err := f.j.Run(context.Background(), c)
+			switch {
+			case tt.name == "database error":
+				if err == nil || errors.Is(err, janitor.ErrRefused) || rep.Error == "" {
+					t.Fatalf("got %v (report error %q), want the pass stopped by the database error", err, rep.Error)
+				}
+			case tt.want != nil:
+				if !errors.Is(err, tt.want) || rep.Refused == "" {
+					t.Fatalf("got %v (refused %q), want %v", err, rep.Refused, tt.want)
+				}
+			case err != nil:
+				t.Fatalf("got %v, want a pass", err)
+			}
+			if rep.Orphans != tt.orphans {
+				t.Errorf("got %d orphans moved, want %d", rep.Orphans, tt.orphans)
+			}
+			if err != nil {
+				if after := f.state(); after != before {
+					t.Errorf("a refused pass changed the state:\n%s\n%s", before, after)
+				}
+			}
+		})
+	}
+}
