@@ -11,7 +11,7 @@ DEV_SECRET ?= dev-secret-change-me-0123456789
 
 export CGO_ENABLED ?= 0
 
-.PHONY: help build run test test-short vet fmt clean db-stop janitor-measure
+.PHONY: help build run test test-short vet fmt clean db-stop janitor-measure bench
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -44,6 +44,9 @@ test: ## run every test against a throwaway local PostgreSQL
 	export IMAGENES_TEST_DATABASE_URL=$$(scripts/localpg.sh start test --fast); \
 	$(GO) vet ./...; \
 	$(GO) test -count=1 -timeout 15m ./...
+
+bench: ## delete throughput vs pgbench on the same transaction (RUNS=3 for spread); results in bench/out/
+	scripts/bench.sh
 
 janitor-measure: ## time one janitor pass over N files and rows (default 100000), with peak memory
 	N=$${N:-100000} scripts/janitor-measure.sh

@@ -14,6 +14,7 @@ BIN=./imagenes
 make -s build
 BASE=$(scripts/localpg.sh start bench)
 DB=janitor_measure
+export PGOPTIONS="-c client_min_messages=warning"
 psql -q "$BASE" -c "DROP DATABASE IF EXISTS $DB" -c "CREATE DATABASE $DB" >/dev/null
 export DATABASE_URL=${BASE/\/postgres\?/\/$DB?}
 export STORAGE_DIR=.data/janitor-measure LOG_LEVEL=warn JANITOR_MAX_ORPHANS=$((N / 50 + 10))
@@ -23,17 +24,7 @@ $BIN migrate up >/dev/null
 pass() { # label
 	local out; out=$(mktemp)
 	/usr/bin/time -f '%M' -o "$out.rss" $BIN janitor --once --json >"$out"
-	python3 - "$1" "$out" "$out.rss" <<'PY'
-import json, sys
-label, out, rss = sys.argv[1:]
-r = json.load(open(out))
-kb = int(open(rss).read().split()[-1])
-items = r["files_scanned"] + r["rows_scanned"]
-secs = max(r["duration_ms"], 1) / 1000
-print(f"{label:<28} {r['files_scanned']:>8} files {r['rows_scanned']:>8} rows {r['duration_ms']:>6} ms "
-      f"{r['files_scanned']/secs:>9.0f} files/s {items/secs:>9.0f} items/s  peak RSS {kb/1024:5.1f} MiB  "
-      f"orphans {r['orphans']} dangling {r['dangling']}")
-PY
+	go run ./bench/report janitor "$1" "$out" "$out.rss"
 	rm -f "$out" "$out.rss"
 }
 

@@ -1,0 +1,26 @@
+package repo
+
+import (
+	"os"
+	"strings"
+	"testing"
+)
+
+// bench/delete.pgbench must run exactly the statement the service sends for
+// one image delete, or the ratio `make bench` prints compares different work.
+func TestPgbenchScriptIsTheServiceSQL(t *testing.T) {
+	script, err := os.ReadFile("../../bench/delete.pgbench")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := strings.NewReplacer(
+		"$1", "ARRAY[:id]::int[]",
+		"$2::text", "NULL::text",
+		"$2", "NULL",
+		"$3", "'imagen'",
+		"$4", "'admin'",
+	).Replace(trashByIDsSQL) + ";"
+	if !strings.Contains(string(script), "BEGIN;\n"+want+"\nCOMMIT;") {
+		t.Errorf("bench/delete.pgbench does not hold BEGIN; the service's delete statement; COMMIT.\nwant:\n%s", want)
+	}
+}

@@ -1,0 +1,35 @@
+// DELETE /api/v1/admin/imagenes/:id over distinct seeded ids: every request
+// deletes a row that exists and moves its file to the trash.
+//   TOKEN=... FIRST=1 ITERATIONS=10000 k6 run k6/delete-balsamoa.js
+import http from 'k6/http';
+import exec from 'k6/execution';
+import { check } from 'k6';
+import { BASE, authHeaders, summary, trendStats } from './lib.js';
+
+const FIRST = parseInt(__ENV.FIRST || '1', 10);
+
+export const options = {
+  summaryTrendStats: trendStats,
+  scenarios: {
+    deletes: {
+      executor: 'shared-iterations',
+      vus: parseInt(__ENV.VUS || '32', 10),
+      iterations: parseInt(__ENV.ITERATIONS || '10000', 10),
+      maxDuration: '5m',
+    },
+  },
+  thresholds: {
+    http_req_failed: ['rate==0'],
+    checks: ['rate==1'],
+    http_req_duration: [`p(99)<${__ENV.P99_MS || 250}`],
+  },
+};
+
+export default function () {
+  const id = FIRST + exec.scenario.iterationInTest;
+  const res = http.del(`${BASE}/api/v1/admin/imagenes/${id}`, null,
+    { headers: authHeaders, tags: { name: 'DELETE /api/v1/admin/imagenes/:id' } });
+  check(res, { 'deleted (200)': (r) => r.status === 200 });
+}
+
+export function handleSummary(data) { return summary('delete-balsamoa', data); }
