@@ -37,6 +37,9 @@ func New(db DBTX) *Store {
 // The error of a commit that PostgreSQL refused wraps ErrCommitRefused, so
 // that callers can tell "did not happen" from "outcome unknown".
 func (s *Store) WithTx(ctx context.Context, fn func(tx *Store) error) error {
+	if pool, ok := s.db.(*pgxpool.Pool); ok {
+		return withPipelinedTx(ctx, pool, fn)
+	}
 	tx, err := s.db.Begin(ctx)
 	if err != nil {
 		return fmt.Errorf("begin: %w", translate(err))
