@@ -70,6 +70,9 @@ func (s *Storage) MoveToTrash(url, trashName string) (moved bool, err error) {
 	if err != nil {
 		return false, err
 	}
+	if moved, err := s.moveToTrashAt(src, trashName); !errors.Is(err, errFallback) {
+		return moved, err
+	}
 	if _, err := s.regular(src); err != nil {
 		if errors.Is(err, ErrNotExist) {
 			return false, nil

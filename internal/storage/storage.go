@@ -38,6 +38,7 @@ const (
 type Storage struct {
 	path string
 	root *os.Root
+	dirs dirCache // open folders of the request path
 }
 
 // Open opens root (creating it and its folders if needed) and checks that
@@ -79,7 +80,10 @@ func Open(root string) (*Storage, error) {
 }
 
 // Close releases the root.
-func (s *Storage) Close() error { return s.root.Close() }
+func (s *Storage) Close() error {
+	s.dirs.close()
+	return s.root.Close()
+}
 
 // Root returns the absolute path of the storage folder.
 func (s *Storage) Root() string { return s.path }
