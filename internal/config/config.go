@@ -136,7 +136,7 @@ var settings = []setting{
 	}},
 	{"LOG_LEVEL", "info", "debug, info, warn or error", oneOf([]string{"debug", "info", "warn", "error"}, func(c *Config) *string { return &c.LogLevel })},
 	{"LOG_FORMAT", "json", "json or console", oneOf([]string{"json", "console"}, func(c *Config) *string { return &c.LogFormat })},
-	{"DB_MAX_CONNS", "0", "most connections in the pool (0 = pgx default)", intAtLeast(0, func(c *Config) *int { return &c.DBMaxConns })},
+	{"DB_MAX_CONNS", "0", "most connections in the pool (0 = 4 per core)", intAtLeast(0, func(c *Config) *int { return &c.DBMaxConns })},
 	{"REQUEST_TIMEOUT", "10s", "time limit of one request's database work", durationAtLeast(time.Millisecond, func(c *Config) *time.Duration { return &c.RequestTimeout })},
 	{"PPROF_ADDR", "", "serve net/http/pprof on this address (profiling only)", func(c *Config, v string) error {
 		if v != "" {
