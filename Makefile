@@ -11,7 +11,7 @@ DEV_SECRET ?= dev-secret-change-me-0123456789
 
 export CGO_ENABLED ?= 0
 
-.PHONY: help build run test test-short vet fmt clean db-stop janitor-measure bench
+.PHONY: help build run test test-short vet fmt clean db-stop janitor-measure bench k6
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -47,6 +47,9 @@ test: ## run every test against a throwaway local PostgreSQL
 
 bench: ## delete throughput vs pgbench on the same transaction (RUNS=3 for spread); results in bench/out/
 	scripts/bench.sh
+
+k6: ## every k6 script against a fresh service, with thresholds; results in bench/out/k6/
+	scripts/k6-all.sh
 
 janitor-measure: ## time one janitor pass over N files and rows (default 100000), with peak memory
 	N=$${N:-100000} scripts/janitor-measure.sh
