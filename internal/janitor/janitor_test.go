@@ -424,6 +424,14 @@ func TestCrashWindow(t *testing.T) {
 
 	// The process dies: its backend is terminated, nothing undoes the move.
 	f.exec(`SELECT pg_terminate_backend($1)`, pid)
+	// The signal is asynchronous: wait until the backend is gone (and with
+	// it its locks) before the next pass.
+	for i := 0; f.count(`SELECT count(*) FROM pg_stat_activity WHERE pid = $1`, pid) > 0; i++ {
+		if i == 500 {
+			t.Fatal("terminated backend still there after 5s")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 	rep, err = f.j.Run(ctx, cfg())
 	if err != nil {
 		t.Fatal(err)

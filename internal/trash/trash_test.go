@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 	"go.uber.org/zap"
@@ -121,7 +122,22 @@ DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION refuse()`)
 				after = func(context.Context, *trash.Tx) error {
 					f.exec(t, `SELECT pg_terminate_backend(pid) FROM pg_stat_activity
 WHERE datname = current_database() AND state = 'idle in transaction'`)
-					return nil
+					// The signal is asynchronous: wait until the backend is
+					// gone, so the COMMIT surely meets a dead connection.
+					for i := 0; ; i++ {
+						var n int
+						if err := f.pool.QueryRow(ctx, `SELECT count(*) FROM pg_stat_activity
+WHERE datname = current_database() AND state = 'idle in transaction'`).Scan(&n); err != nil {
+							return err
+						}
+						if n == 0 {
+							return nil
+						}
+						if i == 500 {
+							return errors.New("terminated backend still there after 5s")
+						}
+						time.Sleep(10 * time.Millisecond)
+					}
 				}
 			}
 			err := f.svc.Run(ctx, func(tx *trash.Tx) error {
