@@ -142,7 +142,9 @@ func (e *env) do(t testing.TB, r req) resp {
 	if err != nil {
 		t.Fatalf("read body: %v", err)
 	}
-	return resp{status: res.StatusCode, body: b, header: res.Header}
+	got := resp{status: res.StatusCode, body: b, header: res.Header}
+	checkSpec(t, r.method, r.path, got)
+	return got
 }
 
 // multipartBody builds a multipart form with one file field.

@@ -1,6 +1,8 @@
 package handlers
 
 import (
+	"github.com/imagenes/imagenes/api"
+
 	"context"
 
 	"github.com/gofiber/fiber/v2"
@@ -25,4 +27,12 @@ func (h *opsHandler) readyz(c *fiber.Ctx) error {
 		return c.Status(fiber.StatusServiceUnavailable).JSON(fiber.Map{"status": "unavailable", "error": "database or storage not usable"})
 	}
 	return c.JSON(fiber.Map{"status": "ok"})
+}
+
+// openapi: GET /openapi.yaml — the API description the tests validate
+// every response against.
+func (h *opsHandler) openapi(c *fiber.Ctx) error {
+	c.Set(fiber.HeaderContentType, "application/yaml")
+	c.Set(fiber.HeaderCacheControl, "public, max-age=300")
+	return c.Send(api.OpenAPI)
 }

@@ -71,6 +71,7 @@ func NewApp(d Deps) *fiber.App {
 	ops := &opsHandler{ready: d.Ready, log: d.Log}
 	app.Get("/healthz", ops.healthz)
 	app.Get("/readyz", ops.readyz)
+	app.Get("/openapi.yaml", ops.openapi)
 	app.Get("/metrics", adaptor.HTTPHandler(promhttp.HandlerFor(d.Registry, promhttp.HandlerOpts{})))
 
 	static := &staticHandler{files: d.Files}
