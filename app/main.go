@@ -29,6 +29,7 @@ usage:
   imagenes migrate up|status     apply or list database migrations
   imagenes token --sub S [--role admin] [--ttl 1h]   mint an HS256 token with JWT_SECRET
   imagenes version
+  imagenes healthcheck [--path /healthz]   exit 0 when the local server answers 200 (container HEALTHCHECK)
   imagenes seed [--n N] [--bytes B] [--orphans O] [--dangling D]   fill a database for benchmarks
 
 Every setting is an environment variable and a flag (run 'imagenes serve --help').
@@ -61,6 +62,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return janitorCmd(ctx, rest, getenv, stdout, stderr)
 	case "migrate":
 		return migrateCmd(ctx, rest, getenv, stdout)
+	case "healthcheck":
+		return healthcheckCmd(ctx, rest, getenv, stdout)
 	case "seed":
 		return seedCmd(ctx, rest, getenv, stdout, stderr)
 	case "token":

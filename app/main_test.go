@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -121,6 +122,22 @@ func TestServeLifecycle(t *testing.T) {
 	if status != 200 {
 		t.Fatalf("got /readyz %d, want 200", status)
 	}
+	res, err := http.Get(fmt.Sprintf("http://%s/metrics", addr))
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	for _, name := range []string{"imagenes_http_requests_total", "imagenes_db_pool_conns", "imagenes_db_pool_max_conns",
+		"imagenes_trash_entries 0", "imagenes_trash_oldest_age_seconds 0", "go_goroutines"} {
+		if !strings.Contains(string(body), name) {
+			t.Errorf("/metrics lacks %q", name)
+		}
+	}
+	var ok bytes.Buffer
+	if err := run(context.Background(), []string{"healthcheck", "--path", "/readyz"}, envOf(env), &ok, &bytes.Buffer{}); err != nil || ok.String() != "ok\n" {
+		t.Errorf("healthcheck: got %v %q, want ok", err, ok.String())
+	}
 	cancel()
 	select {
 	case err := <-done:
@@ -129,6 +146,9 @@ func TestServeLifecycle(t *testing.T) {
 		}
 	case <-time.After(30 * time.Second):
 		t.Fatal("serve did not stop within 30s of its context ending")
+	}
+	if err := run(context.Background(), []string{"healthcheck"}, envOf(env), &bytes.Buffer{}, &bytes.Buffer{}); err == nil {
+		t.Error("healthcheck of a stopped server: got no error")
 	}
 }
 

@@ -135,6 +135,7 @@ func build(ctx context.Context, cfg config.Config, log *zap.Logger) (*deps, func
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	store := repo.New(pool)
+	reg.MustRegister(newPoolCollector(pool), newTrashCollector(store))
 	d := &deps{
 		cfg: cfg, pool: pool, store: store, files: files,
 		protocol: trash.New(store, files, log), registry: reg, log: log,

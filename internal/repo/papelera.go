@@ -170,3 +170,21 @@ RETURNING ` + imagenColumns
 	}
 	return img, nil
 }
+
+// TrashStats is the size and age of the trash, for metrics.
+type TrashStats struct {
+	Entries int64
+	Bytes   int64      // of the entries that hold a file
+	Oldest  *time.Time // nil when empty
+}
+
+// GetTrashStats reads TrashStats in one query (the eliminado_en index makes
+// min() cheap; count and sum scan the trash, which retention keeps small).
+func (s *Store) GetTrashStats(ctx context.Context) (TrashStats, error) {
+	var st TrashStats
+	const q = `SELECT count(*), COALESCE(sum(bytes) FILTER (WHERE NOT sin_archivo), 0), min(eliminado_en) FROM imagenes_papelera`
+	if err := s.db.QueryRow(ctx, q).Scan(&st.Entries, &st.Bytes, &st.Oldest); err != nil {
+		return TrashStats{}, fmt.Errorf("trash stats: %w", translate(err))
+	}
+	return st, nil
+}
