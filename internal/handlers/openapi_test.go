@@ -77,9 +77,9 @@ func checkSpec(t testing.TB, method, target string, r resp) {
 			Request: req, PathParams: params, Route: route,
 			Options: &openapi3filter.Options{AuthenticationFunc: openapi3filter.NoopAuthenticationFunc},
 		},
-		Status: r.status,
-		Header: r.header,
-		Body:   io.NopCloser(bytes.NewReader(r.body)),
+		Status:  r.status,
+		Header:  r.header,
+		Body:    io.NopCloser(bytes.NewReader(r.body)),
 		Options: &openapi3filter.Options{IncludeResponseStatus: true, MultiError: true},
 	}
 	if err := openapi3filter.ValidateResponse(context.Background(), in); err != nil {
