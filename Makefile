@@ -11,7 +11,7 @@ DEV_SECRET ?= dev-secret-change-me-0123456789
 
 export CGO_ENABLED ?= 0
 
-.PHONY: help build run test test-short vet fmt clean db-stop janitor-measure bench k6
+.PHONY: help build run test test-short vet fmt clean db-stop janitor-measure bench k6 crash fuzz
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -47,6 +47,21 @@ test: ## run every test against a throwaway local PostgreSQL
 
 bench: ## delete throughput vs pgbench on the same transaction (RUNS=3 for spread); results in bench/out/
 	scripts/bench.sh
+
+crash: ## the crash harness: CRASH_POINTS (default 500) SIGKILLs, each followed by restart, janitor and invariants
+	@set -euo pipefail; \
+	export IMAGENES_TEST_DATABASE_URL=$$(scripts/localpg.sh start test --fast); \
+	CRASH_POINTS=$${CRASH_POINTS:-500} $(GO) test -count=1 -timeout 90m -v -run TestCrashHarness ./internal/crashtest/ 2>&1 | grep -E 'survived|FAIL|ok|---|crash_test'
+
+fuzz: ## every fuzz target for FUZZTIME each (default 20s); findings land in testdata/fuzz
+	@set -euo pipefail; \
+	export IMAGENES_TEST_DATABASE_URL=$$(scripts/localpg.sh start test --fast); \
+	for pkg in $$(grep -rl --include='*_test.go' '^func Fuzz' internal | xargs -n1 dirname | sort -u); do \
+	  for f in $$(grep -h '^func Fuzz' $$pkg/*_test.go | sed -E 's/func (Fuzz[A-Za-z0-9_]+).*/\1/'); do \
+	    echo "== $$pkg $$f"; \
+	    $(GO) test -run '^$$' -fuzz "^$$f\$$" -fuzztime $${FUZZTIME:-20s} ./$$pkg 2>&1 | grep -E 'elapsed|PASS|FAIL|ok|failing input' | tail -3; \
+	  done; \
+	done
 
 k6: ## every k6 script against a fresh service, with thresholds; results in bench/out/k6/
 	scripts/k6-all.sh

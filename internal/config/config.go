@@ -105,7 +105,7 @@ var settings = []setting{
 	}},
 	{"JWT_ISSUER", "", "required iss claim, when set", func(c *Config, v string) error { c.JWTIssuer = v; return nil }},
 	{"JWT_AUDIENCE", "", "required aud claim, when set", func(c *Config, v string) error { c.JWTAudience = v; return nil }},
-	{"TRASH_RETENTION", "168h", "how long trashed images stay restorable", durationAtLeast(time.Minute, func(c *Config) *time.Duration { return &c.TrashRetention })},
+	{"TRASH_RETENTION", "168h", "how long trashed images stay restorable", durationAtLeast(time.Second, func(c *Config) *time.Duration { return &c.TrashRetention })},
 	{"JANITOR_ENABLED", "false", "run the janitor inside serve", func(c *Config, v string) error {
 		b, err := strconv.ParseBool(v)
 		if err != nil {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io/fs"
 
+	"github.com/imagenes/imagenes/internal/fault"
 	"github.com/imagenes/imagenes/internal/repo"
 	"github.com/imagenes/imagenes/internal/trash"
 )
@@ -126,6 +127,7 @@ func (p *pass) moveOrphans(ctx context.Context, hs []repo.Huerfana) error {
 		if err := tx.Trash(ctx, es); err != nil {
 			return err
 		}
+		fault.Point("janitor-orphan") // orphans in the trash, entries not committed
 		p.rep.Orphans += len(es)
 		return nil
 	})

@@ -6,6 +6,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/imagenes/imagenes/internal/fault"
 	"github.com/imagenes/imagenes/internal/repo"
 	"github.com/imagenes/imagenes/internal/storage"
 	"github.com/imagenes/imagenes/internal/trash"
@@ -63,6 +64,7 @@ func (p *pass) purge(ctx context.Context, ids []int64, cutoff time.Time) error {
 		if err := tx.Purge(es); err != nil {
 			return err
 		}
+		fault.Point("janitor-purge") // files removed, entries not yet
 		p.rep.Purged += len(es)
 		return nil
 	})

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/imagenes/imagenes/internal/fault"
 	"github.com/imagenes/imagenes/internal/repo"
 	"github.com/imagenes/imagenes/internal/storage"
 )
@@ -53,6 +54,7 @@ func (s *Service) Upload(ctx context.Context, st *storage.Staged, n repo.NuevaIm
 		if img, err = tx.Store.InsertImagen(ctx, n); err != nil {
 			return err
 		}
+		fault.Point("upload") // staged, row inserted, file not yet live
 		return tx.Publish(st, n.URL)
 	})
 	if err != nil {

@@ -12,6 +12,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/imagenes/imagenes/internal/fault"
 	"github.com/imagenes/imagenes/internal/repo"
 	"github.com/imagenes/imagenes/internal/storage"
 )
@@ -44,8 +45,15 @@ func (s *Service) Run(ctx context.Context, fn func(tx *Tx) error) error {
 	var tx *Tx
 	err := s.store.WithTx(ctx, func(st *repo.Store) error {
 		tx = &Tx{Store: st, files: s.files, log: s.log}
-		return fn(tx)
+		if err := fn(tx); err != nil {
+			return err
+		}
+		fault.Point("after-move") // files moved, COMMIT not sent
+		return nil
 	})
+	if err == nil {
+		fault.Point("after-commit") // committed, nobody told yet
+	}
 	if err == nil || tx == nil {
 		return err
 	}

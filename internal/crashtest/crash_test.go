@@ -1,0 +1,508 @@
+package crashtest
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	mrand "math/rand/v2"
+	"mime/multipart"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/imagenes/imagenes/internal/dbtest"
+	"github.com/imagenes/imagenes/internal/storage"
+)
+
+const secret = "crash-secret-0123456789abcdef"
+
+// harness is one crash run: a binary, a database, a storage folder, and the
+// images it knows were stored.
+type harness struct {
+	t       *testing.T
+	bin     string
+	pool    *pgxpool.Pool
+	dbURL   string
+	root    string
+	addr    string
+	token   string
+	mu      sync.Mutex
+	stored  map[string]bool // sha256 of every upload that got its 201
+	counts  map[string]int  // crash points survived, by kind
+	server  *exec.Cmd
+	stderr  *bytes.Buffer
+	exitErr chan error
+}
+
+// TestCrashHarness: CRASH_POINTS crashes (default 6 in `make test`, 500 in
+// `make crash`), each followed by a restart, a janitor pass and the
+// invariants of nothing lost, nothing leaked.
+func TestCrashHarness(t *testing.T) {
+	points := 6
+	if s := os.Getenv("CRASH_POINTS"); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 1 {
+			t.Fatalf("CRASH_POINTS=%q: want a positive number", s)
+		}
+		points = n
+	}
+	h := newHarness(t)
+	for i := 0; i < points; i++ {
+		kind := h.cycle(i)
+		h.counts[kind]++
+		if err := h.janitor("", "168h"); err != nil {
+			t.Fatalf("crash %d (%s): janitor --once after the crash: %v", i, kind, err)
+		}
+		h.checkInvariants(fmt.Sprintf("crash %d (%s)", i, kind))
+		if testing.Verbose() || (i+1)%50 == 0 {
+			t.Logf("crash %d/%d survived (%s); %d images stored so far", i+1, points, kind, len(h.stored))
+		}
+	}
+	var kinds []string
+	for k, n := range h.counts {
+		kinds = append(kinds, fmt.Sprintf("%s %d", k, n))
+	}
+	t.Logf("survived %d crash points: %s; %d uploads tracked by hash", points, strings.Join(kinds, ", "), len(h.stored))
+}
+
+func newHarness(t *testing.T) *harness {
+	pool, dbURL := dbtest.New(t)
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "imagenes-faults")
+	build := exec.Command("go", "build", "-tags", "faults", "-o", bin, "../../app")
+	build.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("build with -tags faults: %v\n%s", err, out)
+	}
+	root := filepath.Join(dir, "storage")
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	h := &harness{t: t, bin: bin, pool: pool, dbURL: dbURL, root: root, addr: addr,
+		stored: map[string]bool{}, counts: map[string]int{}}
+	out, err := h.run(nil, "token", "--sub", "crash-admin", "--role", "admin")
+	if err != nil {
+		t.Fatalf("token: %v %s", err, out)
+	}
+	h.token = strings.TrimSpace(out)
+	t.Cleanup(h.stop)
+	return h
+}
+
+func (h *harness) env(extra ...string) []string {
+	return append([]string{
+		"DATABASE_URL=" + h.dbURL, "STORAGE_DIR=" + h.root, "HTTP_ADDR=" + h.addr, "JWT_SECRET=" + secret,
+		"LOG_LEVEL=warn", "JANITOR_ORPHAN_GRACE=0s", "JANITOR_UNATTACHED_TTL=0", "JANITOR_MAX_ORPHANS=100000",
+		"PATH=" + os.Getenv("PATH"),
+	}, extra...)
+}
+
+// run runs a subcommand to completion.
+func (h *harness) run(extra []string, args ...string) (string, error) {
+	cmd := exec.Command(h.bin, args...)
+	cmd.Env = h.env(extra...)
+	var out, errOut bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errOut
+	err := cmd.Run()
+	if err != nil {
+		return out.String() + errOut.String(), err
+	}
+	return out.String(), nil
+}
+
+// start starts serve with the fault probabilities given and waits until
+// it is ready.
+func (h *harness) start(faults string) {
+	h.t.Helper()
+	cmd := exec.Command(h.bin, "serve")
+	cmd.Env = h.env("IMAGENES_FAULTS=" + faults)
+	h.stderr = &bytes.Buffer{}
+	cmd.Stderr = h.stderr
+	if err := cmd.Start(); err != nil {
+		h.t.Fatal(err)
+	}
+	h.server, h.exitErr = cmd, make(chan error, 1)
+	go func() { h.exitErr <- cmd.Wait() }()
+	for i := 0; i < 200; i++ {
+		res, err := http.Get("http://" + h.addr + "/readyz")
+		if err == nil {
+			res.Body.Close()
+			if res.StatusCode == 200 {
+				return
+			}
+		}
+		select {
+		case err := <-h.exitErr:
+			h.t.Fatalf("serve exited while starting: %v\n%s", err, h.stderr)
+		case <-time.After(25 * time.Millisecond):
+		}
+	}
+	h.t.Fatalf("serve not ready after 5s\n%s", h.stderr)
+}
+
+func (h *harness) stop() {
+	if h.server != nil && h.server.ProcessState == nil {
+		_ = h.server.Process.Kill()
+		<-h.exitErr
+	}
+	h.server = nil
+}
+
+// cycle runs one crash: a server under load killed by a fault point or at a
+// random moment, or (every fourth cycle) a janitor pass killed inside a
+// purge or an orphan move. It returns the kind of crash.
+func (h *harness) cycle(i int) string {
+	if i%4 == 3 {
+		return h.janitorCrash()
+	}
+	faults := "after-move=0.02,after-commit=0.02,upload=0.02"
+	if i%4 == 2 {
+		faults = "" // a random SIGKILL from outside
+	}
+	h.start(faults)
+	deadline := time.Now().Add(time.Duration(150+mrand.IntN(600)) * time.Millisecond)
+	var wg sync.WaitGroup
+	stop := make(chan struct{})
+	for w := 0; w < 6; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			h.load(stop)
+		}()
+	}
+	kind := "random SIGKILL"
+	select {
+	case <-h.exitErr:
+		kind = faultName(h.stderr.String())
+	case <-time.After(time.Until(deadline)):
+		_ = h.server.Process.Signal(syscall.SIGKILL)
+		<-h.exitErr
+	}
+	close(stop)
+	wg.Wait()
+	h.server = nil
+	return kind
+}
+
+func faultName(stderr string) string {
+	for _, line := range strings.Split(stderr, "\n") {
+		if name, ok := strings.CutPrefix(line, "fault: SIGKILL at "); ok {
+			return name
+		}
+	}
+	return "died without a fault line"
+}
+
+// janitorCrash makes orphans and old trash, then runs janitor --once with
+// the purge and orphan-move points armed (short retention), and finishes
+// the interrupted work with a clean pass of the same retention. The images
+// in the trash may be purged by it, so they leave the "must exist" set.
+func (h *harness) janitorCrash() string {
+	h.t.Helper()
+	for i := 0; i < 3; i++ { // orphans: files nobody recorded
+		url := storage.NewImageURL("png")
+		p := filepath.Join(h.root, filepath.FromSlash(url))
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			h.t.Fatal(err)
+		}
+		if err := os.WriteFile(p, pngContent(), 0o644); err != nil {
+			h.t.Fatal(err)
+		}
+	}
+	for sum := range h.hashes(filepath.Join(h.root, ".papelera")) {
+		delete(h.stored, sum)
+	}
+	time.Sleep(1100 * time.Millisecond) // the trash is now older than the 1s retention
+	out, err := h.run([]string{"IMAGENES_FAULTS=janitor-purge=0.5,janitor-orphan=0.5"}, "janitor", "--once")
+	kind := "janitor finished"
+	if err != nil {
+		kind = "janitor " + faultName(out)
+	}
+	if err := h.janitor("", "1s"); err != nil {
+		h.t.Fatalf("clean janitor pass after %s: %v", kind, err)
+	}
+	return kind
+}
+
+// janitor runs one clean pass; it must not refuse or fail.
+func (h *harness) janitor(faults, retention string) error {
+	out, err := h.run([]string{"IMAGENES_FAULTS=" + faults, "TRASH_RETENTION=" + retention}, "janitor", "--once", "--json")
+	if err != nil {
+		return fmt.Errorf("%v: %s", err, out)
+	}
+	var rep map[string]any
+	if err := json.Unmarshal([]byte(out), &rep); err != nil {
+		return fmt.Errorf("report %q: %v", out, err)
+	}
+	if rep["refused"] != nil || rep["error"] != nil {
+		return fmt.Errorf("report %s", out)
+	}
+	return nil
+}
+
+// load runs random operations until the server dies or stop closes.
+func (h *harness) load(stop <-chan struct{}) {
+	c := &http.Client{Timeout: 5 * time.Second}
+	var mine []string // urls this worker uploaded
+	var products []int
+	for {
+		select {
+		case <-stop:
+			return
+		default:
+		}
+		var err error
+		switch op := mrand.IntN(10); {
+		case op < 4:
+			var url string
+			if url, err = h.upload(c); err == nil {
+				mine = append(mine, url)
+			}
+		case op < 6 && len(mine) > 0:
+			n := min(len(mine), 1+mrand.IntN(3))
+			var id int
+			if id, err = h.createProduct(c, mine[len(mine)-n:]); err == nil {
+				products = append(products, id)
+			}
+			mine = mine[:len(mine)-n]
+		case op < 7 && len(products) > 0:
+			err = h.call(c, "PUT", fmt.Sprintf("/api/v1/admin/productos/%d", products[mrand.IntN(len(products))]),
+				`{"imagenes":[]}`, nil)
+		case op < 8:
+			err = h.call(c, "DELETE", fmt.Sprintf("/api/v1/admin/imagenes/%d", h.someID()), "", nil)
+		case op < 9:
+			var page struct {
+				Papelera []struct{ ID int } `json:"papelera"`
+			}
+			if err = h.call(c, "GET", "/api/v1/admin/papelera?limite=5", "", &page); err == nil && len(page.Papelera) > 0 {
+				err = h.call(c, "POST", fmt.Sprintf("/api/v1/admin/papelera/%d/restaurar", page.Papelera[mrand.IntN(len(page.Papelera))].ID), "", nil)
+			}
+		case len(products) > 0:
+			k := mrand.IntN(len(products))
+			err = h.call(c, "DELETE", fmt.Sprintf("/api/v1/admin/productos/%d", products[k]), "", nil)
+			products = append(products[:k], products[k+1:]...)
+		}
+		if errors.Is(err, errServerGone) {
+			return
+		}
+		if err != nil {
+			h.t.Errorf("load: %v", err)
+			return
+		}
+	}
+}
+
+var errServerGone = errors.New("server gone")
+
+// someID is the id of an existing image, so most deletes delete something.
+func (h *harness) someID() int {
+	var n int
+	if err := h.pool.QueryRow(context.Background(), `SELECT COALESCE((SELECT id FROM producto_imagenes ORDER BY random() LIMIT 1), 1)`).Scan(&n); err != nil {
+		return 1
+	}
+	return n
+}
+
+// call sends one request. A broken connection means the server died: that
+// is the point. A 5xx is a failure of the harness's claim, except a 503
+// (the pool losing connections while PostgreSQL terminates a dead
+// server's backends is not our case; we never see it, and it would say so).
+func (h *harness) call(c *http.Client, method, path, body string, out any) error {
+	req, err := http.NewRequest(method, "http://"+h.addr+path, strings.NewReader(body))
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Authorization", "Bearer "+h.token)
+	if body != "" {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	res, err := c.Do(req)
+	if err != nil {
+		return errServerGone
+	}
+	defer res.Body.Close()
+	b, err := io.ReadAll(res.Body)
+	if err != nil {
+		return errServerGone
+	}
+	if res.StatusCode >= 500 {
+		return fmt.Errorf("%s %s: %d %s", method, path, res.StatusCode, b)
+	}
+	if out != nil && res.StatusCode < 300 {
+		return json.Unmarshal(b, out)
+	}
+	return nil
+}
+
+func pngContent() []byte {
+	b := make([]byte, 256)
+	copy(b, "\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR")
+	_, _ = rand.Read(b[16:])
+	return b
+}
+
+// upload stores a unique image and records its hash once the 201 arrived.
+func (h *harness) upload(c *http.Client) (string, error) {
+	content := pngContent()
+	var buf bytes.Buffer
+	w := multipart.NewWriter(&buf)
+	fw, _ := w.CreateFormFile("imagen", "crash.png")
+	fw.Write(content)
+	w.Close()
+	req, _ := http.NewRequest("POST", "http://"+h.addr+"/api/v1/admin/imagenes/subir", &buf)
+	req.Header.Set("Authorization", "Bearer "+h.token)
+	req.Header.Set("Content-Type", w.FormDataContentType())
+	res, err := c.Do(req)
+	if err != nil {
+		return "", errServerGone
+	}
+	defer res.Body.Close()
+	b, err := io.ReadAll(res.Body)
+	if err != nil {
+		return "", errServerGone
+	}
+	if res.StatusCode != 201 {
+		return "", fmt.Errorf("upload: %d %s", res.StatusCode, b)
+	}
+	var m struct{ URL string }
+	if err := json.Unmarshal(b, &m); err != nil {
+		return "", err
+	}
+	sum := sha256.Sum256(content)
+	h.mu.Lock()
+	h.stored[hex.EncodeToString(sum[:])] = true
+	h.mu.Unlock()
+	return m.URL, nil
+}
+
+func (h *harness) createProduct(c *http.Client, urls []string) (int, error) {
+	var set []map[string]any
+	for i, u := range urls {
+		set = append(set, map[string]any{"url": u, "orden": i + 1})
+	}
+	body, _ := json.Marshal(map[string]any{"nombre": "crash", "precio": 1, "imagenes": set})
+	var out struct {
+		Producto struct{ ID int } `json:"producto"`
+	}
+	if err := h.call(c, "POST", "/api/v1/admin/productos", string(body), &out); err != nil {
+		return 0, err
+	}
+	return out.Producto.ID, nil
+}
+
+// hashes returns the sha256 of every regular file under dir.
+func (h *harness) hashes(dir string) map[string]string {
+	out := map[string]string{}
+	_ = filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || !d.Type().IsRegular() || strings.HasPrefix(d.Name(), ".") {
+			return nil
+		}
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return nil
+		}
+		sum := sha256.Sum256(b)
+		out[hex.EncodeToString(sum[:])] = p
+		return nil
+	})
+	return out
+}
+
+// checkInvariants: every row's local file is in place; every live file has
+// a row; every trash file has its entry and every entry with a file has it;
+// every image that got its 201 is live or in the trash (or left the
+// tracked set when a short-retention janitor pass could purge it).
+func (h *harness) checkInvariants(when string) {
+	h.t.Helper()
+	ctx := context.Background()
+	rows := map[string]bool{}
+	r, err := h.pool.Query(ctx, `SELECT url FROM producto_imagenes`)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	for r.Next() {
+		var u string
+		if err := r.Scan(&u); err != nil {
+			h.t.Fatal(err)
+		}
+		rows[u] = true
+		if storage.IsLocal(u) {
+			if _, err := os.Stat(filepath.Join(h.root, filepath.FromSlash(u))); err != nil {
+				h.t.Errorf("%s: row %s has no live file", when, u)
+			}
+		}
+	}
+	r.Close()
+	live := filepath.Join(h.root, "recursos")
+	_ = filepath.WalkDir(live, func(p string, d fs.DirEntry, err error) error {
+		if err == nil && d.Type().IsRegular() {
+			rel, _ := filepath.Rel(h.root, p)
+			if !rows["/"+filepath.ToSlash(rel)] {
+				h.t.Errorf("%s: live file %s has no row", when, rel)
+			}
+		}
+		return nil
+	})
+	names := map[string]bool{}
+	r, err = h.pool.Query(ctx, `SELECT id, eliminado_en, url, sin_archivo FROM imagenes_papelera`)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	for r.Next() {
+		var id int64
+		var at time.Time
+		var u string
+		var sin bool
+		if err := r.Scan(&id, &at, &u, &sin); err != nil {
+			h.t.Fatal(err)
+		}
+		name := storage.TrashName(id, at, u)
+		names[name] = true
+		if !sin && storage.IsLocal(u) {
+			if _, err := os.Stat(filepath.Join(h.root, ".papelera", name)); err != nil {
+				h.t.Errorf("%s: trash entry %d has no file %s", when, id, name)
+			}
+		}
+	}
+	r.Close()
+	ents, err := os.ReadDir(filepath.Join(h.root, ".papelera"))
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	for _, e := range ents {
+		if !names[e.Name()] {
+			h.t.Errorf("%s: trash file %s has no entry", when, e.Name())
+		}
+	}
+	present := h.hashes(h.root)
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for sum := range h.stored {
+		if _, ok := present[sum]; !ok {
+			h.t.Errorf("%s: an uploaded image (sha256 %s…) is neither live nor in the trash", when, sum[:12])
+		}
+	}
+	if h.t.Failed() {
+		h.t.FailNow()
+	}
+}
