@@ -40,6 +40,7 @@ var statusTable = []struct {
 	{storage.ErrTooLarge, fiber.StatusRequestEntityTooLarge, "El archivo supera el límite de 5 MB", "File too large (max 10MB)."},
 	{storage.ErrNotImage, fiber.StatusUnsupportedMediaType, "Solo se aceptan imágenes (jpg, png, webp, gif)", "Only JPEG and PNG images are accepted."},
 	{storage.ErrEmpty, fiber.StatusBadRequest, "El archivo está vacío", "Empty file."},
+	{storage.ErrNoSpace, fiber.StatusInsufficientStorage, "No queda espacio en el almacenamiento; la imagen no se guardó", "Storage full; the image was not stored."},
 	{errFileMissing, fiber.StatusNotFound, "Archivo no encontrado", "Image file not found."},
 	{repo.ErrNotFound, fiber.StatusNotFound, "Recurso no encontrado", "Not found."},
 	{repo.ErrConflict, fiber.StatusConflict, "Conflicto con el estado actual", "Conflict."},

@@ -10,6 +10,7 @@ import (
 	"os"
 	"path"
 	"slices"
+	"syscall"
 	"time"
 
 	"github.com/google/uuid"
@@ -63,20 +64,24 @@ func (s *Storage) Stage(r io.Reader, limit int64, allowed []string) (_ *Staged, 
 		return nil, fmt.Errorf("%w: %s", ErrNotImage, ct)
 	}
 	h := sha256.New()
-	w := io.MultiWriter(f, h)
+	var dst io.Writer = f
+	if stageWriteHook != nil {
+		dst = stageWriteHook(f)
+	}
+	w := io.MultiWriter(dst, h)
 	if _, err := w.Write(head[:n]); err != nil {
-		return nil, fmt.Errorf("write upload: %w", err)
+		return nil, fmt.Errorf("write upload: %w", spaceError(err))
 	}
 	rest, err := io.Copy(w, io.LimitReader(r, limit-int64(n)+1))
 	if err != nil {
-		return nil, fmt.Errorf("write upload: %w", err)
+		return nil, fmt.Errorf("write upload: %w", spaceError(err))
 	}
 	size := int64(n) + rest
 	if size > limit {
 		return nil, fmt.Errorf("%w: more than %d bytes", ErrTooLarge, limit)
 	}
 	if err := f.Sync(); err != nil {
-		return nil, fmt.Errorf("sync upload: %w", err)
+		return nil, fmt.Errorf("sync upload: %w", spaceError(err))
 	}
 	if err := f.Close(); err != nil {
 		return nil, fmt.Errorf("close upload: %w", err)
@@ -153,4 +158,17 @@ func (s *Storage) Usable() error {
 	}
 	f.Close()
 	return classify("remove probe", p, s.root.Remove(p))
+}
+
+// stageWriteHook, set only by this package's tests, wraps the staged file's
+// writer: where the machine cannot mount a small filesystem, a test fills
+// the "disk" this way.
+var stageWriteHook func(io.Writer) io.Writer
+
+// spaceError marks a full disk (or quota) as ErrNoSpace, keeping the cause.
+func spaceError(err error) error {
+	if errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EDQUOT) {
+		return errors.Join(ErrNoSpace, err)
+	}
+	return err
 }

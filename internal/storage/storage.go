@@ -22,6 +22,7 @@ var (
 	ErrTooLarge    = errors.New("file too large")
 	ErrNotImage    = errors.New("not an accepted image type")
 	ErrEmpty       = errors.New("empty file")
+	ErrNoSpace     = errors.New("no space left in the storage folder")
 	ErrNotExist    = errors.New("file does not exist")
 	ErrCrossDevice = errors.New("live, trash and staging folders are on different filesystems")
 )
