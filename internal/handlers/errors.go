@@ -120,6 +120,13 @@ func errorHandler(log *zap.Logger) fiber.ErrorHandler {
 			log.Error("request failed", zap.String("request_id", requestID(c)), zap.String("path", c.Path()), zap.Error(err))
 		}
 		c.Set(fiber.HeaderCacheControl, "no-store")
+		if fam == familyOther && status == fiber.StatusRequestEntityTooLarge {
+			// fasthttp refuses an oversized chunked body before routing and
+			// resets the request, so its path (and family) is lost: answer
+			// in both shapes. Browsers send Content-Length, whose refusal
+			// keeps the path and gets the family's exact answer.
+			return c.Status(status).JSON(fiber.Map{"mensaje": mensaje, "error": cat})
+		}
 		if fam == familyBalsamoa {
 			return c.Status(status).JSON(fiber.Map{"mensaje": mensaje})
 		}

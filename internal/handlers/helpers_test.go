@@ -49,7 +49,8 @@ type env struct {
 }
 
 type envOpts struct {
-	auth *auth.Config // nil: HS256 with testSecret
+	auth        *auth.Config // nil: HS256 with testSecret
+	readTimeout time.Duration
 }
 
 func newEnv(t testing.TB, opts ...envOpts) *env {
@@ -79,7 +80,7 @@ func newEnv(t testing.TB, opts ...envOpts) *env {
 	store := repo.New(pool)
 	app := handlers.NewApp(handlers.Deps{
 		Store: store, Protocol: trash.New(store, files, log), Files: files, Auth: a, Log: log,
-		Registry: prometheus.NewRegistry(), RequestTimeout: 10 * time.Second,
+		Registry: prometheus.NewRegistry(), RequestTimeout: 10 * time.Second, ReadTimeout: o.readTimeout,
 		Ready: func(ctx context.Context) error { return store.Ping(ctx) },
 	})
 	e := &env{t: t, app: app, pool: pool, store: store, files: files, root: root, logs: logs}

@@ -42,6 +42,9 @@ type Deps struct {
 	// Ready reports whether the database and storage are usable (/readyz).
 	Ready          func(ctx context.Context) error
 	RequestTimeout time.Duration
+	// ReadTimeout bounds how long a client may take to send a request
+	// (headers and body); a slow client is cut off. 0 means 30s.
+	ReadTimeout time.Duration
 }
 
 // NewApp builds the Fiber app with every route. main and the HTTP tests
@@ -50,11 +53,14 @@ func NewApp(d Deps) *fiber.App {
 	if d.RequestTimeout == 0 {
 		d.RequestTimeout = 10 * time.Second
 	}
+	if d.ReadTimeout == 0 {
+		d.ReadTimeout = 30 * time.Second
+	}
 	app := fiber.New(fiber.Config{
 		AppName:               "imagenes",
 		ErrorHandler:          errorHandler(d.Log),
 		BodyLimit:             bodyLimit,
-		ReadTimeout:           30 * time.Second,
+		ReadTimeout:           d.ReadTimeout,
 		WriteTimeout:          60 * time.Second,
 		IdleTimeout:           2 * time.Minute,
 		DisableStartupMessage: true,
