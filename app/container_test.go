@@ -5,7 +5,6 @@ import (
 	"context"
 	"debug/elf"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -68,12 +67,7 @@ func TestContainerBinary(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
+	addr := freeAddr(t)
 	env := []string{"DATABASE_URL=" + dbURL, "STORAGE_DIR=" + data, "HTTP_ADDR=" + addr,
 		"JWT_SECRET=container-test-secret-0123", "LOG_LEVEL=warn"}
 

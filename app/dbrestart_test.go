@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"mime/multipart"
-	"net"
 	"net/http"
 	"os/exec"
 	"strings"
@@ -36,12 +35,7 @@ func TestDatabaseRestart(t *testing.T) {
 	if out, err := exec.Command("psql", "-q", base, "-c", "DROP DATABASE IF EXISTS imagenes", "-c", "CREATE DATABASE imagenes").CombinedOutput(); err != nil {
 		t.Fatalf("create database: %v %s", err, out)
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
+	addr := freeAddr(t)
 	env := map[string]string{"DATABASE_URL": dbURL, "HTTP_ADDR": addr, "STORAGE_DIR": t.TempDir(),
 		"JWT_SECRET": "restart-secret-0123456789", "LOG_LEVEL": "error", "REQUEST_TIMEOUT": "2s"}
 	if err := run(context.Background(), []string{"migrate", "up"}, envOf(env), io.Discard, io.Discard); err != nil {
@@ -87,21 +81,7 @@ func TestDatabaseRestart(t *testing.T) {
 		w.Close()
 		return do("POST", "/api/v1/admin/imagenes/subir", &buf, w.FormDataContentType())
 	}
-	waitReady := func(want int) {
-		t.Helper()
-		for i := 0; i < 300; i++ {
-			res, err := http.Get("http://" + addr + "/readyz")
-			if err == nil {
-				res.Body.Close()
-				if res.StatusCode == want {
-					return
-				}
-			}
-			time.Sleep(50 * time.Millisecond)
-		}
-		t.Fatalf("/readyz never answered %d", want)
-	}
-	waitReady(200)
+	waitReady(t, addr, 200)
 	if st, m := upload(); st != 201 {
 		t.Fatalf("upload before the restart: %d %v", st, m)
 	}
@@ -134,7 +114,7 @@ func TestDatabaseRestart(t *testing.T) {
 	}
 
 	localpg(t, "start", "dbrestart", "--fast")
-	waitReady(200)
+	waitReady(t, addr, 200)
 	st, m := upload()
 	if st != 201 {
 		t.Fatalf("upload after the restart: %d %v", st, m)

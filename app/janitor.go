@@ -34,23 +34,12 @@ func janitorCmd(ctx context.Context, args []string, getenv func(string) string, 
 	asJSON := fs.Bool("json", false, "print the report as one JSON object")
 	repair := fs.Bool("repair-dangling", false, "trash rows whose file is missing")
 	force := fs.Bool("force", false, "move orphans beyond JANITOR_MAX_ORPHANS")
-	cfg, err := loadConfig(fs, args, getenv)
-	if err != nil {
-		return err
-	}
-	if err := requireDatabase(cfg); err != nil {
-		return err
-	}
-	log, err := newLogger(cfg, stderr)
-	if err != nil {
-		return err
-	}
-	defer log.Sync() //nolint:errcheck // nothing left to tell
-	d, cleanup, err := build(ctx, cfg, log)
+	d, cleanup, err := start(ctx, fs, args, getenv, stderr)
 	if err != nil {
 		return err
 	}
 	defer cleanup()
+	cfg, log := d.cfg, d.log
 
 	j := janitor.New(d.pool, d.protocol, log, janitor.NewMetrics(d.registry))
 	jc := janitorConfig(cfg)

@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -19,8 +18,6 @@ import (
 
 	"github.com/imagenes/imagenes/internal/dbtest"
 )
-
-func envOf(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
 
 func TestRunUsageAndConfigErrors(t *testing.T) {
 	t.Parallel()
@@ -94,12 +91,7 @@ func TestTokenIsAdminHS256(t *testing.T) {
 func TestServeLifecycle(t *testing.T) {
 	t.Parallel()
 	_, dbURL := dbtest.New(t)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
+	addr := freeAddr(t)
 	env := map[string]string{
 		"DATABASE_URL": dbURL, "HTTP_ADDR": addr, "STORAGE_DIR": t.TempDir(),
 		"JWT_SECRET": "0123456789abcdef0123", "LOG_LEVEL": "warn",
@@ -109,19 +101,7 @@ func TestServeLifecycle(t *testing.T) {
 	done := make(chan error, 1)
 	go func() { done <- run(ctx, []string{"serve"}, envOf(env), &bytes.Buffer{}, &bytes.Buffer{}) }()
 
-	var status int
-	for i := 0; i < 100; i++ {
-		res, err := http.Get(fmt.Sprintf("http://%s/readyz", addr))
-		if err == nil {
-			status = res.StatusCode
-			res.Body.Close()
-			break
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	if status != 200 {
-		t.Fatalf("got /readyz %d, want 200", status)
-	}
+	waitReady(t, addr, 200)
 	res, err := http.Get(fmt.Sprintf("http://%s/metrics", addr))
 	if err != nil {
 		t.Fatal(err)

@@ -31,25 +31,12 @@ const shutdownGrace = 25 * time.Second
 // shuts down in order: stop accepting and finish in-flight requests, stop
 // the janitor and wait for its pass, close the pool, flush the log.
 func serve(ctx context.Context, args []string, getenv func(string) string, stderr io.Writer) error {
-	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
-	cfg, err := loadConfig(fs, args, getenv)
-	if err != nil {
-		return err
-	}
-	if err := requireDatabase(cfg); err != nil {
-		return err
-	}
-	log, err := newLogger(cfg, stderr)
-	if err != nil {
-		return err
-	}
-	defer log.Sync() //nolint:errcheck // nothing left to tell
-
-	d, cleanup, err := build(ctx, cfg, log)
+	d, cleanup, err := start(ctx, flag.NewFlagSet("serve", flag.ContinueOnError), args, getenv, stderr)
 	if err != nil {
 		return err
 	}
 	defer cleanup()
+	cfg, log := d.cfg, d.log
 	if err := d.files.WriteMarker(); err != nil {
 		return fmt.Errorf("storage marker: %w", err)
 	}
@@ -96,6 +83,32 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 		sched.Stop(sctx)
 	}
 	return nil
+}
+
+// start is what every long-running subcommand does first: parse its flags
+// (registered on fs) and the settings, require a database, open the logger
+// and build the dependencies. cleanup closes them and flushes the log.
+func start(ctx context.Context, fs *flag.FlagSet, args []string, getenv func(string) string, stderr io.Writer) (*deps, func(), error) {
+	cfg, err := loadConfig(fs, args, getenv)
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := requireDatabase(cfg); err != nil {
+		return nil, nil, err
+	}
+	log, err := newLogger(cfg, stderr)
+	if err != nil {
+		return nil, nil, err
+	}
+	d, cleanup, err := build(ctx, cfg, log)
+	if err != nil {
+		log.Sync() //nolint:errcheck // nothing left to tell
+		return nil, nil, err
+	}
+	return d, func() {
+		cleanup()
+		log.Sync() //nolint:errcheck // nothing left to tell
+	}, nil
 }
 
 // deps are the long-lived dependencies every subcommand that touches data

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -25,12 +24,7 @@ import (
 func TestGracefulShutdownUnderLoad(t *testing.T) {
 	t.Parallel()
 	pool, dbURL := dbtest.New(t)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
+	addr := freeAddr(t)
 	root := t.TempDir()
 	env := map[string]string{"DATABASE_URL": dbURL, "HTTP_ADDR": addr, "STORAGE_DIR": root,
 		"JWT_SECRET": "shutdown-secret-0123456789", "LOG_LEVEL": "error"}
@@ -46,19 +40,7 @@ func TestGracefulShutdownUnderLoad(t *testing.T) {
 	ctx, sigterm := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- run(ctx, []string{"serve"}, envOf(env), io.Discard, io.Discard) }()
-	for i := 0; ; i++ {
-		res, err := http.Get("http://" + addr + "/readyz")
-		if err == nil {
-			res.Body.Close()
-			if res.StatusCode == 200 {
-				break
-			}
-		}
-		if i == 200 {
-			t.Fatal("serve not ready")
-		}
-		time.Sleep(25 * time.Millisecond)
-	}
+	waitReady(t, addr, 200)
 
 	var next, answered atomic.Int64
 	statuses := make([]int, n+1) // by id; 0: no answer

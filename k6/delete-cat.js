@@ -3,26 +3,9 @@
 import http from 'k6/http';
 import exec from 'k6/execution';
 import { check } from 'k6';
-import { BASE, authHeaders, summary, trendStats } from './lib.js';
+import { BASE, FIRST, authHeaders, deleteOptions, summary } from './lib.js';
 
-const FIRST = parseInt(__ENV.FIRST || '1', 10);
-
-export const options = {
-  summaryTrendStats: trendStats,
-  scenarios: {
-    deletes: {
-      executor: 'shared-iterations',
-      vus: parseInt(__ENV.VUS || '32', 10),
-      iterations: parseInt(__ENV.ITERATIONS || '10000', 10),
-      maxDuration: '5m',
-    },
-  },
-  thresholds: {
-    http_req_failed: ['rate==0'],
-    checks: ['rate==1'],
-    http_req_duration: [`p(99)<${__ENV.P99_MS || 250}`],
-  },
-};
+export const options = deleteOptions();
 
 export default function () {
   const id = FIRST + exec.scenario.iterationInTest;

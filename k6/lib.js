@@ -46,3 +46,26 @@ export function summary(name, data) {
   ].join('\n');
   return { [`${OUT}/${name}.json`]: JSON.stringify(data, null, 1), stdout: text };
 }
+
+// deleteOptions is the shared shape of the delete scripts: ITERATIONS
+// distinct ids from FIRST, VUS clients, no failures, p99 under P99_MS.
+export function deleteOptions() {
+  return {
+    summaryTrendStats: trendStats,
+    scenarios: {
+      deletes: {
+        executor: 'shared-iterations',
+        vus: parseInt(__ENV.VUS || '32', 10),
+        iterations: parseInt(__ENV.ITERATIONS || '10000', 10),
+        maxDuration: '5m',
+      },
+    },
+    thresholds: {
+      http_req_failed: ['rate==0'],
+      checks: ['rate==1'],
+      http_req_duration: [`p(99)<${__ENV.P99_MS || 250}`],
+    },
+  };
+}
+
+export const FIRST = parseInt(__ENV.FIRST || '1', 10);
