@@ -233,7 +233,7 @@ func (h *harness) janitorCrash() string {
 		delete(h.stored, sum)
 	}
 	time.Sleep(1100 * time.Millisecond) // the trash is now older than the 1s retention
-	out, err := h.run([]string{"IMAGENES_FAULTS=janitor-purge=0.5,janitor-orphan=0.5"}, "janitor", "--once")
+	out, err := h.run([]string{"IMAGENES_FAULTS=janitor-purge=0.5,janitor-orphan=0.5", "TRASH_RETENTION=1s"}, "janitor", "--once")
 	kind := "janitor finished"
 	if err != nil {
 		kind = "janitor " + faultName(out)
