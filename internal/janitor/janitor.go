@@ -72,10 +72,6 @@ type Report struct {
 	Error        string `json:"error,omitempty"`
 }
 
-func (r Report) didSomething() bool {
-	return r.Recovered+r.Purged+r.Orphans+r.Unattached+r.Dangling+r.Repaired+r.Adopted+r.TrashMissing+r.Staging > 0
-}
-
 // Janitor runs passes. One pass at a time across every process: the pass
 // lock is a PostgreSQL advisory lock held on one connection.
 type Janitor struct {
@@ -148,13 +144,10 @@ func (j *Janitor) Run(ctx context.Context, cfg Config) (Report, error) {
 		zap.Int("staging", rep.Staging), zap.Int("files_scanned", rep.FilesScanned), zap.Int("rows_scanned", rep.RowsScanned),
 		zap.Bool("dry_run", rep.DryRun), zap.Int64("duration_ms", rep.DurationMS),
 	}
-	switch {
-	case err != nil:
+	if err != nil {
 		j.log.Error("janitor pass stopped", append(fields, zap.Error(err))...)
-	case rep.didSomething():
+	} else {
 		j.log.Info("janitor pass", fields...)
-	default: // a quiet pass every 10 minutes is not news
-		j.log.Debug("janitor pass", fields...)
 	}
 	j.metrics.observe(rep, err, j.now().Sub(start))
 	return rep, err
