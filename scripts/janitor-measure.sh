@@ -28,8 +28,8 @@ pass() { # label
 	rm -f "$out" "$out.rss"
 }
 
-$BIN seed --n "$N" >&2
+$BIN seed --n "$N" --bytes "${BYTES:-2048}" >&2
 pass "consistent ($N)"
-$BIN seed --n 0 --orphans $((N / 100)) --dangling $((N / 100)) >&2
+$BIN seed --n 0 --bytes "${BYTES:-2048}" --orphans $((N / 100)) --dangling $((N / 100)) >&2
 pass "1% orphans, 1% dangling"
 pass "after that (steady state)"

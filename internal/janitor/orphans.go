@@ -22,6 +22,7 @@ func (p *pass) orphans(ctx context.Context) error {
 	}
 	grace := p.now.Add(-p.cfg.OrphanGrace)
 	batch := make([]repo.Huerfana, 0, p.cfg.BatchSize)
+	entries := make([]fs.DirEntry, 0, p.cfg.BatchSize)
 	var pending []repo.Huerfana
 	flush := func() error {
 		if len(batch) == 0 {
@@ -35,12 +36,20 @@ func (p *pass) orphans(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		for _, h := range batch {
-			if !used[h.URL] && h.ModTime.Before(grace) && !p.dryMoved[h.URL] {
+		for i, h := range batch {
+			if used[h.URL] || p.dryMoved[h.URL] {
+				continue
+			}
+			// Only a file without a row is worth an lstat.
+			info, err := entries[i].Info()
+			if err != nil {
+				continue // gone meanwhile
+			}
+			if h.Bytes, h.ModTime = info.Size(), info.ModTime(); h.ModTime.Before(grace) {
 				pending = append(pending, h)
 			}
 		}
-		batch = batch[:0]
+		batch, entries = batch[:0], entries[:0]
 		if p.cfg.Force {
 			err := p.moveOrphans(ctx, pending)
 			pending = pending[:0]
@@ -51,13 +60,13 @@ func (p *pass) orphans(ctx context.Context) error {
 		}
 		return nil
 	}
-	err = p.files.WalkLive(func(url string, info fs.FileInfo) error {
+	err = p.files.WalkLive(func(url string, d fs.DirEntry) error {
 		if !hasRows {
 			return ErrEmptyTable
 		}
 		p.rep.FilesScanned++
 		p.bar.add(1)
-		batch = append(batch, repo.Huerfana{URL: url, Bytes: info.Size(), ModTime: info.ModTime()})
+		batch, entries = append(batch, repo.Huerfana{URL: url}), append(entries, d)
 		if len(batch) == cap(batch) {
 			return flush()
 		}

@@ -148,7 +148,7 @@ func TestSymlinksOutAreRefused(t *testing.T) {
 		}
 	}
 	var seen []string
-	if err := s.WalkLive(func(u string, _ fs.FileInfo) error { seen = append(seen, u); return nil }); err != nil {
+	if err := s.WalkLive(func(u string, _ fs.DirEntry) error { seen = append(seen, u); return nil }); err != nil {
 		t.Fatal(err)
 	}
 	if len(seen) != 0 {
@@ -271,7 +271,7 @@ func TestWalks(t *testing.T) {
 		put(t, root, "/.papelera/"+TrashName(int64(i+1), time.Unix(1, 0), "/x/f.png"), []byte("t"))
 	}
 	var got []string
-	if err := s.WalkLive(func(u string, _ fs.FileInfo) error { got = append(got, u); return nil }); err != nil {
+	if err := s.WalkLive(func(u string, _ fs.DirEntry) error { got = append(got, u); return nil }); err != nil {
 		t.Fatal(err)
 	}
 	sort.Strings(got)

@@ -12,11 +12,13 @@ import (
 const readDirBatch = 1024
 
 // WalkLive calls fn for every regular file below ROOT/recursos, with its
-// url and info. It streams folder by folder in batches, so memory does not
-// grow with the number of files; symlinks are skipped, never followed, and
-// names that RelPath refuses are skipped. fn returning fs.SkipAll stops the
-// walk without error.
-func (s *Storage) WalkLive(fn func(url string, info fs.FileInfo) error) error {
+// url and directory entry (whose Info costs an lstat where the filesystem
+// reports entry types, so callers ask only for the files they care about).
+// It streams folder by folder in batches, so memory does not grow with the
+// number of files; symlinks are skipped, never followed, and names that
+// RelPath refuses are skipped. fn returning fs.SkipAll stops the walk
+// without error.
+func (s *Storage) WalkLive(fn func(url string, d fs.DirEntry) error) error {
 	err := s.walkDir(liveDir, fn)
 	if errors.Is(err, fs.SkipAll) {
 		return nil
@@ -24,7 +26,7 @@ func (s *Storage) WalkLive(fn func(url string, info fs.FileInfo) error) error {
 	return err
 }
 
-func (s *Storage) walkDir(dir string, fn func(url string, info fs.FileInfo) error) error {
+func (s *Storage) walkDir(dir string, fn func(url string, d fs.DirEntry) error) error {
 	d, err := s.root.Open(dir)
 	if err != nil {
 		return classify("open", dir, err)
@@ -49,11 +51,7 @@ func (s *Storage) walkDir(dir string, fn func(url string, info fs.FileInfo) erro
 				if _, err := RelPath(url); err != nil {
 					continue
 				}
-				info, err := e.Info()
-				if err != nil {
-					continue // removed meanwhile
-				}
-				if err := fn(url, info); err != nil {
+				if err := fn(url, e); err != nil {
 					return err
 				}
 			}
