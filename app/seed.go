@@ -101,8 +101,12 @@ func seedCmd(ctx context.Context, args []string, getenv func(string) string, std
 	}
 	// COPY takes ids from the sequence in order; with no concurrent
 	// writer the images are first+1..first+n.
-	fmt.Fprintf(stdout, "seeded %d images (ids %d..%d), %d orphans, %d dangling in %s\n",
-		*n, first+1, first+int32(*n), *orphans, *dangling, time.Since(start).Round(time.Millisecond))
+	ids := ""
+	if *n > 0 {
+		ids = fmt.Sprintf(" (ids %d..%d)", first+1, first+int32(*n))
+	}
+	fmt.Fprintf(stdout, "seeded %d images%s, %d orphans, %d dangling in %s\n",
+		*n, ids, *orphans, *dangling, time.Since(start).Round(time.Millisecond))
 	return nil
 }
 
