@@ -39,7 +39,8 @@ const (
 type Storage struct {
 	path string
 	root *os.Root
-	dirs dirCache // open folders of the request path
+	dirs dirCache  // open folders of the request path
+	sync groupSync // background fsync of the folders renames touched
 }
 
 // Open opens root (creating it and its folders if needed) and checks that
@@ -82,6 +83,7 @@ func Open(root string) (*Storage, error) {
 
 // Close releases the root.
 func (s *Storage) Close() error {
+	s.sync.close()
 	s.dirs.close()
 	return s.root.Close()
 }
