@@ -90,7 +90,7 @@ func (s *Storage) moveToTrashAt(src, name string) (bool, error) {
 	err = unix.Renameat2(int(sd.Fd()), base, int(td.Fd()), name, unix.RENAME_NOREPLACE)
 	switch {
 	case err == nil:
-		s.sync.mark(sd, td)
+		s.sync.mark(td)
 		return true, nil
 	case errors.Is(err, unix.EINVAL), errors.Is(err, unix.ENOSYS):
 		return false, errFallback

@@ -55,9 +55,9 @@ func (s *Storage) absent(name string) error {
 // file that does not exist is (false, nil): the caller notes it. Any error
 // leaves the file where it was.
 //
-// Its two folders are fsynced by the group sync within ~10 ms rather than
-// on the request path, where it doubled the cost of a delete (see
-// groupSync). A rename lost to a power cut in that window is reconciled by
+// It is made durable by the group sync's fsync of the trash folder within
+// ~10 ms rather than on the request path, where fsyncing both folders
+// halved delete throughput (see groupSync). A rename lost to a power cut in that window is reconciled by
 // the janitor: before the commit it is simply undone; after it, the live
 // file has a trash entry but no row, and the janitor moves it into the trash
 // under the entry's name.
