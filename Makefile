@@ -14,7 +14,7 @@ export CGO_ENABLED ?= 0
 .PHONY: help build run test test-short vet fmt clean db-stop janitor-measure bench k6 crash fuzz
 
 help: ## list the targets
-	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
+	@grep -hE '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
 
 build: ## build the binary ./imagenes
 	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./app
@@ -72,6 +72,7 @@ janitor-measure: ## time one janitor pass over N files and rows (default 100000)
 db-stop: ## stop the local PostgreSQL clusters
 	-scripts/localpg.sh stop dev
 	-scripts/localpg.sh stop test
+	-scripts/localpg.sh stop bench
 
 fmt: ## gofmt every file
 	gofmt -w $$(git ls-files '*.go')
@@ -79,4 +80,5 @@ fmt: ## gofmt every file
 clean: ## remove the binary and local data (databases, storage)
 	-scripts/localpg.sh destroy dev
 	-scripts/localpg.sh destroy test
+	-scripts/localpg.sh destroy bench
 	rm -rf $(BIN) .data bench/out
