@@ -17,8 +17,6 @@ import (
 // then reported, and with --repair-dangling deleted through the protocol
 // (its trash entry records that it had no file).
 func (p *pass) dangling(ctx context.Context) error {
-	p.probe = p.files.NewProber()
-	defer p.probe.Close()
 	var after int32
 	for {
 		rows, err := p.store.ListLocales(ctx, after, p.cfg.BatchSize)
@@ -49,7 +47,7 @@ func (p *pass) dangling(ctx context.Context) error {
 
 // fileMissing: a url that cannot name a file inside the root has none.
 func (p *pass) fileMissing(url string) (bool, error) {
-	ok, err := p.probe.Exists(url)
+	ok, err := p.files.LiveExists(url)
 	if errors.Is(err, storage.ErrUnsafePath) {
 		return true, nil
 	}

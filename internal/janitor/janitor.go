@@ -101,7 +101,6 @@ type pass struct {
 	// dryMoved holds, in a dry run only, the urls whose files recover would
 	// have moved, so that the later steps count as if it had.
 	dryMoved map[string]bool
-	probe    *storage.Prober // open during the dangling step
 }
 
 // Run makes one pass. A pass that another process holds the lock for

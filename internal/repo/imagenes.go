@@ -113,13 +113,3 @@ func (s *Store) LockURL(ctx context.Context, url string) error {
 	}
 	return nil
 }
-
-// TryLockURL is LockURL without waiting: false means someone holds it.
-func (s *Store) TryLockURL(ctx context.Context, url string) (bool, error) {
-	const q = `SELECT pg_try_advisory_xact_lock(hashtextextended($1, 0))`
-	var ok bool
-	if err := s.db.QueryRow(ctx, q, url).Scan(&ok); err != nil {
-		return false, fmt.Errorf("try lock url: %w", translate(err))
-	}
-	return ok, nil
-}

@@ -97,17 +97,6 @@ func (s *Store) MarkSinArchivo(ctx context.Context, id int64) error {
 	return nil
 }
 
-// GetEntrada returns trash entry id, or ErrNotFound.
-func (s *Store) GetEntrada(ctx context.Context, id int64) (Entrada, error) {
-	const q = `SELECT ` + entradaColumns + ` FROM imagenes_papelera WHERE id = $1`
-	rows, _ := s.db.Query(ctx, q, id)
-	e, err := pgx.CollectExactlyOneRow(rows, pgx.RowToStructByName[Entrada])
-	if err != nil {
-		return Entrada{}, fmt.Errorf("get entrada %d: %w", id, translate(err))
-	}
-	return e, nil
-}
-
 // PapeleraCursor is a keyset position in the trash listing (newest first).
 type PapeleraCursor struct {
 	EliminadoEn time.Time

@@ -57,38 +57,19 @@ func (s *Storage) absent(name string) error {
 //
 // It is made durable by the group sync's fsync of the trash folder within
 // ~10 ms rather than on the request path, where fsyncing both folders
-// halved delete throughput (see groupSync). A rename lost to a power cut in that window is reconciled by
-// the janitor: before the commit it is simply undone; after it, the live
-// file has a trash entry but no row, and the janitor moves it into the trash
-// under the entry's name.
+// halved delete throughput (see groupSync). A rename lost to a power cut in
+// that window is reconciled by the janitor: before the commit it is simply
+// undone; after it, the live file has a trash entry but no row, and the
+// janitor moves it into the trash under the entry's name.
 func (s *Storage) MoveToTrash(url, trashName string) (moved bool, err error) {
 	src, err := RelPath(url)
 	if err != nil {
 		return false, err
 	}
-	dst, err := trashPath(trashName)
-	if err != nil {
+	if _, err := trashPath(trashName); err != nil {
 		return false, err
 	}
-	if moved, err := s.moveToTrashAt(src, trashName); !errors.Is(err, errFallback) {
-		return moved, err
-	}
-	if _, err := s.regular(src); err != nil {
-		if errors.Is(err, ErrNotExist) {
-			return false, nil
-		}
-		return false, err
-	}
-	if err := s.absent(dst); err != nil {
-		return false, err
-	}
-	if err := s.root.Rename(src, dst); err != nil {
-		return false, classify("move to trash", src, err)
-	}
-	// The slow path syncs in line. The move happened either way: a failed
-	// sync must not make the caller undo it.
-	_ = errors.Join(s.syncDir(path.Dir(src)), s.syncDir(trashDir))
-	return true, nil
+	return s.moveToTrash(src, trashName)
 }
 
 // MoveFromTrash renames .papelera/trashName back to the live path of url,
@@ -158,13 +139,15 @@ func (s *Storage) LiveInfo(url string) (fs.FileInfo, error) {
 	return s.regular(p)
 }
 
-// LiveExists reports whether url has a regular live file.
+// LiveExists reports whether url has a regular live file; something else at
+// its path is ErrUnsafePath. It keeps the folder open for the next call,
+// as the janitor asks it for every row.
 func (s *Storage) LiveExists(url string) (bool, error) {
-	_, err := s.LiveInfo(url)
-	if errors.Is(err, ErrNotExist) {
-		return false, nil
+	rel, err := RelPath(url)
+	if err != nil {
+		return false, err
 	}
-	return err == nil, err
+	return s.liveExists(rel)
 }
 
 // TrashExists reports whether the trash holds file name.
