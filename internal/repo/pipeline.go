@@ -51,10 +51,7 @@ func (t *pipelinedTx) Query(ctx context.Context, sql string, args ...any) (pgx.R
 		return t.conn.Query(ctx, sql, args...)
 	}
 	br := t.batch(ctx, sql, args)
-	if _, err := br.Exec(); err != nil {
-		br.Close()
-		return &errRows{err: err}, err
-	}
+	_, _ = br.Exec() // BEGIN: pgx hands its error to the rows below
 	rows, err := br.Query()
 	return &batchRows{Rows: rows, br: br}, err
 }
@@ -160,22 +157,6 @@ func (r *batchRows) Err() error {
 	}
 	return r.err
 }
-
-// errRows are the rows of a pipeline that failed before its statement.
-type errRows struct {
-	pgx.Rows
-	err error
-}
-
-func (r *errRows) Close()                                       {}
-func (r *errRows) Err() error                                   { return r.err }
-func (r *errRows) Next() bool                                   { return false }
-func (r *errRows) CommandTag() pgconn.CommandTag                { return pgconn.CommandTag{} }
-func (r *errRows) FieldDescriptions() []pgconn.FieldDescription { return nil }
-func (r *errRows) Scan(...any) error                            { return r.err }
-func (r *errRows) Values() ([]any, error)                       { return nil, r.err }
-func (r *errRows) RawValues() [][]byte                          { return nil }
-func (r *errRows) Conn() *pgx.Conn                              { return nil }
 
 // rowFromRows is pgx.Row over rows: Scan reads the first row, then closes.
 type rowFromRows struct{ rows pgx.Rows }
