@@ -46,10 +46,8 @@ func TestDatabaseRestart(t *testing.T) {
 		t.Fatal(err)
 	}
 	token := strings.TrimSpace(tok.String())
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- run(ctx, []string{"serve"}, envOf(env), io.Discard, io.Discard) }()
-	defer func() { cancel(); <-done }()
+	sigterm, wait := serveInBackground(t, env)
+	defer func() { sigterm(); wait() }() //nolint:errcheck // the test is about what came before
 
 	c := &http.Client{Timeout: 10 * time.Second}
 	do := func(method, path string, body io.Reader, ct string) (int, map[string]any) {
@@ -81,7 +79,6 @@ func TestDatabaseRestart(t *testing.T) {
 		w.Close()
 		return do("POST", "/api/v1/admin/imagenes/subir", &buf, w.FormDataContentType())
 	}
-	waitReady(t, addr, 200)
 	if st, m := upload(); st != 201 {
 		t.Fatalf("upload before the restart: %d %v", st, m)
 	}

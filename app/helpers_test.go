@@ -1,6 +1,8 @@
 package main
 
 import (
+	"context"
+	"io"
 	"net"
 	"net/http"
 	"testing"
@@ -34,4 +36,24 @@ func waitReady(t testing.TB, addr string, want int) {
 		time.Sleep(50 * time.Millisecond)
 	}
 	t.Fatalf("/readyz on %s never answered %d", addr, want)
+}
+
+// serveInBackground runs `serve` with env and waits until it is ready.
+// sigterm cancels its context, which is what SIGTERM does in main; wait
+// returns serve's error, failing the test if serve has not ended 30s later.
+func serveInBackground(t testing.TB, env map[string]string) (sigterm func(), wait func() error) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- run(ctx, []string{"serve"}, envOf(env), io.Discard, io.Discard) }()
+	waitReady(t, env["HTTP_ADDR"], 200)
+	return cancel, func() error {
+		select {
+		case err := <-done:
+			return err
+		case <-time.After(30 * time.Second):
+			t.Fatal("serve did not stop within 30s of its context ending")
+			return nil
+		}
+	}
 }

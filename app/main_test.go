@@ -12,7 +12,6 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/golang-jwt/jwt/v5"
 
@@ -97,11 +96,7 @@ func TestServeLifecycle(t *testing.T) {
 		"JWT_SECRET": "0123456789abcdef0123", "LOG_LEVEL": "warn",
 		"JANITOR_ENABLED": "true", "JANITOR_SCHEDULE": "@every 1s",
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- run(ctx, []string{"serve"}, envOf(env), &bytes.Buffer{}, &bytes.Buffer{}) }()
-
-	waitReady(t, addr, 200)
+	sigterm, wait := serveInBackground(t, env)
 	res, err := http.Get(fmt.Sprintf("http://%s/metrics", addr))
 	if err != nil {
 		t.Fatal(err)
@@ -118,14 +113,9 @@ func TestServeLifecycle(t *testing.T) {
 	if err := run(context.Background(), []string{"healthcheck", "--path", "/readyz"}, envOf(env), &ok, &bytes.Buffer{}); err != nil || ok.String() != "ok\n" {
 		t.Errorf("healthcheck: got %v %q, want ok", err, ok.String())
 	}
-	cancel()
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Errorf("got serve error %v, want a clean shutdown", err)
-		}
-	case <-time.After(30 * time.Second):
-		t.Fatal("serve did not stop within 30s of its context ending")
+	sigterm()
+	if err := wait(); err != nil {
+		t.Errorf("got serve error %v, want a clean shutdown", err)
 	}
 	if err := run(context.Background(), []string{"healthcheck"}, envOf(env), &bytes.Buffer{}, &bytes.Buffer{}); err == nil {
 		t.Error("healthcheck of a stopped server: got no error")

@@ -37,10 +37,7 @@ func TestGracefulShutdownUnderLoad(t *testing.T) {
 		t.Fatal(err)
 	}
 	token := strings.TrimSpace(tok.String())
-	ctx, sigterm := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- run(ctx, []string{"serve"}, envOf(env), io.Discard, io.Discard) }()
-	waitReady(t, addr, 200)
+	sigterm, wait := serveInBackground(t, env)
 
 	var next, answered atomic.Int64
 	statuses := make([]int, n+1) // by id; 0: no answer
@@ -73,13 +70,8 @@ func TestGracefulShutdownUnderLoad(t *testing.T) {
 	}
 	sigterm()
 	wg.Wait()
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Fatalf("serve after SIGTERM: %v", err)
-		}
-	case <-time.After(30 * time.Second):
-		t.Fatal("serve did not stop")
+	if err := wait(); err != nil {
+		t.Fatalf("serve after SIGTERM: %v", err)
 	}
 
 	deleted := 0

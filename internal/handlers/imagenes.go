@@ -108,12 +108,8 @@ func (h *imagenesHandler) list(c *fiber.Ctx) error {
 	} else if pid != 0 {
 		f.ProductoID = &pid
 	}
-	switch c.Query("sin_producto") {
-	case "", "false":
-	case "true":
-		f.Unattached = true
-	default:
-		return errBadQuery
+	if f.Unattached, err = queryBool(c, "sin_producto"); err != nil {
+		return err
 	}
 	imgs, err := h.store.ListImagenes(c.UserContext(), f)
 	if err != nil {

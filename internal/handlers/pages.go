@@ -36,3 +36,14 @@ func optionalID(c *fiber.Ctx, key string) (int32, error) {
 	}
 	return id, nil
 }
+
+// queryBool reads an optional "true"/"false" query parameter.
+func queryBool(c *fiber.Ctx, key string) (bool, error) {
+	switch c.Query(key) {
+	case "", "false":
+		return false, nil
+	case "true":
+		return true, nil
+	}
+	return false, errBadQuery
+}

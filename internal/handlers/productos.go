@@ -134,12 +134,8 @@ func (h *productosHandler) page(c *fiber.Ctx, tienda bool) error {
 		return err
 	}
 	f := repo.ProductoFilter{OnlyActive: tienda, AfterID: after, Limit: limit}
-	switch c.Query("destacados") {
-	case "", "false":
-	case "true":
-		f.OnlyDestacados = true
-	default:
-		return errBadQuery
+	if f.OnlyDestacados, err = queryBool(c, "destacados"); err != nil {
+		return err
 	}
 	ps, err := h.store.ListProductos(c.UserContext(), f)
 	if err != nil {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"net/http/httptest"
+	"strconv"
 	"testing"
 )
 
@@ -45,7 +46,7 @@ func FuzzProductoBody(f *testing.F) {
 		case res.StatusCode == 201:
 			p, _ := m["producto"].(map[string]any)
 			id, _ := p["id"].(float64)
-			got := e.do(t, req{method: "GET", path: "/api/v1/admin/productos/" + itoa(int(id)), token: e.admin})
+			got := e.do(t, req{method: "GET", path: "/api/v1/admin/productos/" + strconv.Itoa(int(id)), token: e.admin})
 			if got.status != 200 {
 				t.Fatalf("created product %v reads back %d %s", id, got.status, got.body)
 			}

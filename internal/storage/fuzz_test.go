@@ -152,7 +152,7 @@ func FuzzStage(f *testing.F) {
 			if !errors.Is(err, ErrEmpty) && !errors.Is(err, ErrNotImage) && !errors.Is(err, ErrTooLarge) {
 				t.Fatalf("Stage: got %v, want ErrEmpty, ErrNotImage or ErrTooLarge", err)
 			}
-			if left := readDir(t, staging); len(left) != 0 {
+			if left := listDir(t, staging); len(left) != 0 {
 				t.Fatalf("Stage failed with %v and left %v in .tmp, want nothing", err, left)
 			}
 			return
@@ -161,7 +161,7 @@ func FuzzStage(f *testing.F) {
 			if err := s.Discard(st); err != nil {
 				t.Fatalf("discard: %v", err)
 			}
-			if left := readDir(t, staging); len(left) != 0 {
+			if left := listDir(t, staging); len(left) != 0 {
 				t.Fatalf("got %v in .tmp after Discard, want nothing", left)
 			}
 		}()
@@ -184,17 +184,4 @@ func FuzzStage(f *testing.F) {
 			t.Fatalf("staged file: got %d bytes, %v; want the %d input bytes", len(got), err, len(data))
 		}
 	})
-}
-
-func readDir(t *testing.T, dir string) []string {
-	t.Helper()
-	ents, err := os.ReadDir(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var names []string
-	for _, e := range ents {
-		names = append(names, e.Name())
-	}
-	return names
 }
