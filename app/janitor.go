@@ -9,6 +9,7 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -34,6 +35,7 @@ func janitorCmd(ctx context.Context, args []string, getenv func(string) string, 
 	asJSON := fs.Bool("json", false, "print the report as one JSON object")
 	repair := fs.Bool("repair-dangling", false, "trash rows whose file is missing")
 	force := fs.Bool("force", false, "move orphans beyond JANITOR_MAX_ORPHANS")
+	verbose := fs.Bool("verbose", false, "list every file and row acted on (a dry run always does, except with --json)")
 	d, cleanup, err := start(ctx, fs, args, getenv, stderr)
 	if err != nil {
 		return err
@@ -44,6 +46,9 @@ func janitorCmd(ctx context.Context, args []string, getenv func(string) string, 
 	j := janitor.New(d.pool, d.protocol, log, janitor.NewMetrics(d.registry))
 	jc := janitorConfig(cfg)
 	jc.DryRun, jc.RepairDangling, jc.Force = *dry, *repair, *force
+	// A dry run is read before enabling the schedule, so it names every
+	// file and row it means; --json keeps its one object small unless asked.
+	jc.List = *verbose || (*dry && !*asJSON)
 
 	if *once {
 		if f, ok := stderr.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
@@ -56,6 +61,7 @@ func janitorCmd(ctx context.Context, args []string, getenv func(string) string, 
 				return jerr
 			}
 		} else {
+			fmt.Fprint(stdout, listing(rep))
 			fmt.Fprintln(stdout, summary(rep))
 		}
 		return err
@@ -114,4 +120,48 @@ func summary(r janitor.Report) string {
 		s += "\nrefused: " + r.Refused
 	}
 	return s
+}
+
+// itemHeadings say, per kind of item, what a pass does to it.
+var itemHeadings = map[string]string{
+	"recovered":  "recover: files of deletes that never committed put back, or lost renames moved into the trash",
+	"adopted":    "recover: trash files without an entry given one",
+	"purged":     "purge: trash entries past TRASH_RETENTION removed for good",
+	"orphans":    "orphans: product images without a row, to the trash",
+	"unattached": "unattached: images no product took within JANITOR_UNATTACHED_TTL, to the trash",
+	"dangling":   "dangling: rows whose file is missing (reported)",
+	"repaired":   "repaired: dangling rows trashed (--repair-dangling)",
+}
+
+// listing is the report's items for a person, grouped by step, one line
+// each; empty when the pass did not list.
+func listing(r janitor.Report) string {
+	var b strings.Builder
+	for _, kind := range janitor.ItemKinds() {
+		items := r.Items[kind]
+		if len(items) == 0 {
+			continue
+		}
+		fmt.Fprintf(&b, "%s (%d):\n", itemHeadings[kind], len(items))
+		for _, it := range items {
+			fmt.Fprintf(&b, "  %s", it.URL)
+			if it.ImagenID != 0 {
+				fmt.Fprintf(&b, "  imagen %d", it.ImagenID)
+			}
+			if it.PapeleraID != 0 {
+				fmt.Fprintf(&b, "  papelera %d", it.PapeleraID)
+			}
+			if it.TrashName != "" {
+				fmt.Fprintf(&b, "  trash %s", it.TrashName)
+			}
+			if it.Bytes != 0 {
+				fmt.Fprintf(&b, "  %d bytes", it.Bytes)
+			}
+			b.WriteByte('\n')
+		}
+	}
+	if r.ItemsOmitted > 0 {
+		fmt.Fprintf(&b, "(%d more not listed)\n", r.ItemsOmitted)
+	}
+	return b.String()
 }

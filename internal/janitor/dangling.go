@@ -73,6 +73,7 @@ func (p *pass) settleDangling(ctx context.Context, ids []int32) error {
 			if gone {
 				still = append(still, r.ID)
 				p.noteDangling(r, p.rep.Dangling+len(still))
+				p.list(kindDangling, Item{URL: r.URL, ImagenID: r.ID})
 			}
 		}
 		p.rep.Dangling += len(still)
@@ -80,7 +81,7 @@ func (p *pass) settleDangling(ctx context.Context, ids []int32) error {
 			return nil
 		}
 		if p.cfg.DryRun {
-			p.rep.Repaired += len(still)
+			p.rep.Repaired += len(still) // listed under dangling
 			return nil
 		}
 		es, err := tx.Store.TrashImagenes(ctx, still, repo.All, repo.MotivoColgante, por)
@@ -91,6 +92,9 @@ func (p *pass) settleDangling(ctx context.Context, ids []int32) error {
 			return err
 		}
 		p.rep.Repaired += len(es)
+		for _, e := range es {
+			p.moved(kindRepaired, entryItem(e))
+		}
 		return nil
 	})
 }

@@ -45,6 +45,9 @@ type Config struct {
 	DryRun         bool // count, change nothing
 	Force          bool // move orphans beyond MaxOrphans
 	RepairDangling bool // trash rows whose file is missing
+	// List fills Report.Items with every file and row acted on (or, in a
+	// dry run, that would be).
+	List bool
 	// Progress, when not nil, receives a progress bar (a terminal).
 	Progress io.Writer
 }
@@ -69,7 +72,11 @@ type Report struct {
 	RowsScanned  int    `json:"rows_scanned"`  // image rows and trash entries looked at
 	Skipped      bool   `json:"skipped"`       // another process holds the pass lock
 	Refused      string `json:"refused,omitempty"`
-	Error        string `json:"error,omitempty"`
+	// Items, when Config.List, names what the counts count, by count name
+	// ("orphans", "unattached", …); ItemsOmitted is how many did not fit.
+	Items        map[string][]Item `json:"items,omitempty"`
+	ItemsOmitted int               `json:"items_omitted,omitempty"`
+	Error        string            `json:"error,omitempty"`
 }
 
 // Janitor runs passes. One pass at a time across every process: the pass
@@ -101,6 +108,7 @@ type pass struct {
 	// dryMoved holds, in a dry run only, the urls whose files recover would
 	// have moved, so that the later steps count as if it had.
 	dryMoved map[string]bool
+	listed   int // items in rep.Items
 }
 
 // Run makes one pass. A pass that another process holds the lock for

@@ -126,7 +126,12 @@ func (p *pass) moveOrphans(ctx context.Context, hs []repo.Huerfana) error {
 			if err != nil {
 				return err
 			}
-			p.rep.Orphans += len(free) - len(used)
+			for _, h := range free {
+				if !used[h.URL] {
+					p.rep.Orphans++
+					p.list(kindOrphans, Item{URL: h.URL, Bytes: h.Bytes})
+				}
+			}
 			return nil
 		}
 		es, err := tx.Store.InsertHuerfanas(ctx, free, por)
@@ -138,6 +143,9 @@ func (p *pass) moveOrphans(ctx context.Context, hs []repo.Huerfana) error {
 		}
 		fault.Point("janitor-orphan") // orphans in the trash, entries not committed
 		p.rep.Orphans += len(es)
+		for _, e := range es {
+			p.moved(kindOrphans, entryItem(e))
+		}
 		return nil
 	})
 }

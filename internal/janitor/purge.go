@@ -29,11 +29,11 @@ func (p *pass) entries(ctx context.Context) error {
 		after = es[len(es)-1].ID
 		p.rep.RowsScanned += len(es)
 		p.bar.add(len(es))
-		var old []int64
+		var old []repo.Entrada
 		for _, e := range es {
 			switch {
 			case e.EliminadoEn.Before(cutoff):
-				old = append(old, e.ID)
+				old = append(old, e)
 			case !e.SinArchivo && storage.IsLocal(e.URL):
 				if err := p.checkEntry(ctx, e); err != nil {
 					return err
@@ -48,13 +48,20 @@ func (p *pass) entries(ctx context.Context) error {
 
 // purge deletes the entries ids (those still past cutoff and not held by a
 // restore) and then their files, in one transaction per batch.
-func (p *pass) purge(ctx context.Context, ids []int64, cutoff time.Time) error {
-	if len(ids) == 0 {
+func (p *pass) purge(ctx context.Context, old []repo.Entrada, cutoff time.Time) error {
+	if len(old) == 0 {
 		return nil
 	}
 	if p.cfg.DryRun {
-		p.rep.Purged += len(ids)
+		p.rep.Purged += len(old)
+		for _, e := range old {
+			p.list(kindPurged, entryItem(e))
+		}
 		return nil
+	}
+	ids := make([]int64, len(old))
+	for i, e := range old {
+		ids[i] = e.ID
 	}
 	return p.proto.Run(ctx, func(tx *trash.Tx) error {
 		es, err := tx.Store.PurgeEntradas(ctx, ids, cutoff)
@@ -66,6 +73,9 @@ func (p *pass) purge(ctx context.Context, ids []int64, cutoff time.Time) error {
 		}
 		fault.Point("janitor-purge") // files removed, entries not yet
 		p.rep.Purged += len(es)
+		for _, e := range es {
+			p.moved(kindPurged, entryItem(e))
+		}
 		return nil
 	})
 }
@@ -108,6 +118,7 @@ func (p *pass) checkEntry(ctx context.Context, e repo.Entrada) error {
 			return err // a live row owns that file
 		}
 		p.rep.Recovered++
+		p.list(kindRecovered, entryItem(e))
 		p.log.Info("janitor: moving a live file without a row into the trash under its entry",
 			zap.Int64("papelera_id", e.ID), zap.String("url", e.URL))
 		if p.cfg.DryRun {

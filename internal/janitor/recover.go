@@ -135,6 +135,7 @@ func (p *pass) recoverFile(ctx context.Context, f trashFile, candidates []repo.I
 				// The row is ours (locked), its file is missing, and no
 				// entry says its delete committed: the delete aborted.
 				p.rep.Recovered++
+				p.list(kindRecovered, Item{URL: row.URL, ImagenID: row.ID, TrashName: f.name, Bytes: f.size})
 				p.log.Info("janitor: putting back the file of a delete that never committed",
 					zap.Int32("imagen_id", row.ID), zap.String("url", row.URL), zap.String("trash_name", f.name))
 				if p.cfg.DryRun {
@@ -169,6 +170,7 @@ func (p *pass) adopt(ctx context.Context, tx *trash.Tx, f trashFile, candidates 
 		return nil
 	}
 	p.rep.Adopted++
+	p.list(kindAdopted, Item{URL: url, TrashName: f.name, Bytes: f.size})
 	p.log.Info("janitor: trash file without an entry gets one", zap.String("trash_name", f.name), zap.String("url", url))
 	if p.cfg.DryRun {
 		return nil

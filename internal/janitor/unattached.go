@@ -2,6 +2,7 @@ package janitor
 
 import (
 	"context"
+	"time"
 
 	"github.com/imagenes/imagenes/internal/repo"
 	"github.com/imagenes/imagenes/internal/trash"
@@ -16,9 +17,7 @@ func (p *pass) unattached(ctx context.Context) error {
 	}
 	cutoff := p.now.Add(-p.cfg.UnattachedTTL)
 	if p.cfg.DryRun {
-		n, err := p.store.CountSinProducto(ctx, cutoff)
-		p.rep.Unattached += n
-		return err
+		return p.listUnattached(ctx, cutoff)
 	}
 	for {
 		var es []repo.Entrada
@@ -33,10 +32,34 @@ func (p *pass) unattached(ctx context.Context) error {
 			return err
 		}
 		p.rep.Unattached += len(es)
+		for _, e := range es {
+			p.moved(kindUnattached, entryItem(e))
+		}
 		p.rep.RowsScanned += len(es)
 		p.bar.add(len(es))
 		if len(es) < p.cfg.BatchSize {
 			return nil
 		}
+	}
+}
+
+// listUnattached is the dry run of unattached: it counts and lists, in id
+// batches, the rows a real pass would take.
+func (p *pass) listUnattached(ctx context.Context, cutoff time.Time) error {
+	var after int32
+	for {
+		rows, err := p.store.ListSinProducto(ctx, cutoff, after, p.cfg.BatchSize)
+		if err != nil {
+			return err
+		}
+		for _, r := range rows {
+			p.list(kindUnattached, Item{URL: r.URL, ImagenID: r.ID})
+		}
+		p.rep.Unattached += len(rows)
+		p.rep.RowsScanned += len(rows)
+		if len(rows) < p.cfg.BatchSize {
+			return nil
+		}
+		after = rows[len(rows)-1].ID
 	}
 }

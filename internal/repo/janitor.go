@@ -220,26 +220,36 @@ func (s *Store) PurgeEntradas(ctx context.Context, ids []int64, cutoff time.Time
 	return es, nil
 }
 
-// TrashSinProducto trashes up to limit images with no product created
-// before cutoff (rows without a creation time, written by Balsamoa, are
-// never taken: their age is unknown). A row that a product adopts
-// concurrently is rechecked by the DELETE and left alone.
+// sinProductoWhere selects the unattached images the janitor may take:
+// created before $1 (rows without a creation time, written by Balsamoa, are
+// never taken: their age is unknown), and either external references or
+// product images — under /recursos/imagenes/productos/ with an image
+// extension, as storage.IsProductImage says. A row pointing at any other
+// file under /recursos/ (a shop's logo, its CSS) is never a candidate.
+const sinProductoWhere = `producto_id IS NULL AND created_at < $1
+  AND (url NOT LIKE '/recursos/%' OR (url LIKE '/recursos/imagenes/productos/%' AND lower(url) ~ '\.(jpe?g|png|webp|gif)$'))`
+
+// TrashSinProducto trashes up to limit unattached images created before
+// cutoff (sinProductoWhere). A row that a product adopts concurrently is
+// rechecked by the DELETE and left alone.
 func (s *Store) TrashSinProducto(ctx context.Context, cutoff time.Time, limit int, por string) ([]Entrada, error) {
 	return s.trash(ctx, trashSinProductoSQL, cutoff, limit, MotivoSinProducto, por)
 }
 
-// CountSinProducto counts what TrashSinProducto would take (dry runs).
-func (s *Store) CountSinProducto(ctx context.Context, cutoff time.Time) (int, error) {
-	var n int
-	const q = `SELECT count(*) FROM producto_imagenes WHERE producto_id IS NULL AND created_at < $1`
-	if err := s.db.QueryRow(ctx, q, cutoff).Scan(&n); err != nil {
-		return 0, fmt.Errorf("count sin producto: %w", translate(err))
+// ListSinProducto returns, in id order, up to limit rows with ids above
+// after that TrashSinProducto would take (dry runs list them).
+func (s *Store) ListSinProducto(ctx context.Context, cutoff time.Time, after int32, limit int) ([]LocalImagen, error) {
+	const q = `SELECT id, url FROM producto_imagenes WHERE ` + sinProductoWhere + ` AND id > $2 ORDER BY id LIMIT $3`
+	rows, _ := s.db.Query(ctx, q, cutoff, after, limit)
+	out, err := pgx.CollectRows(rows, pgx.RowToStructByName[LocalImagen])
+	if err != nil {
+		return nil, fmt.Errorf("list sin producto: %w", translate(err))
 	}
-	return n, nil
+	return out, nil
 }
 
-var trashSinProductoSQL = trashSQL(`producto_id IS NULL AND created_at < $1 AND id IN (
-    SELECT id FROM producto_imagenes WHERE producto_id IS NULL AND created_at < $1 ORDER BY id LIMIT $2 FOR UPDATE SKIP LOCKED)`, 2)
+var trashSinProductoSQL = trashSQL(sinProductoWhere+` AND id IN (
+    SELECT id FROM producto_imagenes WHERE `+sinProductoWhere+` ORDER BY id LIMIT $2 FOR UPDATE SKIP LOCKED)`, 2)
 
 // LocalImagen is the id and url of a row whose url is local.
 type LocalImagen struct {

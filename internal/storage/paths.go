@@ -14,6 +14,23 @@ import (
 // reference, stored and returned but never touched on disk.
 const LivePrefix = "/recursos/"
 
+// ProductPrefix starts the urls of product images (SPEC §1). It is the
+// only folder the janitor looks into for orphans: a shop keeps its site
+// (CSS, JavaScript, fonts, logos) under /recursos/ too, next to it.
+const ProductPrefix = LivePrefix + "imagenes/productos/"
+
+// productExts are the extensions of product images: what uploads write
+// (jpeg, png, webp, gif) and what shops name them by hand.
+var productExts = map[string]bool{".jpg": true, ".jpeg": true, ".png": true, ".webp": true, ".gif": true}
+
+// IsProductImage reports whether url names a product image: under
+// ProductPrefix, with an image extension (any case). Only such files are
+// ever the janitor's orphan candidates; an SVG, a stylesheet or an HTML page
+// in that folder is not.
+func IsProductImage(url string) bool {
+	return strings.HasPrefix(url, ProductPrefix) && productExts[strings.ToLower(path.Ext(url))]
+}
+
 // maxURL is the width of producto_imagenes.url.
 const maxURL = 255
 

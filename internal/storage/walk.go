@@ -11,15 +11,20 @@ import (
 // readDirBatch bounds how many entries of one folder are held at once.
 const readDirBatch = 1024
 
-// WalkLive calls fn for every regular file below ROOT/recursos, with its
-// url and directory entry (whose Info costs an lstat where the filesystem
+// WalkLive calls fn for every product image (IsProductImage) below
+// ROOT/recursos/imagenes/productos, with its url and directory entry (whose Info costs an lstat where the filesystem
 // reports entry types, so callers ask only for the files they care about).
 // It streams folder by folder in batches, so memory does not grow with the
 // number of files; symlinks are skipped, never followed, and names that
 // RelPath refuses are skipped. fn returning fs.SkipAll stops the walk
 // without error.
 func (s *Storage) WalkLive(fn func(url string, d fs.DirEntry) error) error {
-	err := s.walkDir(liveDir, fn)
+	err := s.walkDir(uploadDir, func(url string, d fs.DirEntry) error {
+		if !IsProductImage(url) {
+			return nil // a shop's own file next to its product images
+		}
+		return fn(url, d)
+	})
 	if errors.Is(err, fs.SkipAll) {
 		return nil
 	}

@@ -1,0 +1,86 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/imagenes/imagenes/internal/dbtest"
+)
+
+// A dry run names every file it would move, grouped by step, and never a
+// shop's own files; --json lists them with --verbose (issue 16).
+func TestJanitorDryRunLists(t *testing.T) {
+	t.Parallel()
+	pool, dbURL := dbtest.New(t)
+	dir := t.TempDir()
+	env := map[string]string{"DATABASE_URL": dbURL, "STORAGE_DIR": dir, "LOG_LEVEL": "warn", "JANITOR_ORPHAN_GRACE": "1s"}
+	old := time.Now().Add(-time.Hour)
+	write := func(url string) {
+		p := filepath.Join(dir, filepath.FromSlash(url))
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(url), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chtimes(p, old, old); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("/.imagenes-storage")
+	kept, orphan, site := "/recursos/imagenes/productos/con fila.webp", "/recursos/imagenes/productos/sin fila.webp", "/recursos/css/estilos.css"
+	for _, u := range []string{kept, orphan, site} {
+		write(u)
+	}
+	if _, err := pool.Exec(context.Background(), `INSERT INTO producto_imagenes (url, orden, created_at) VALUES ($1, 1, NULL)`, kept); err != nil {
+		t.Fatal(err)
+	}
+
+	tests := []struct {
+		name     string
+		args     []string
+		want     []string // lines of the output, in order
+		wantNot  []string
+		wantJSON bool
+	}{
+		{name: "dry run lists", args: []string{"--dry-run"},
+			want:    []string{"orphans: product images without a row, to the trash (1):", "  " + orphan + "  ", "janitor: recovered 0, purged 0, orphans 1,"},
+			wantNot: []string{site, kept}},
+		{name: "json alone stays small", args: []string{"--dry-run", "--json"}, wantNot: []string{orphan, `"items"`}, wantJSON: true},
+		{name: "json verbose lists", args: []string{"--dry-run", "--json", "--verbose"}, want: []string{`"items":{"orphans":[{"url":"` + orphan + `"`}, wantNot: []string{site}, wantJSON: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var out bytes.Buffer
+			if err := run(context.Background(), append([]string{"janitor", "--once"}, tt.args...), envOf(env), &out, &bytes.Buffer{}); err != nil {
+				t.Fatalf("janitor: %v\n%s", err, out.String())
+			}
+			got := out.String()
+			rest := got
+			for _, w := range tt.want {
+				i := strings.Index(rest, w)
+				if i < 0 {
+					t.Fatalf("got\n%s\nwant %q (in this order)", got, w)
+				}
+				rest = rest[i+len(w):]
+			}
+			for _, w := range tt.wantNot {
+				if strings.Contains(got, w) {
+					t.Errorf("got\n%s\nwant no %q", got, w)
+				}
+			}
+			if tt.wantJSON && !json.Valid(out.Bytes()) {
+				t.Errorf("got %q, want one JSON object", got)
+			}
+		})
+	}
+	if _, err := os.Stat(filepath.Join(dir, filepath.FromSlash(orphan))); err != nil {
+		t.Errorf("a dry run moved %s: %v", orphan, err)
+	}
+}
