@@ -40,7 +40,18 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 	if err := d.files.WriteMarker(); err != nil {
 		return fmt.Errorf("storage marker: %w", err)
 	}
-	a, err := auth.New(auth.Config{Secret: cfg.JWTSecret, JWKSURL: cfg.JWKSURL, Issuer: cfg.JWTIssuer, Audience: cfg.JWTAudience})
+	acfg := auth.Config{Secret: cfg.JWTSecret, JWKSURL: cfg.JWKSURL, Issuer: cfg.JWTIssuer, Audience: cfg.JWTAudience, AdminRoles: cfg.JWTAdminRoles}
+	// Beside Balsamoa, its sessions are checked against its usuarios table;
+	// whether there is one is asked once, here.
+	sesiones, err := d.store.HasSesiones(ctx)
+	if err != nil {
+		return err
+	}
+	if sesiones {
+		acfg.Sessions = d.store
+		log.Info("balsamoa sessions: tokens with sesion_id are checked against usuarios")
+	}
+	a, err := auth.New(acfg)
 	if err != nil {
 		return fmt.Errorf("JWKS_URL: %w", err)
 	}

@@ -65,3 +65,10 @@ for run in $(seq 1 "$RUNS"); do
 		-f ../../delete.pgbench "$DATABASE_URL" >pgbench.txt 2>&1) || { cat "$dir/pgbench.txt"; exit 1; }
 done
 go run ./bench/report bench "$OUT"
+
+# What checking a Balsamoa session (SPEC §3) adds to a request: the same
+# admin request with and without the usuarios lookup, and the lookup alone.
+echo
+echo "Balsamoa session check (go test -bench BalsamoaSession ./internal/handlers/):"
+IMAGENES_TEST_DATABASE_URL=$BASE CGO_ENABLED=0 go test -run '^$' -bench BalsamoaSession -benchtime "${SESSION_BENCHTIME:-2000x}" ./internal/handlers/ \
+	| grep -E '^Benchmark' | sed -E 's/^BenchmarkBalsamoaSession\///; s/-[0-9]+ +[0-9]+ +[0-9]+ ns\/op//'

@@ -8,9 +8,12 @@
 package auth
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"math"
 	"slices"
+	"strconv"
 	"time"
 
 	"github.com/MicahParks/keyfunc/v2"
@@ -33,7 +36,24 @@ type Config struct {
 	JWKSURL  string // enables RS256
 	Issuer   string // checked when set
 	Audience string // checked when set
+	// AdminRoles are the values of a Balsamoa token's "rol" that make it
+	// admin (JWT_ADMIN_ROLES); nil means Balsamoa's Administrador, "1".
+	AdminRoles []string
+	// Sessions, when not nil, is asked whether a Balsamoa token's session is
+	// still open (the database has Balsamoa's usuarios table).
+	Sessions Sessions
 }
+
+// Sessions knows Balsamoa's sessions: a token carrying "sesion_id" is valid
+// only while its user is active with that session, which Balsamoa rotates
+// on logout and remote sign-out.
+type Sessions interface {
+	SesionActiva(ctx context.Context, usuarioID int64, sesionID string) (bool, error)
+}
+
+// DefaultAdminRoles is JWT_ADMIN_ROLES's default: Balsamoa's seed data has
+// one role, roles(1, 'Administrador').
+var DefaultAdminRoles = []string{"1"}
 
 // User is the verified caller.
 type User struct {
@@ -55,6 +75,9 @@ type Auth struct {
 // (failing start-up if it cannot) and refreshes it in the background. With
 // neither a secret nor a JWKS URL every token is refused.
 func New(cfg Config) (*Auth, error) {
+	if cfg.AdminRoles == nil {
+		cfg.AdminRoles = DefaultAdminRoles
+	}
 	a := &Auth{cfg: cfg}
 	if cfg.JWKSURL != "" {
 		jwks, err := keyfunc.Get(cfg.JWKSURL, keyfunc.Options{
@@ -75,7 +98,7 @@ func New(cfg Config) (*Auth, error) {
 		ContextKey:  "imagenes.token",
 		SuccessHandler: func(c *fiber.Ctx) error {
 			tok, _ := c.Locals("imagenes.token").(*jwt.Token)
-			u, err := a.user(tok)
+			u, err := a.user(c.UserContext(), tok)
 			if err != nil {
 				return err
 			}
@@ -125,8 +148,9 @@ func (a *Auth) keyFunc(t *jwt.Token) (any, error) {
 	return nil, fmt.Errorf("%w: %q", errAlgorithm, t.Method.Alg())
 }
 
-// user checks the claims the middleware does not check by itself.
-func (a *Auth) user(tok *jwt.Token) (User, error) {
+// user checks the claims the middleware does not check by itself and maps
+// them to the caller: {sub, role} tokens, or Balsamoa's session tokens.
+func (a *Auth) user(ctx context.Context, tok *jwt.Token) (User, error) {
 	if tok == nil {
 		return User{}, ErrUnauthorized
 	}
@@ -146,10 +170,74 @@ func (a *Auth) user(tok *jwt.Token) (User, error) {
 		}
 	}
 	sub, _ := claims.GetSubject()
-	if sub == "" {
-		return User{}, fmt.Errorf("%w: no sub", ErrUnauthorized)
+	if sub != "" {
+		return User{Sub: sub, Admin: isAdmin(claims)}, nil
 	}
-	return User{Sub: sub, Admin: isAdmin(claims)}, nil
+	if _, ok := claims["id"]; ok {
+		return a.balsamoaUser(ctx, claims)
+	}
+	return User{}, fmt.Errorf("%w: no sub", ErrUnauthorized)
+}
+
+// balsamoaUser maps a token Balsamoa's login signed — {"id", "rol",
+// "sesion_id", "iat", "exp"}, no sub — to the caller: the user is its id
+// (as text, like any sub), admin when its rol is one of AdminRoles (or by
+// the {role} rule, should it carry one). With Sessions, a token naming a
+// session is valid only while that session is open: one lookup by primary
+// key per request, so a revoked Balsamoa session is revoked here too.
+func (a *Auth) balsamoaUser(ctx context.Context, claims jwt.MapClaims) (User, error) {
+	id, ok := claimInt(claims["id"])
+	if !ok || id < 1 {
+		return User{}, fmt.Errorf("%w: id is not a user id", ErrUnauthorized)
+	}
+	u := User{Sub: strconv.FormatInt(id, 10), Admin: isAdmin(claims)}
+	if rol, ok := claimText(claims["rol"]); ok && slices.Contains(a.cfg.AdminRoles, rol) {
+		u.Admin = true
+	}
+	sesion, has := claims["sesion_id"]
+	if !has || a.cfg.Sessions == nil {
+		return u, nil
+	}
+	s, ok := sesion.(string)
+	if !ok || s == "" {
+		return User{}, fmt.Errorf("%w: sesion_id is not a session id", ErrUnauthorized)
+	}
+	open, err := a.cfg.Sessions.SesionActiva(ctx, id, s)
+	if err != nil {
+		return User{}, fmt.Errorf("check balsamoa session: %w", err)
+	}
+	if !open {
+		return User{}, fmt.Errorf("%w: session closed", ErrUnauthorized)
+	}
+	return u, nil
+}
+
+// claimInt reads a whole number claim: a JSON number without a fraction,
+// or its decimal text.
+func claimInt(v any) (int64, bool) {
+	switch x := v.(type) {
+	case float64:
+		if x != math.Trunc(x) || x < math.MinInt64 || x >= math.MaxInt64 {
+			return 0, false
+		}
+		return int64(x), true
+	case string:
+		n, err := strconv.ParseInt(x, 10, 64)
+		return n, err == nil
+	}
+	return 0, false
+}
+
+// claimText is a number or string claim as text ("1" for 1 and "1").
+func claimText(v any) (string, bool) {
+	switch x := v.(type) {
+	case float64:
+		n, ok := claimInt(x)
+		return strconv.FormatInt(n, 10), ok
+	case string:
+		return x, true
+	}
+	return "", false
 }
 
 // isAdmin: role "admin", or "admin" in roles or permissions.

@@ -31,6 +31,8 @@ type Config struct {
 	JWKSURL     string
 	JWTIssuer   string
 	JWTAudience string
+	// JWTAdminRoles are the "rol" values of Balsamoa's tokens that are admin.
+	JWTAdminRoles []string
 
 	TrashRetention time.Duration
 
@@ -105,6 +107,18 @@ var settings = []setting{
 	}},
 	{"JWT_ISSUER", "", "required iss claim, when set", func(c *Config, v string) error { c.JWTIssuer = v; return nil }},
 	{"JWT_AUDIENCE", "", "required aud claim, when set", func(c *Config, v string) error { c.JWTAudience = v; return nil }},
+	{"JWT_ADMIN_ROLES", "1", "comma-separated rol values of Balsamoa tokens that are admin (1 = Balsamoa's Administrador)", func(c *Config, v string) error {
+		c.JWTAdminRoles = nil
+		for _, r := range strings.Split(v, ",") {
+			if r = strings.TrimSpace(r); r != "" {
+				c.JWTAdminRoles = append(c.JWTAdminRoles, r)
+			}
+		}
+		if len(c.JWTAdminRoles) == 0 {
+			return errors.New("want at least one role, e.g. 1")
+		}
+		return nil
+	}},
 	{"TRASH_RETENTION", "168h", "how long trashed images stay restorable", durationAtLeast(time.Second, func(c *Config) *time.Duration { return &c.TrashRetention })},
 	{"JANITOR_ENABLED", "false", "run the janitor inside serve", func(c *Config, v string) error {
 		b, err := strconv.ParseBool(v)

@@ -31,6 +31,17 @@ func TestLoad(t *testing.T) {
 				t.Errorf("got %q, want :2", c.HTTPAddr)
 			}
 		}},
+		{name: "admin roles", env: map[string]string{"JWT_ADMIN_ROLES": " 1, gerente ,"}, check: func(t *testing.T, c Config) {
+			if strings.Join(c.JWTAdminRoles, "|") != "1|gerente" {
+				t.Errorf("got %q, want [1 gerente]", c.JWTAdminRoles)
+			}
+		}},
+		{name: "admin roles default", check: func(t *testing.T, c Config) {
+			if strings.Join(c.JWTAdminRoles, "|") != "1" {
+				t.Errorf("got %q, want [1]", c.JWTAdminRoles)
+			}
+		}},
+		{name: "no admin role", env: map[string]string{"JWT_ADMIN_ROLES": " , "}, wantErr: "JWT_ADMIN_ROLES:"},
 		{name: "bad duration", env: map[string]string{"TRASH_RETENTION": "a week"}, wantErr: "TRASH_RETENTION:"},
 		{name: "bad schedule", env: map[string]string{"JANITOR_SCHEDULE": "every now and then"}, wantErr: "JANITOR_SCHEDULE:"},
 		{name: "bad bool", env: map[string]string{"JANITOR_ENABLED": "yes please"}, wantErr: "JANITOR_ENABLED:"},

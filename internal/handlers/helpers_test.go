@@ -51,6 +51,9 @@ type env struct {
 type envOpts struct {
 	auth        *auth.Config // nil: HS256 with testSecret
 	readTimeout time.Duration
+	// balsamoa adds Balsamoa's own tables and catalogue view
+	// (testdata/balsamoa.sql) before the app starts, as beside a real shop.
+	balsamoa bool
 }
 
 func newEnv(t testing.TB, opts ...envOpts) *env {
@@ -70,6 +73,22 @@ func newEnv(t testing.TB, opts ...envOpts) *env {
 	if o.auth != nil {
 		acfg = *o.auth
 	}
+	store := repo.New(pool)
+	if o.balsamoa {
+		ddl, err := os.ReadFile("testdata/balsamoa.sql")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := pool.Exec(context.Background(), string(ddl)); err != nil {
+			t.Fatalf("balsamoa tables: %v", err)
+		}
+	}
+	// As serve does: Balsamoa's sessions are checked when its table is there.
+	if ok, err := store.HasSesiones(context.Background()); err != nil {
+		t.Fatal(err)
+	} else if ok {
+		acfg.Sessions = store
+	}
 	a, err := auth.New(acfg)
 	if err != nil {
 		t.Fatalf("auth: %v", err)
@@ -77,7 +96,6 @@ func newEnv(t testing.TB, opts ...envOpts) *env {
 	t.Cleanup(a.Close)
 	core, logs := observer.New(zap.DebugLevel)
 	log := zap.New(core)
-	store := repo.New(pool)
 	app := handlers.NewApp(handlers.Deps{
 		Store: store, Protocol: trash.New(store, files, log), Files: files, Auth: a, Log: log,
 		Registry: prometheus.NewRegistry(), RequestTimeout: 10 * time.Second, ReadTimeout: o.readTimeout,
