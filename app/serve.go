@@ -43,11 +43,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 	acfg := auth.Config{Secret: cfg.JWTSecret, JWKSURL: cfg.JWKSURL, Issuer: cfg.JWTIssuer, Audience: cfg.JWTAudience, AdminRoles: cfg.JWTAdminRoles}
 	// Beside Balsamoa, its sessions are checked against its usuarios table;
 	// whether there is one is asked once, here.
-	sesiones, err := d.store.HasSesiones(ctx)
-	if err != nil {
-		return err
-	}
-	if sesiones {
+	if d.balsamoa.Sesiones {
 		acfg.Sessions = d.store
 		log.Info("balsamoa sessions: tokens with sesion_id are checked against usuarios")
 	}
@@ -132,6 +128,8 @@ type deps struct {
 	protocol *trash.Service
 	registry *prometheus.Registry
 	log      *zap.Logger
+	// balsamoa: which of Balsamoa's own tables the database has.
+	balsamoa repo.Balsamoa
 }
 
 // build opens the pool (refusing a schema with pending migrations) and the
@@ -159,10 +157,16 @@ func build(ctx context.Context, cfg config.Config, log *zap.Logger) (*deps, func
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	store := repo.New(pool)
+	bals, err := store.DetectBalsamoa(ctx)
+	if err != nil {
+		files.Close()
+		pool.Close()
+		return nil, nil, err
+	}
 	reg.MustRegister(newPoolCollector(pool), newTrashCollector(store))
 	d := &deps{
 		cfg: cfg, pool: pool, store: store, files: files,
-		protocol: trash.New(store, files, log), registry: reg, log: log,
+		protocol: trash.New(store, files, log), registry: reg, log: log, balsamoa: bals,
 	}
 	cleanup := func() {
 		files.Close()
@@ -174,7 +178,7 @@ func build(ctx context.Context, cfg config.Config, log *zap.Logger) (*deps, func
 func (d *deps) handlerDeps(cfg config.Config, a *auth.Auth) handlers.Deps {
 	return handlers.Deps{
 		Store: d.store, Protocol: d.protocol, Files: d.files, Auth: a, Log: d.log,
-		Registry: d.registry, RequestTimeout: cfg.RequestTimeout,
+		Registry: d.registry, RequestTimeout: cfg.RequestTimeout, Balsamoa: d.balsamoa,
 		Ready: func(ctx context.Context) error {
 			return errors.Join(d.store.Ping(ctx), d.files.Usable())
 		},

@@ -32,7 +32,7 @@ export function setup() {
 
 export default function (data) {
   const list = http.get(`${BASE}/api/v1/tienda/productos?limite=20`, { tags: { name: 'GET /api/v1/tienda/productos' } });
-  check(list, { 'list (200)': (r) => r.status === 200 && r.json('productos').length > 0 });
+  check(list, { 'list (200)': (r) => r.status === 200 && r.json().length > 0 });
   const dest = http.get(`${BASE}/api/v1/tienda/productos?destacados=true`, { tags: { name: 'GET /api/v1/tienda/productos?destacados' } });
   check(dest, { 'destacados (200)': (r) => r.status === 200 });
   const id = data.ids[Math.floor(Math.random() * data.ids.length)];

@@ -83,10 +83,13 @@ func newEnv(t testing.TB, opts ...envOpts) *env {
 			t.Fatalf("balsamoa tables: %v", err)
 		}
 	}
-	// As serve does: Balsamoa's sessions are checked when its table is there.
-	if ok, err := store.HasSesiones(context.Background()); err != nil {
+	// As serve does: Balsamoa's tables are detected once, its sessions
+	// checked when its usuarios table is there.
+	bals, err := store.DetectBalsamoa(context.Background())
+	if err != nil {
 		t.Fatal(err)
-	} else if ok {
+	}
+	if bals.Sesiones {
 		acfg.Sessions = store
 	}
 	a, err := auth.New(acfg)
@@ -98,7 +101,7 @@ func newEnv(t testing.TB, opts ...envOpts) *env {
 	log := zap.New(core)
 	app := handlers.NewApp(handlers.Deps{
 		Store: store, Protocol: trash.New(store, files, log), Files: files, Auth: a, Log: log,
-		Registry: prometheus.NewRegistry(), RequestTimeout: 10 * time.Second, ReadTimeout: o.readTimeout,
+		Registry: prometheus.NewRegistry(), RequestTimeout: 10 * time.Second, ReadTimeout: o.readTimeout, Balsamoa: bals,
 		Ready: func(ctx context.Context) error { return store.Ping(ctx) },
 	})
 	e := &env{t: t, app: app, pool: pool, store: store, files: files, root: root, logs: logs}

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/url"
+	"strconv"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
@@ -14,8 +16,8 @@ import (
 )
 
 type productoStore interface {
-	GetProducto(ctx context.Context, id int32, onlyActive bool) (repo.Producto, error)
-	ListProductos(ctx context.Context, f repo.ProductoFilter) ([]repo.Producto, error)
+	GetCatalogo(ctx context.Context, vista bool, id int32, onlyActive bool) (repo.CatalogoProducto, error)
+	ListCatalogo(ctx context.Context, vista bool, f repo.CatalogoFilter) ([]repo.CatalogoProducto, error)
 	ImagenesDe(ctx context.Context, ids []int32) ([]repo.Imagen, error)
 	UpdateProducto(ctx context.Context, id int32, c repo.ProductoCampos) (repo.Producto, error)
 }
@@ -32,6 +34,9 @@ type productosHandler struct {
 	store    productoStore
 	protocol productoProtocol
 	metrics  *Metrics
+	// vista: the database has Balsamoa's vista_catalogo_productos, which
+	// the reads answer from.
+	vista bool
 }
 
 // productoJSON is a product as Balsamoa's admin sees it.
@@ -47,24 +52,6 @@ type productoJSON struct {
 	Imagenes      []imagenJSON `json:"imagenes"`
 }
 
-// tiendaJSON is a product as the public shop sees it: no activo, creation
-// date, sizes or hashes.
-type tiendaJSON struct {
-	ID          int32        `json:"id"`
-	Nombre      string       `json:"nombre"`
-	Descripcion *string      `json:"descripcion"`
-	Precio      string       `json:"precio"`
-	CategoriaID *int32       `json:"categoria_id"`
-	Destacado   bool         `json:"destacado"`
-	Imagenes    []tiendaFoto `json:"imagenes"`
-}
-
-type tiendaFoto struct {
-	ID    int32  `json:"id"`
-	URL   string `json:"url"`
-	Orden *int32 `json:"orden"`
-}
-
 func toProductoJSON(p repo.Producto, imgs []repo.Imagen) productoJSON {
 	out := productoJSON{ID: p.ID, Nombre: p.Nombre, Descripcion: p.Descripcion, Precio: p.Precio,
 		CategoriaID: p.CategoriaID, Destacado: p.Destacado != nil && *p.Destacado,
@@ -73,26 +60,6 @@ func toProductoJSON(p repo.Producto, imgs []repo.Imagen) productoJSON {
 		out.Imagenes[i] = toImagenJSON(img)
 	}
 	return out
-}
-
-func toTiendaJSON(p repo.Producto, imgs []repo.Imagen) tiendaJSON {
-	out := tiendaJSON{ID: p.ID, Nombre: p.Nombre, Descripcion: p.Descripcion, Precio: p.Precio,
-		CategoriaID: p.CategoriaID, Destacado: p.Destacado != nil && *p.Destacado, Imagenes: make([]tiendaFoto, len(imgs))}
-	for i, img := range imgs {
-		out.Imagenes[i] = tiendaFoto{ID: img.ID, URL: img.URL, Orden: img.Orden}
-	}
-	return out
-}
-
-// byProducto groups images (ordered by product) by product id.
-func byProducto(imgs []repo.Imagen) map[int32][]repo.Imagen {
-	m := map[int32][]repo.Imagen{}
-	for _, img := range imgs {
-		if img.ProductoID != nil {
-			m[*img.ProductoID] = append(m[*img.ProductoID], img)
-		}
-	}
-	return m
 }
 
 var productoMsgs = messages{
@@ -117,60 +84,63 @@ func saveError(err error, internal string) error {
 	return m.wrap(err)
 }
 
-// list: GET /api/v1/admin/productos[?destacados=true&despues_de=ID&limite=N]
+// list: GET /api/v1/admin/productos[?destacados=true&antes_de=ID&limite=N]
 func (h *productosHandler) list(c *fiber.Ctx) error { return h.page(c, false) }
 
 // tiendaList: GET /api/v1/tienda/productos[?destacados=true&...] — active
 // products only.
 func (h *productosHandler) tiendaList(c *fiber.Ctx) error { return h.page(c, true) }
 
+// page answers a bare JSON array of catalogue rows, newest first, as
+// Balsamoa does (its shop reads the body as the list); the next page, when
+// there may be one, is in the Link header (RFC 8288), so the body stays
+// what Balsamoa's clients expect.
 func (h *productosHandler) page(c *fiber.Ctx, tienda bool) error {
-	limit, err := pageLimit(c, "limite")
+	limit, err := catalogoLimit(c)
 	if err != nil {
 		return err
 	}
-	after, err := optionalID(c, "despues_de")
+	before, err := optionalID(c, "antes_de")
 	if err != nil {
 		return err
 	}
-	f := repo.ProductoFilter{OnlyActive: tienda, AfterID: after, Limit: limit}
+	f := repo.CatalogoFilter{OnlyActive: tienda, BeforeID: before, Limit: limit}
 	if f.OnlyDestacados, err = queryBool(c, "destacados"); err != nil {
 		return err
 	}
-	ps, err := h.store.ListProductos(c.UserContext(), f)
+	ps, err := h.store.ListCatalogo(c.UserContext(), h.vista, f)
 	if err != nil {
 		return err
 	}
-	ids := make([]int32, len(ps))
-	for i, p := range ps {
-		ids[i] = p.ID
-	}
-	imgs := map[int32][]repo.Imagen{}
-	if len(ids) > 0 {
-		all, err := h.store.ImagenesDe(c.UserContext(), ids)
-		if err != nil {
-			return err
-		}
-		imgs = byProducto(all)
-	}
-	var next *int32
 	if len(ps) == limit {
-		next = &ps[len(ps)-1].ID
+		next := url.Values{"antes_de": {strconv.Itoa(int(ps[len(ps)-1].ID))}, "limite": {strconv.Itoa(limit)}}
+		if f.OnlyDestacados {
+			next.Set("destacados", "true")
+		}
+		c.Set(fiber.HeaderLink, "<"+c.Route().Path+"?"+next.Encode()+`>; rel="next"`)
 	}
 	if tienda {
-		out := make([]tiendaJSON, len(ps))
-		for i, p := range ps {
-			out[i] = toTiendaJSON(p, imgs[p.ID])
-		}
 		c.Set(fiber.HeaderCacheControl, "public, max-age=30")
-		return c.JSON(fiber.Map{"productos": out, "siguiente": next})
 	}
-	out := make([]productoJSON, len(ps))
+	out := make([]catalogoJSON, len(ps))
 	for i, p := range ps {
-		out[i] = toProductoJSON(p, imgs[p.ID])
+		out[i] = toCatalogoJSON(p)
 	}
-	return c.JSON(fiber.Map{"productos": out, "siguiente": next})
+	return c.JSON(out)
 }
+
+// catalogoLimit is the page size of the catalogue: catalogoPageSize by
+// default, so that a shop that does not follow Link still gets a whole
+// small catalogue in one answer.
+func catalogoLimit(c *fiber.Ctx) (int, error) {
+	if c.Query("limite") == "" {
+		return catalogoPageSize, nil
+	}
+	return pageLimit(c, "limite")
+}
+
+// catalogoPageSize is the catalogue's default page.
+const catalogoPageSize = 100
 
 // get: GET /api/v1/admin/productos/:id
 func (h *productosHandler) get(c *fiber.Ctx) error { return h.one(c, false) }
@@ -183,19 +153,14 @@ func (h *productosHandler) one(c *fiber.Ctx, tienda bool) error {
 	if err != nil {
 		return productoMsgs.wrap(err)
 	}
-	p, err := h.store.GetProducto(c.UserContext(), id, tienda)
+	p, err := h.store.GetCatalogo(c.UserContext(), h.vista, id, tienda)
 	if err != nil {
 		return productoMsgs.wrap(err)
 	}
-	imgs, err := h.store.ImagenesDe(c.UserContext(), []int32{id})
-	if err != nil {
-		return err
-	}
 	if tienda {
 		c.Set(fiber.HeaderCacheControl, "public, max-age=30")
-		return c.JSON(toTiendaJSON(p, imgs))
 	}
-	return c.JSON(toProductoJSON(p, imgs))
+	return c.JSON(toCatalogoJSON(p))
 }
 
 // create: POST /api/v1/admin/productos

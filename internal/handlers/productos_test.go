@@ -8,6 +8,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/jackc/pgx/v5"
 )
 
 type entradaRow struct {
@@ -81,16 +83,21 @@ func TestProductoLifecycle(t *testing.T) {
 	if got, want := urlsOf(p), []string{u1, u2, u3}; fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Fatalf("public images: got %v, want %v in orden", got, want)
 	}
-	for _, hidden := range []string{"activo", "fecha_creacion", "stock"} {
-		if _, ok := p[hidden]; ok {
-			t.Errorf("public product shows %q, want it hidden", hidden)
+	// Balsamoa's catalogue shape; without its tables, the fields only they
+	// hold are empty.
+	if p["imagen_principal"] != u1 || p["stock_total"] != 0.0 || p["categoria"] != nil || p["activo"] != true {
+		t.Errorf("got %v, want imagen_principal %s, stock_total 0, categoria null, activo true", p, u1)
+	}
+	for _, empty := range []string{"stock_por_talle", "colores_hex", "talle_ids", "color_ids"} {
+		if l, ok := p[empty].([]any); !ok || len(l) != 0 {
+			t.Errorf("got %s %v, want []", empty, p[empty])
 		}
 	}
 	if p["precio"] != "12.50" {
 		t.Errorf("got precio %v, want \"12.50\"", p["precio"])
 	}
 	// The uploaded rows were adopted: same ids.
-	if ids := fmt.Sprint(idsOf(p)); ids != fmt.Sprint([]int{id1, id2, id3}) {
+	if ids := fmt.Sprint(e.imageIDs(pid)); ids != fmt.Sprint([]int{id1, id2, id3}) {
 		t.Errorf("got image ids %s, want the uploaded ones %v", ids, []int{id1, id2, id3})
 	}
 
@@ -160,12 +167,18 @@ func TestProductoLifecycle(t *testing.T) {
 	e.checkConsistent()
 }
 
-func idsOf(p map[string]any) []int {
-	var out []int
-	for _, i := range p["imagenes"].([]any) {
-		out = append(out, int(i.(map[string]any)["id"].(float64)))
+// imageIDs are the ids of product pid's image rows, in orden.
+func (e *env) imageIDs(pid int) []int {
+	e.t.Helper()
+	rows, err := e.pool.Query(context.Background(), `SELECT id FROM producto_imagenes WHERE producto_id = $1 ORDER BY orden, id`, pid)
+	if err != nil {
+		e.t.Fatal(err)
 	}
-	return out
+	ids, err := pgx.CollectRows(rows, pgx.RowTo[int])
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return ids
 }
 
 func TestProductoValidation(t *testing.T) {
@@ -242,6 +255,7 @@ func TestProductoRoutes(t *testing.T) {
 		body                      any
 		status                    int
 		check                     func(t *testing.T, m map[string]any)
+		list                      func(t *testing.T, l []map[string]any, link string) // for array answers
 	}{
 		{name: "admin get", method: "GET", path: p("/api/v1/admin/productos/%d", pid), token: e.admin, status: 200},
 		{name: "admin get unknown", method: "GET", path: "/api/v1/admin/productos/999999", token: e.admin, status: 404,
@@ -260,24 +274,32 @@ func TestProductoRoutes(t *testing.T) {
 		{name: "inactive hidden from shop", method: "GET", path: p("/api/v1/tienda/productos/%d", hidden), status: 404,
 			check: mensaje("Producto no encontrado")},
 		{name: "shop list shows active only", method: "GET", path: "/api/v1/tienda/productos", status: 200,
-			check: func(t *testing.T, m map[string]any) {
-				if ps := m["productos"].([]any); len(ps) != 1 || int(ps[0].(map[string]any)["id"].(float64)) != pid {
-					t.Errorf("got %v, want only product %d", ps, pid)
+			list: func(t *testing.T, ps []map[string]any, link string) {
+				if len(ps) != 1 || int(ps[0]["id"].(float64)) != pid || link != "" {
+					t.Errorf("got %v and Link %q, want only product %d and no next page", ps, link, pid)
 				}
 			}},
 		{name: "shop destacados", method: "GET", path: "/api/v1/tienda/productos?destacados=true", status: 200,
-			check: func(t *testing.T, m map[string]any) {
-				if ps := m["productos"].([]any); len(ps) != 0 {
+			list: func(t *testing.T, ps []map[string]any, _ string) {
+				if len(ps) != 0 {
 					t.Errorf("got %v, want none (the active one is not destacado)", ps)
 				}
 			}},
 		{name: "shop bad query", method: "GET", path: "/api/v1/tienda/productos?destacados=quizas", status: 400},
-		{name: "admin list shows all", method: "GET", path: "/api/v1/admin/productos?limite=1", token: e.admin, status: 200,
-			check: func(t *testing.T, m map[string]any) {
-				if ps := m["productos"].([]any); len(ps) != 1 || m["siguiente"] == nil {
-					t.Errorf("got %v, want one product and a next cursor", m)
+		{name: "admin list: newest first, next page in Link", method: "GET", path: "/api/v1/admin/productos?limite=1", token: e.admin, status: 200,
+			list: func(t *testing.T, ps []map[string]any, link string) {
+				want := fmt.Sprintf(`</api/v1/admin/productos?antes_de=%d&limite=1>; rel="next"`, hidden)
+				if len(ps) != 1 || int(ps[0]["id"].(float64)) != hidden || link != want {
+					t.Errorf("got %v and Link %q, want product %d (the newest) and Link %q", ps, link, hidden, want)
 				}
 			}},
+		{name: "admin list: the Link's page", method: "GET", path: p("/api/v1/admin/productos?antes_de=%d&limite=1", hidden), token: e.admin, status: 200,
+			list: func(t *testing.T, ps []map[string]any, _ string) {
+				if len(ps) != 1 || int(ps[0]["id"].(float64)) != pid {
+					t.Errorf("got %v, want product %d", ps, pid)
+				}
+			}},
+		{name: "admin list: bad cursor", method: "GET", path: "/api/v1/admin/productos?antes_de=cero", token: e.admin, status: 400},
 		{name: "activar", method: "PATCH", path: p("/api/v1/admin/productos/%d/activar", hidden), token: e.admin, status: 200,
 			check: mensaje("Producto activado correctamente")},
 		{name: "shop sees it again", method: "GET", path: p("/api/v1/tienda/productos/%d", hidden), status: 200},
@@ -311,6 +333,14 @@ func TestProductoRoutes(t *testing.T) {
 			got := e.do(t, r)
 			if got.status != tt.status {
 				t.Fatalf("got %d %s, want %d", got.status, got.body, tt.status)
+			}
+			if tt.list != nil {
+				var l []map[string]any
+				if err := json.Unmarshal(got.body, &l); err != nil {
+					t.Fatalf("got %s, want a bare JSON array: %v", got.body, err)
+				}
+				tt.list(t, l, got.header.Get("Link"))
+				return
 			}
 			m := got.json(t)
 			if got.status >= 400 {

@@ -42,6 +42,10 @@ type Deps struct {
 	// Ready reports whether the database and storage are usable (/readyz).
 	Ready          func(ctx context.Context) error
 	RequestTimeout time.Duration
+	// Balsamoa says which of Balsamoa's own tables the database has
+	// (repo.DetectBalsamoa at start-up): the product reads and writes
+	// answer and store in its shapes where it has them.
+	Balsamoa repo.Balsamoa
 	// ReadTimeout bounds how long a client may take to send a request
 	// (headers and body); a slow client is cut off. 0 means 30s.
 	ReadTimeout time.Duration
@@ -92,7 +96,7 @@ func NewApp(d Deps) *fiber.App {
 	admin.Get("/papelera", img.listTrash)
 	admin.Post("/papelera/:id/restaurar", img.restore)
 
-	prod := &productosHandler{store: d.Store, protocol: d.Protocol, metrics: m}
+	prod := &productosHandler{store: d.Store, protocol: d.Protocol, metrics: m, vista: d.Balsamoa.Catalogo}
 	admin.Get("/productos", prod.list)
 	admin.Post("/productos", prod.create)
 	admin.Get("/productos/:id", prod.get)

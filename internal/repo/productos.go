@@ -113,30 +113,6 @@ WHERE id = $1 AND (NOT $2 OR activo IS NOT FALSE)`
 	return p, nil
 }
 
-// ProductoFilter selects a page of products, ordered by id.
-type ProductoFilter struct {
-	OnlyActive     bool
-	OnlyDestacados bool
-	AfterID        int32
-	Limit          int
-}
-
-// ListProductos returns a page of products in id order.
-func (s *Store) ListProductos(ctx context.Context, f ProductoFilter) ([]Producto, error) {
-	const q = `SELECT ` + productoColumns + ` FROM productos
-WHERE id > $1
-  AND (NOT $2 OR activo IS NOT FALSE)
-  AND (NOT $3 OR destacado)
-ORDER BY id
-LIMIT $4`
-	rows, _ := s.db.Query(ctx, q, f.AfterID, f.OnlyActive, f.OnlyDestacados, f.Limit)
-	ps, err := pgx.CollectRows(rows, pgx.RowToStructByName[Producto])
-	if err != nil {
-		return nil, fmt.Errorf("list productos: %w", translate(err))
-	}
-	return ps, nil
-}
-
 // ImagenesDe returns the images of the products ids, each product's in
 // orden, then id — one query for a whole page of products.
 func (s *Store) ImagenesDe(ctx context.Context, ids []int32) ([]Imagen, error) {
