@@ -105,6 +105,14 @@ func newHarness(t *testing.T) *harness {
 		t.Fatalf("token: %v %s", err, out)
 	}
 	h.token = strings.TrimSpace(out)
+	// One row from the start, as any real catalogue has: a crash during the
+	// very first upload (file live, row not committed) would otherwise meet
+	// the janitor's fail-closed refusal of an empty table next to a full
+	// folder, which is right for a real deployment but not what this
+	// harness tests. External, so it owns no file.
+	if _, err := pool.Exec(context.Background(), `INSERT INTO producto_imagenes (url, orden) VALUES ('https://cdn.example.test/ancla.png', 1)`); err != nil {
+		t.Fatal(err)
+	}
 	t.Cleanup(h.stop)
 	return h
 }
