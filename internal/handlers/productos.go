@@ -37,6 +37,10 @@ type productosHandler struct {
 	// vista: the database has Balsamoa's vista_catalogo_productos, which
 	// the reads answer from.
 	vista bool
+	// balsamoa: the database has Balsamoa's variantes (and categorias):
+	// writes take variantes and require categoria_id on create, as
+	// Balsamoa's own routes do.
+	balsamoa bool
 }
 
 // productoJSON is a product as Balsamoa's admin sees it.
@@ -66,6 +70,15 @@ var productoMsgs = messages{
 	fiber.StatusBadRequest: "El ID de producto debe ser un número válido",
 	fiber.StatusNotFound:   "Producto no encontrado",
 	fiber.StatusConflict:   "El producto choca con una restricción de la base de datos (¿existe la categoría?)",
+}
+
+// saveError maps the errors of a product write; on a Balsamoa database a
+// category, size or colour that does not exist is Balsamoa's 400.
+func (h *productosHandler) saveError(err error, internal string) error {
+	if h.balsamoa && errors.Is(err, repo.ErrForeignKey) {
+		return bad(msgConsistencia)
+	}
+	return saveError(err, internal)
 }
 
 // saveError maps the errors of a product write to the route's messages.
@@ -165,14 +178,14 @@ func (h *productosHandler) one(c *fiber.Ctx, tienda bool) error {
 
 // create: POST /api/v1/admin/productos
 func (h *productosHandler) create(c *fiber.Ctx) error {
-	campos, set, err := parseProducto(c.Body(), true)
+	campos, set, err := parseProducto(c.Body(), true, h.balsamoa)
 	if err != nil {
 		return err
 	}
 	u, _ := auth.FromCtx(c)
 	saved, err := h.protocol.CreateProducto(c.UserContext(), campos, set, u.Sub)
 	if err != nil {
-		return saveError(err, "Error al crear el producto")
+		return h.saveError(err, "Error al crear el producto")
 	}
 	c.Location(fmt.Sprintf("/api/v1/admin/productos/%d", saved.Producto.ID))
 	return c.Status(fiber.StatusCreated).JSON(fiber.Map{
@@ -189,14 +202,14 @@ func (h *productosHandler) update(c *fiber.Ctx) error {
 	if err != nil {
 		return productoMsgs.wrap(err)
 	}
-	campos, set, err := parseProducto(c.Body(), false)
+	campos, set, err := parseProducto(c.Body(), false, h.balsamoa)
 	if err != nil {
 		return err
 	}
 	u, _ := auth.FromCtx(c)
 	saved, err := h.protocol.UpdateProducto(c.UserContext(), id, campos, set, u.Sub)
 	if err != nil {
-		return saveError(err, "Error al actualizar el producto")
+		return h.saveError(err, "Error al actualizar el producto")
 	}
 	h.metrics.trashed(saved.Trashed)
 	return c.JSON(fiber.Map{

@@ -51,6 +51,8 @@ type productoBody struct {
 	Destacado   optional[bool]            `json:"destacado"`
 	Activo      optional[bool]            `json:"activo"`
 	Imagenes    optional[[]imagenRefBody] `json:"imagenes"`
+	// Variantes is read on a Balsamoa database only (variantes.go).
+	Variantes optional[json.RawMessage] `json:"variantes"`
 }
 
 type imagenRefBody struct {
@@ -65,8 +67,9 @@ func bad(msg string) error { return messages{fiber.StatusBadRequest: msg}.wrap(e
 var precioRe = regexp.MustCompile(`^(0|[1-9][0-9]{0,7})(\.[0-9]{1,2})?$`)
 
 // parseProducto reads and validates a product body. creating requires
-// nombre and precio.
-func parseProducto(body []byte, creating bool) (repo.ProductoCampos, []trash.ImagenRef, error) {
+// nombre and precio; on a Balsamoa database (balsamoa) also categoria_id,
+// and variantes are read, as Balsamoa's own routes do.
+func parseProducto(body []byte, creating, balsamoa bool) (repo.ProductoCampos, []trash.ImagenRef, error) {
 	var b productoBody
 	if len(bytes.TrimSpace(body)) == 0 || body[0] == '[' {
 		return repo.ProductoCampos{}, nil, bad("El cuerpo debe ser un objeto JSON")
@@ -110,6 +113,18 @@ func parseProducto(body []byte, creating bool) (repo.ProductoCampos, []trash.Ima
 			return c, nil, bad("categoria_id debe ser un número positivo")
 		}
 		c.CategoriaID = &b.CategoriaID.V
+	}
+	if balsamoa {
+		if creating && c.CategoriaID == nil {
+			return c, nil, bad(msgCategoriaObligatoria)
+		}
+		if b.Variantes.Set && !b.Variantes.Null {
+			vs, err := parseVariantes(b.Variantes.V, creating)
+			if err != nil {
+				return c, nil, err
+			}
+			c.Variantes = &vs
+		}
 	}
 	if b.Destacado.Set && !b.Destacado.Null {
 		c.Destacado = &b.Destacado.V

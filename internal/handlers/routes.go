@@ -96,7 +96,7 @@ func NewApp(d Deps) *fiber.App {
 	admin.Get("/papelera", img.listTrash)
 	admin.Post("/papelera/:id/restaurar", img.restore)
 
-	prod := &productosHandler{store: d.Store, protocol: d.Protocol, metrics: m, vista: d.Balsamoa.Catalogo}
+	prod := &productosHandler{store: d.Store, protocol: d.Protocol, metrics: m, vista: d.Balsamoa.Catalogo, balsamoa: d.Balsamoa.Variantes}
 	admin.Get("/productos", prod.list)
 	admin.Post("/productos", prod.create)
 	admin.Get("/productos/:id", prod.get)

@@ -132,3 +132,36 @@ WHERE id = $1 AND (NOT $2 OR activo IS NOT FALSE)`
 	}
 	return p, nil
 }
+
+// Variante is one of a product's stock variants in Balsamoa's variantes:
+// a size, a colour and how many are in stock.
+type Variante struct {
+	TalleID int32
+	ColorID int32
+	Stock   int32
+}
+
+// ReplaceVariantes makes vs the variants of product pid, in one statement:
+// rows of pairs no longer listed are deleted, listed ones inserted or their
+// stock updated (an existing pair keeps its row and id, which Balsamoa's
+// orders may reference). Pairs in vs must be unique. A size or colour that
+// does not exist is ErrConflict (the foreign key).
+func (s *Store) ReplaceVariantes(ctx context.Context, pid int32, vs []Variante) error {
+	const q = `WITH v AS (
+  SELECT * FROM unnest($2::int[], $3::int[], $4::int[]) AS v(talle_id, color_id, stock)
+), gone AS (
+  DELETE FROM variantes x WHERE x.producto_id = $1
+    AND NOT EXISTS (SELECT 1 FROM v WHERE v.talle_id = x.talle_id AND v.color_id = x.color_id)
+)
+INSERT INTO variantes (producto_id, talle_id, color_id, stock)
+SELECT $1, talle_id, color_id, stock FROM v
+ON CONFLICT (producto_id, talle_id, color_id) DO UPDATE SET stock = EXCLUDED.stock`
+	talles, colores, stock := make([]int32, len(vs)), make([]int32, len(vs)), make([]int32, len(vs))
+	for i, v := range vs {
+		talles[i], colores[i], stock[i] = v.TalleID, v.ColorID, v.Stock
+	}
+	if _, err := s.db.Exec(ctx, q, pid, talles, colores, stock); err != nil {
+		return fmt.Errorf("replace variantes of %d: %w", pid, translate(err))
+	}
+	return nil
+}

@@ -34,6 +34,9 @@ type ProductoCampos struct {
 	ClearCategoria   bool
 	Destacado        *bool
 	Activo           *bool
+	// Variantes, when not nil, replaces the product's variants (Balsamoa's
+	// variantes table; ReplaceVariantes), in the write's transaction.
+	Variantes *[]Variante
 }
 
 const productoColumns = `id, nombre, descripcion, precio::text AS precio, categoria_id, destacado, activo, fecha_creacion`

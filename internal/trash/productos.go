@@ -46,6 +46,9 @@ func (s *Service) CreateProducto(ctx context.Context, c repo.ProductoCampos, set
 		if err != nil {
 			return err
 		}
+		if err := tx.saveVariantes(ctx, p.ID, c); err != nil {
+			return err
+		}
 		out, err = tx.saveSet(ctx, p, set, set != nil, por)
 		return err
 	})
@@ -64,6 +67,9 @@ func (s *Service) UpdateProducto(ctx context.Context, id int32, c repo.ProductoC
 		}
 		p, err := tx.Store.UpdateProducto(ctx, id, c)
 		if err != nil {
+			return err
+		}
+		if err := tx.saveVariantes(ctx, p.ID, c); err != nil {
 			return err
 		}
 		out, err = tx.saveSet(ctx, p, set, set != nil, por)
@@ -91,6 +97,15 @@ func (s *Service) DeleteProducto(ctx context.Context, id int32, por string) ([]r
 		return tx.Store.DeleteProducto(ctx, id)
 	})
 	return entries, err
+}
+
+// saveVariantes replaces the product's variants when the write gives them
+// (Balsamoa's variantes), in the same transaction as its images.
+func (tx *Tx) saveVariantes(ctx context.Context, pid int32, c repo.ProductoCampos) error {
+	if c.Variantes == nil {
+		return nil
+	}
+	return tx.Store.ReplaceVariantes(ctx, pid, *c.Variantes)
 }
 
 // saveSet makes set the image set of p (when replace) and returns the
