@@ -11,7 +11,7 @@ DEV_SECRET ?= dev-secret-change-me-0123456789
 
 export CGO_ENABLED ?= 0
 
-.PHONY: help build run test test-short vet fmt clean db-stop janitor-measure bench k6 crash fuzz
+.PHONY: help build run test test-short vet fmt clean db-stop janitor-measure bench k6 crash fuzz e2e
 
 help: ## list the targets
 	@grep -hE '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -44,6 +44,9 @@ test: ## run every test against a throwaway local PostgreSQL
 	export IMAGENES_TEST_DATABASE_URL=$$(scripts/localpg.sh start test --fast); \
 	$(GO) vet ./...; \
 	$(GO) test -count=1 -timeout 15m ./...
+
+e2e: ## the nginx config for running beside Balsamoa, with the real nginx (installed with apt-get when missing)
+	scripts/e2e.sh
 
 bench: ## delete throughput vs pgbench on the same transaction (RUNS=3 for spread); results in bench/out/
 	scripts/bench.sh

@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# e2e.sh — `make e2e`: the tests that need more than Go and PostgreSQL.
+# Today: deploy/nginx/balsamoa.conf with the real nginx from Debian in front
+# of imagenes and a stand-in for Balsamoa (app/proxy_e2e_test.go). Installs
+# nginx (nginx-light) with apt-get when it is missing.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+if ! command -v nginx >/dev/null && [ ! -x /usr/sbin/nginx ]; then
+	echo "e2e: installing nginx from Debian (apt-get install nginx-light)" >&2
+	if [ "$(id -u)" -ne 0 ]; then
+		echo "e2e: nginx is missing and this is not root: install it (apt-get install nginx-light), then rerun" >&2
+		exit 1
+	fi
+	DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends nginx-light >/dev/null \
+		|| { apt-get update >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends nginx-light >/dev/null; }
+fi
+export IMAGENES_TEST_DATABASE_URL=$(scripts/localpg.sh start test --fast)
+go test -count=1 -tags e2e -run 'TestBesideBalsamoa' ./app/
