@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/gofiber/fiber/v2"
+	"github.com/gofiber/fiber/v2/utils"
 	"go.uber.org/zap"
 
 	"github.com/imagenes/imagenes/internal/auth"
@@ -117,7 +118,7 @@ func errorHandler(log *zap.Logger) fiber.ErrorHandler {
 			}
 		}
 		if status >= 500 {
-			log.Error("request failed", zap.String("request_id", requestID(c)), zap.String("path", c.Path()), zap.Error(err))
+			log.Error("request failed", zap.String("request_id", requestID(c)), zap.String("path", utils.CopyString(c.Path())), zap.Error(err))
 		}
 		c.Set(fiber.HeaderCacheControl, "no-store")
 		if fam == familyOther && status == fiber.StatusRequestEntityTooLarge {

@@ -1,11 +1,22 @@
 package handlers
 
+// The rule of this package, for every handler and middleware: a string read
+// from *fiber.Ctx (c.Method, c.Path, c.Params, c.Query, c.Get, c.Route().Path
+// of an unmatched request, c.FormValue...) aliases fasthttp's request buffer,
+// which is reused by the next request on any connection. Such a string may be
+// used while the handler runs and must be copied (utils.CopyString) before it
+// outlives it: a metric label, a map key, a goroutine, an error kept or
+// returned, a log field (the test observer keeps fields). Metric labels take
+// constants only (methodLabel), so their set is bounded too.
+
 import (
 	"context"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
+	"github.com/gofiber/fiber/v2/utils"
 	"github.com/google/uuid"
 	"go.uber.org/zap"
 
@@ -47,14 +58,18 @@ func accessLog(log *zap.Logger, m *Metrics, timeout time.Duration) fiber.Handler
 		}
 		status := c.Response().StatusCode()
 		elapsed := time.Since(start)
-		route := c.Route().Path
-		m.observe(c.Method(), route, status, elapsed)
+		// Registered patterns are the app's own strings; an unmatched
+		// request's "route" is its raw path, so it is cloned (and it is a
+		// Use middleware's "/" after c.Next, which keeps the label set bounded).
+		route := strings.Clone(c.Route().Path)
+		method := methodLabel(c.Method())
+		m.observe(method, route, status, elapsed)
 
 		fields := []zap.Field{
 			zap.String("request_id", id),
-			zap.String("method", c.Method()),
+			zap.String("method", method),
 			zap.String("route", route),
-			zap.String("path", c.Path()),
+			zap.String("path", utils.CopyString(c.Path())),
 			zap.Int("status", status),
 			zap.Float64("duration_ms", float64(elapsed.Microseconds())/1000),
 			zap.Int("bytes", len(c.Response().Body())),
@@ -74,6 +89,28 @@ func printable(s string) bool {
 		}
 	}
 	return true
+}
+
+// methodLabel maps a request method to a constant: the label never aliases
+// the request buffer, and a client inventing methods cannot grow the series.
+func methodLabel(m string) string {
+	switch m {
+	case fiber.MethodGet:
+		return fiber.MethodGet
+	case fiber.MethodHead:
+		return fiber.MethodHead
+	case fiber.MethodPost:
+		return fiber.MethodPost
+	case fiber.MethodPut:
+		return fiber.MethodPut
+	case fiber.MethodPatch:
+		return fiber.MethodPatch
+	case fiber.MethodDelete:
+		return fiber.MethodDelete
+	case fiber.MethodOptions:
+		return fiber.MethodOptions
+	}
+	return "OTHER"
 }
 
 // statusText is the label of a status code in metrics.
