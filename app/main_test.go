@@ -178,3 +178,30 @@ func TestJanitorOnce(t *testing.T) {
 		t.Errorf("janitor --json without --once: got no error, want a usage error")
 	}
 }
+
+// TestHelpPrintsNoSecret: --help once printed the environment's values as
+// the flags' defaults, JWT_SECRET and the DATABASE_URL password among them.
+func TestHelpPrintsNoSecret(t *testing.T) {
+	t.Parallel()
+	const secret, password = "s3cret-0123456789abcdef", "hunter2pw"
+	env := envOf(map[string]string{
+		"JWT_SECRET":   secret,
+		"DATABASE_URL": "postgres://app:" + password + "@db.example:5432/imagenes",
+		"JWKS_URL":     "https://user:" + password + "@idp.example/jwks.json",
+	})
+	for _, args := range [][]string{{"serve", "--help"}, {"serve", "-h"}, {"janitor", "--help"}, {"migrate", "--help"}, {"token", "--help"}} {
+		t.Run(strings.Join(args, " "), func(t *testing.T) {
+			var out, errOut bytes.Buffer
+			err := run(context.Background(), args, env, &out, &errOut)
+			if err == nil || !strings.Contains(err.Error(), "--jwt-secret") && !strings.Contains(err.Error(), "-jwt-secret") {
+				t.Fatalf("got %v, want the usage listing the flags", err)
+			}
+			all := err.Error() + out.String() + errOut.String()
+			for _, s := range []string{secret, password} {
+				if strings.Contains(all, s) {
+					t.Errorf("help prints the secret %q:\n%s", s, all)
+				}
+			}
+		})
+	}
+}

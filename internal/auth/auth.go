@@ -20,6 +20,9 @@ import (
 	jwtware "github.com/gofiber/contrib/jwt"
 	"github.com/gofiber/fiber/v2"
 	"github.com/golang-jwt/jwt/v5"
+	"go.uber.org/zap"
+
+	"github.com/imagenes/imagenes/internal/config"
 )
 
 // Errors the middlewares return; the app's ErrorHandler maps them to 401 and
@@ -42,6 +45,9 @@ type Config struct {
 	// Sessions, when not nil, is asked whether a Balsamoa token's session is
 	// still open (the database has Balsamoa's usuarios table).
 	Sessions Sessions
+	// Log receives the JWKS refresh failures (nil: discarded), which would
+	// otherwise leave tokens failing with no trace of why.
+	Log *zap.Logger
 }
 
 // Sessions knows Balsamoa's sessions: a token carrying "sesion_id" is valid
@@ -79,12 +85,19 @@ func New(cfg Config) (*Auth, error) {
 		cfg.AdminRoles = DefaultAdminRoles
 	}
 	a := &Auth{cfg: cfg}
+	log := cfg.Log
+	if log == nil {
+		log = zap.NewNop()
+	}
 	if cfg.JWKSURL != "" {
 		jwks, err := keyfunc.Get(cfg.JWKSURL, keyfunc.Options{
 			RefreshInterval:   time.Hour,
 			RefreshRateLimit:  5 * time.Minute,
 			RefreshTimeout:    10 * time.Second,
 			RefreshUnknownKID: true,
+			RefreshErrorHandler: func(err error) {
+				log.Error("jwks refresh failed", zap.String("url", config.RedactURL(cfg.JWKSURL)), zap.Error(err))
+			},
 		})
 		if err != nil {
 			return nil, fmt.Errorf("fetch jwks: %w", err)

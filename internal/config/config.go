@@ -175,20 +175,28 @@ func Load(args []string, getenv func(string) string) (Config, []string, error) {
 // LoadFlags is Load on a flag set that may already hold a subcommand's own
 // flags (janitor --once, token --sub), so that both parse in one pass.
 func LoadFlags(fs *flag.FlagSet, args []string, getenv func(string) string) (Config, []string, error) {
+	// A flag's default is the setting's own default, never the environment's
+	// value: --help prints defaults, and the environment holds secrets
+	// (JWT_SECRET, the password in DATABASE_URL). The environment is applied
+	// after parsing, to the flags not given.
 	values := make(map[string]*string, len(settings))
 	for _, s := range settings {
-		v := getenv(s.env)
-		if v == "" {
-			v = s.def
-		}
-		values[s.env] = fs.String(FlagName(s.env), v, s.usage+" ($"+s.env+")")
+		values[s.env] = fs.String(FlagName(s.env), s.def, s.usage+" ($"+s.env+")")
 	}
 	if err := fs.Parse(args); err != nil {
 		return Config{}, nil, fmt.Errorf("flags: %w", err)
 	}
+	given := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
 	var c Config
 	for _, s := range settings {
-		if err := s.set(&c, *values[s.env]); err != nil {
+		v := *values[s.env]
+		if !given[FlagName(s.env)] {
+			if e := getenv(s.env); e != "" {
+				v = e
+			}
+		}
+		if err := s.set(&c, v); err != nil {
 			return Config{}, nil, fmt.Errorf("%s: %w", s.env, err)
 		}
 	}
@@ -242,4 +250,24 @@ func oneOf(allowed []string, field func(*Config) *string) func(*Config, string) 
 		}
 		return fmt.Errorf("want one of %s, got %q", strings.Join(allowed, ", "), v)
 	}
+}
+
+// RedactURL hides the password of a URL (postgres://u:xxxxx@host/db) or of a
+// key=value connection string (password=xxxxx), for every log line and
+// error that names one. Anything it cannot parse is hidden whole.
+func RedactURL(s string) string {
+	if strings.Contains(s, "://") {
+		u, err := url.Parse(s)
+		if err != nil {
+			return "(unparsable url)"
+		}
+		return u.Redacted()
+	}
+	fields := strings.Fields(s)
+	for i, f := range fields {
+		if k, _, ok := strings.Cut(f, "="); ok && strings.EqualFold(k, "password") {
+			fields[i] = k + "=xxxxx"
+		}
+	}
+	return strings.Join(fields, " ")
 }

@@ -1,6 +1,8 @@
 package config
 
 import (
+	"errors"
+	"flag"
 	"strings"
 	"testing"
 	"time"
@@ -71,5 +73,39 @@ func TestLoad(t *testing.T) {
 			}
 			tt.check(t, c)
 		})
+	}
+}
+
+func TestRedactURL(t *testing.T) {
+	t.Parallel()
+	tests := []struct{ in, want string }{
+		{"postgres://app:hunter2@db:5432/x?sslmode=disable", "postgres://app:xxxxx@db:5432/x?sslmode=disable"},
+		{"postgres://app@db/x", "postgres://app@db/x"},
+		{"host=db user=app password=hunter2 dbname=x", "host=db user=app password=xxxxx dbname=x"},
+		{"https://u:hunter2@idp.example/jwks.json", "https://u:xxxxx@idp.example/jwks.json"},
+		{"postgres://app:hun%zz@db/x", "(unparsable url)"},
+	}
+	for _, tt := range tests {
+		if got := RedactURL(tt.in); got != tt.want || strings.Contains(got, "hunter2") {
+			t.Errorf("RedactURL(%q) = %q, want %q", tt.in, got, tt.want)
+		}
+	}
+}
+
+// TestEnvNotAFlagDefault: the environment's values are applied after the
+// flags, so --help (which prints defaults) never shows them.
+func TestEnvNotAFlagDefault(t *testing.T) {
+	t.Parallel()
+	fs := flag.NewFlagSet("x", flag.ContinueOnError)
+	var b strings.Builder
+	fs.SetOutput(&b)
+	_, _, err := LoadFlags(fs, []string{"-h"}, func(k string) string {
+		return map[string]string{"JWT_SECRET": "s3cret-0123456789abcdef", "DATABASE_URL": "postgres://a:hunter2@db/x"}[k]
+	})
+	if !errors.Is(err, flag.ErrHelp) {
+		t.Fatalf("got %v, want flag.ErrHelp", err)
+	}
+	if strings.Contains(b.String(), "s3cret") || strings.Contains(b.String(), "hunter2") || !strings.Contains(b.String(), "jwt-secret") {
+		t.Errorf("help shows a secret or no flags:\n%s", b.String())
 	}
 }
