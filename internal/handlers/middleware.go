@@ -11,6 +11,7 @@ package handlers
 
 import (
 	"context"
+	"fmt"
 	"strconv"
 	"strings"
 	"time"
@@ -79,6 +80,36 @@ func accessLog(log *zap.Logger, m *Metrics, timeout time.Duration) fiber.Handler
 		}
 		log.Info("request", fields...)
 		return nil
+	}
+}
+
+// recoverAll is the outermost middleware: a panic anywhere below it — a
+// handler, the access log, the ErrorHandler — is logged and becomes a 500 in
+// the family's shape, written here without calling the ErrorHandler again
+// (it may be what panicked). Without it fasthttp would let the panic kill
+// the process.
+func recoverAll(log *zap.Logger) fiber.Handler {
+	return func(c *fiber.Ctx) (err error) {
+		defer func() {
+			r := recover()
+			if r == nil {
+				return
+			}
+			func() {
+				// The logger itself may be what panicked.
+				defer func() { _ = recover() }()
+				log.Error("panic", zap.String("request_id", requestID(c)), zap.String("panic", fmt.Sprint(r)), zap.Stack("stack"))
+			}()
+			m := fallback[fiber.StatusInternalServerError]
+			c.Response().ResetBody()
+			c.Set(fiber.HeaderCacheControl, "no-store")
+			if familyOf(c.Path()) == familyBalsamoa {
+				err = c.Status(fiber.StatusInternalServerError).JSON(fiber.Map{"mensaje": m[0]})
+			} else {
+				err = c.Status(fiber.StatusInternalServerError).JSON(fiber.Map{"error": m[1]})
+			}
+		}()
+		return c.Next()
 	}
 }
 

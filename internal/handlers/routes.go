@@ -73,6 +73,10 @@ func NewApp(d Deps) *fiber.App {
 		UnescapePath: false,
 	})
 	m := NewMetrics(d.Registry)
+	// recoverAll outermost, so a panic in the access log or the
+	// ErrorHandler is caught too; the inner recover turns a handler's panic
+	// into an error the ErrorHandler answers and the access log records.
+	app.Use(recoverAll(d.Log))
 	app.Use(accessLog(d.Log, m, d.RequestTimeout))
 	app.Use(recover.New(recover.Config{EnableStackTrace: true, StackTraceHandler: func(c *fiber.Ctx, e any) {
 		d.Log.Error("panic", zap.String("request_id", requestID(c)), zap.Any("panic", e), zap.Stack("stack"))
