@@ -36,6 +36,7 @@ var statusTable = []struct {
 	{auth.ErrUnauthorized, fiber.StatusUnauthorized, "Token no proporcionado o inválido", "Unauthorized"},
 	{errBadID, fiber.StatusBadRequest, "El ID debe ser un número válido", "Invalid id."},
 	{errBadQuery, fiber.StatusBadRequest, "Parámetro de consulta inválido", "Invalid query parameter."},
+	{errFraming, fiber.StatusBadRequest, "Solicitud mal formada: longitud del cuerpo ambigua", "Malformed request: ambiguous body length."},
 	{errBadBody, fiber.StatusBadRequest, "Cuerpo de la solicitud inválido", "Invalid request body."},
 	{errNoFile, fiber.StatusBadRequest, "No se recibió ningún archivo", "Missing file to upload."},
 	{storage.ErrTooLarge, fiber.StatusRequestEntityTooLarge, "El archivo supera el límite de 5 MB", "File too large (max 10MB)."},
@@ -53,11 +54,15 @@ var statusTable = []struct {
 // Default messages for statuses that come from Fiber itself (unknown route,
 // body too large, wrong method) or from nowhere in the table.
 var fallback = map[int][2]string{
-	fiber.StatusNotFound:              {"Ruta no encontrada", "Not found."},
-	fiber.StatusMethodNotAllowed:      {"Método no permitido", "Method not allowed."},
-	fiber.StatusRequestEntityTooLarge: {"El archivo supera el límite de 5 MB", "File too large (max 10MB)."},
-	fiber.StatusRequestTimeout:        {"Tiempo de espera agotado", "Request timeout."},
-	fiber.StatusInternalServerError:   {"Error interno del servidor", "Internal server error."},
+	fiber.StatusNotFound: {"Ruta no encontrada", "Not found."},
+	// fasthttp's own 400s (a header it cannot parse) carry its parser's
+	// text and the raw request, token included: never echoed.
+	fiber.StatusBadRequest:                  {"Solicitud mal formada", "Bad request."},
+	fiber.StatusRequestHeaderFieldsTooLarge: {"Encabezados de la solicitud demasiado grandes", "Request header fields too large."},
+	fiber.StatusMethodNotAllowed:            {"Método no permitido", "Method not allowed."},
+	fiber.StatusRequestEntityTooLarge:       {"El archivo supera el límite de 5 MB", "File too large (max 10MB)."},
+	fiber.StatusRequestTimeout:              {"Tiempo de espera agotado", "Request timeout."},
+	fiber.StatusInternalServerError:         {"Error interno del servidor", "Internal server error."},
 }
 
 // messages are the texts one route gives per status, in its family's
@@ -121,10 +126,10 @@ func errorHandler(log *zap.Logger) fiber.ErrorHandler {
 			log.Error("request failed", zap.String("request_id", requestID(c)), zap.String("path", utils.CopyString(c.Path())), zap.Error(err))
 		}
 		c.Set(fiber.HeaderCacheControl, "no-store")
-		if fam == familyOther && status == fiber.StatusRequestEntityTooLarge {
-			// fasthttp refuses an oversized chunked body before routing and
-			// resets the request, so its path (and family) is lost: answer
-			// in both shapes. Browsers send Content-Length, whose refusal
+		if fam == familyOther && (status == fiber.StatusRequestEntityTooLarge || status == fiber.StatusRequestHeaderFieldsTooLarge || status == fiber.StatusBadRequest) {
+			// fasthttp refuses an oversized chunked body, too large or
+			// unparsable headers before routing and resets the request, so
+			// its path (and family) is lost: answer in both shapes. Browsers send Content-Length, whose refusal
 			// keeps the path and gets the family's exact answer.
 			return c.Status(status).JSON(fiber.Map{"mensaje": mensaje, "error": cat})
 		}
