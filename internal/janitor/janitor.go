@@ -45,6 +45,10 @@ type Config struct {
 	DryRun         bool // count, change nothing
 	Force          bool // move orphans beyond MaxOrphans
 	RepairDangling bool // trash rows whose file is missing
+	// hook, when not nil, is called at the named points between the
+	// janitor's reads and its acts, so tests can commit a racing transaction
+	// there (set by export_test.go only).
+	hook func(point, name string)
 	// List fills Report.Items with every file and row acted on (or, in a
 	// dry run, that would be).
 	List bool
@@ -201,3 +205,10 @@ func (p *pass) run(ctx context.Context) error {
 
 // por is who the trash entries the janitor writes say deleted them.
 const por = "janitor"
+
+// at calls the test hook, if any, at a named point of the pass.
+func (p *pass) at(point, name string) {
+	if p.cfg.hook != nil {
+		p.cfg.hook(point, name)
+	}
+}

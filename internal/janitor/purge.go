@@ -86,20 +86,14 @@ func (p *pass) purge(ctx context.Context, old []repo.Entrada, cutoff time.Time) 
 // committed: either way it belongs in the trash under the entry's name.
 func (p *pass) checkEntry(ctx context.Context, e repo.Entrada) error {
 	name := storage.TrashName(e.ID, e.EliminadoEn, e.URL)
+	p.at("check-entry", name)
 	inTrash, err := p.files.TrashExists(name)
 	if err != nil || inTrash {
 		return err
 	}
-	live, err := p.files.LiveExists(e.URL)
-	if err != nil {
-		return err
-	}
-	if !live {
-		p.rep.TrashMissing++
-		p.log.Warn("janitor: trash entry whose file is nowhere; it cannot be restored",
-			zap.Int64("papelera_id", e.ID), zap.String("url", e.URL))
-		return nil
-	}
+	// Everything below is decided under the url's lock with the entry read
+	// again: what was seen before may be a restore (and a new delete) that
+	// committed since the entry was listed, or one still in flight.
 	return p.proto.Run(ctx, func(tx *trash.Tx) error {
 		locked, err := tx.Store.TryLockURLs(ctx, []string{e.URL})
 		if err != nil {
@@ -112,6 +106,20 @@ func (p *pass) checkEntry(ctx context.Context, e repo.Entrada) error {
 		still, err := tx.Store.EntradaExists(ctx, e.ID)
 		if err != nil || !still {
 			return err // restored meanwhile
+		}
+		inTrash, err := p.files.TrashExists(name)
+		if err != nil || inTrash {
+			return err // a restore that rolled back put it back
+		}
+		live, err := p.files.LiveExists(e.URL)
+		if err != nil {
+			return err
+		}
+		if !live {
+			p.rep.TrashMissing++
+			p.log.Warn("janitor: trash entry whose file is nowhere; it cannot be restored",
+				zap.Int64("papelera_id", e.ID), zap.String("url", e.URL))
+			return nil
 		}
 		used, err := tx.Store.URLInUse(ctx, e.URL)
 		if err != nil || used {

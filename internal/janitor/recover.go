@@ -2,6 +2,7 @@ package janitor
 
 import (
 	"context"
+	"errors"
 	"io/fs"
 	"path"
 	"regexp"
@@ -60,6 +61,7 @@ func (p *pass) recoverBatch(ctx context.Context, batch []trashFile) error {
 	if len(batch) == 0 {
 		return nil
 	}
+	p.at("recover-batch", batch[0].name)
 	ids := make([]int64, len(batch))
 	for i, f := range batch {
 		ids[i] = f.id
@@ -104,8 +106,11 @@ func (p *pass) recoverBatch(ctx context.Context, batch []trashFile) error {
 }
 
 // recoverFile settles one trash file without an entry, in one transaction.
+// A file gone since it was listed was moved by a transaction that committed
+// (a restore, then maybe a delete under a new name): that is settled, and the
+// pass goes on.
 func (p *pass) recoverFile(ctx context.Context, f trashFile, candidates []repo.Imagen) error {
-	return p.proto.Run(ctx, func(tx *trash.Tx) error {
+	err := p.proto.Run(ctx, func(tx *trash.Tx) error {
 		if len(candidates) > 0 {
 			ids := make([]int32, len(candidates))
 			for i, c := range candidates {
@@ -147,8 +152,18 @@ func (p *pass) recoverFile(ctx context.Context, f trashFile, candidates []repo.I
 		} else if again, err := tx.Store.EntradaExists(ctx, f.id); err != nil || again {
 			return err
 		}
+		if still, err := p.files.TrashExists(f.name); err != nil || !still {
+			return err // moved out since listed: settled
+		}
 		return p.adopt(ctx, tx, f, candidates)
 	})
+	if errors.Is(err, storage.ErrNotExist) {
+		if still, serr := p.files.TrashExists(f.name); serr == nil && !still {
+			p.log.Info("janitor: trash file gone since listed; a committed transaction moved it", zap.String("trash_name", f.name))
+			return nil
+		}
+	}
+	return err
 }
 
 // uuidName is the file name NewImageURL gives, whose folder follows from it.
