@@ -2,11 +2,14 @@ package janitor_test
 
 import (
 	"context"
+	"os"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/imagenes/imagenes/internal/janitor"
 	"github.com/imagenes/imagenes/internal/repo"
+	"github.com/imagenes/imagenes/internal/storage"
 )
 
 // Transactions that commit between the janitor's reads and its acts are
@@ -67,4 +70,43 @@ func restore(f *fixture, e repo.Entrada) repo.Imagen {
 		f.t.Errorf("restore: %v", err)
 	}
 	return img
+}
+
+// A delete whose move into the trash never committed (a crash), then a
+// delete of the same image before any pass: the pass gives the stray file
+// to the later delete's entry, and restoring that entry brings the file
+// back (issue 11 defect 5).
+func TestAbortedMoveThenDelete(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	f.image(false) // the janitor refuses an empty table
+	id, url := f.image(false)
+	ctx := context.Background()
+	var lost int64
+	if err := f.pool.QueryRow(ctx, `SELECT nextval(pg_get_serial_sequence('imagenes_papelera', 'id'))`).Scan(&lost); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.files.MoveToTrash(url, storage.TrashName(lost, time.Now(), url)); err != nil {
+		t.Fatal(err) // the crashed delete's move; its entry never committed
+	}
+	e, err := f.proto.DeleteImagen(ctx, id, repo.All, "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep, err := f.j.Run(ctx, cfg())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Adopted != 0 || rep.Recovered != 1 {
+		t.Errorf("got %+v, want the file recovered into the later entry, none adopted", countsOf(rep))
+	}
+	if n := f.count(`SELECT count(*) FROM imagenes_papelera`); n != 1 {
+		t.Errorf("%d trash entries, want one", n)
+	}
+	if _, err := f.proto.Restore(ctx, e.ID); err != nil {
+		t.Fatalf("restore: %v", err)
+	}
+	if _, err := os.Stat(f.live(url)); err != nil {
+		t.Errorf("restored, but the file is not in place: %v", err)
+	}
 }

@@ -155,6 +155,9 @@ func (p *pass) recoverFile(ctx context.Context, f trashFile, candidates []repo.I
 		if still, err := p.files.TrashExists(f.name); err != nil || !still {
 			return err // moved out since listed: settled
 		}
+		if settled, err := p.rejoin(ctx, tx, f); err != nil || settled {
+			return err
+		}
 		return p.adopt(ctx, tx, f, candidates)
 	})
 	if errors.Is(err, storage.ErrNotExist) {
@@ -195,4 +198,32 @@ func (p *pass) adopt(ctx context.Context, tx *trash.Tx, f trashFile, candidates 
 		return err
 	}
 	return tx.Rename(f.name, storage.TrashName(e.ID, e.EliminadoEn, e.URL))
+}
+
+// rejoin gives a trash file without an entry to the entry of a later delete
+// of the same image that found the file gone (sin_archivo): a crash had left
+// the earlier delete's move uncommitted. The file takes that entry's name and
+// the entry becomes restorable, so one entry holds it, never a second.
+func (p *pass) rejoin(ctx context.Context, tx *trash.Tx, f trashFile) (bool, error) {
+	es, err := tx.Store.SinArchivoByBase(ctx, f.base)
+	if err != nil {
+		return false, err
+	}
+	for _, e := range es {
+		if !storage.IsLocal(e.URL) || (e.Bytes != nil && *e.Bytes != f.size) {
+			continue
+		}
+		p.rep.Recovered++
+		p.list(kindRecovered, Item{URL: e.URL, TrashName: f.name, Bytes: f.size})
+		p.log.Info("janitor: trash file of an aborted delete joins the entry of the later delete",
+			zap.Int64("papelera_id", e.ID), zap.String("trash_name", f.name))
+		if p.cfg.DryRun {
+			return true, nil
+		}
+		if err := tx.Store.ClearSinArchivo(ctx, e.ID); err != nil {
+			return false, err
+		}
+		return true, tx.Rename(f.name, storage.TrashName(e.ID, e.EliminadoEn, e.URL))
+	}
+	return false, nil
 }

@@ -268,3 +268,27 @@ func (s *Store) ListLocales(ctx context.Context, after int32, limit int) ([]Loca
 	}
 	return out, nil
 }
+
+// SinArchivoByBase locks and returns the trash entries recorded without a
+// file whose url ends in base, newest first, skipping those a restore holds:
+// a delete that found its file gone because an earlier, aborted delete had
+// moved it into the trash under an entry that never committed.
+func (s *Store) SinArchivoByBase(ctx context.Context, base string) ([]Entrada, error) {
+	const q = `SELECT ` + entradaColumns + ` FROM imagenes_papelera
+WHERE sin_archivo AND substring(url from '[^/]*$') = $1 ORDER BY id DESC FOR UPDATE SKIP LOCKED`
+	rows, _ := s.db.Query(ctx, q, base)
+	es, err := pgx.CollectRows(rows, pgx.RowToStructByName[Entrada])
+	if err != nil {
+		return nil, fmt.Errorf("sin archivo by base: %w", translate(err))
+	}
+	return es, nil
+}
+
+// ClearSinArchivo records that entry id's file is in the trash again.
+func (s *Store) ClearSinArchivo(ctx context.Context, id int64) error {
+	const q = `UPDATE imagenes_papelera SET sin_archivo = false WHERE id = $1`
+	if _, err := s.db.Exec(ctx, q, id); err != nil {
+		return fmt.Errorf("clear sin archivo %d: %w", id, translate(err))
+	}
+	return nil
+}
