@@ -32,6 +32,7 @@ var statusTable = []struct {
 	mensaje string // Balsamoa family: {"mensaje": ...}
 	cat     string // Cat Data family: {"error": ...}
 }{
+	{errCrossSite, fiber.StatusForbidden, "Solicitud de otro sitio rechazada: use el encabezado Authorization", "Cross-site request refused."},
 	{auth.ErrForbidden, fiber.StatusForbidden, "Acceso denegado: se requiere rol de administrador", "Forbidden"},
 	{auth.ErrUnauthorized, fiber.StatusUnauthorized, "Token no proporcionado o inválido", "Unauthorized"},
 	{errBadID, fiber.StatusBadRequest, "El ID debe ser un número válido", "Invalid id."},

@@ -79,6 +79,7 @@ func NewApp(d Deps) *fiber.App {
 	app.Use(recoverAll(d.Log))
 	app.Use(accessLog(d.Log, m, d.RequestTimeout))
 	app.Use(framing())
+	app.Use(sameSiteCookieWrites())
 	app.Use(recover.New(recover.Config{EnableStackTrace: true, StackTraceHandler: func(c *fiber.Ctx, e any) {
 		d.Log.Error("panic", zap.String("request_id", requestID(c)), zap.Any("panic", e), zap.Stack("stack"))
 	}}))
