@@ -40,7 +40,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 	if err := d.files.WriteMarker(); err != nil {
 		return fmt.Errorf("storage marker: %w", err)
 	}
-	acfg := auth.Config{Secret: cfg.JWTSecret, JWKSURL: cfg.JWKSURL, Issuer: cfg.JWTIssuer, Audience: cfg.JWTAudience, AdminRoles: cfg.JWTAdminRoles, Log: log}
+	acfg := auth.Config{Secret: cfg.JWTSecret, JWKSURL: cfg.JWKSURL, Issuer: cfg.JWTIssuer, Audience: cfg.JWTAudience, AdminRoles: cfg.JWTAdminRoles, AllowNoExp: !cfg.JWTRequireExp, Log: log}
 	// Beside Balsamoa, its sessions are checked against its usuarios table;
 	// whether there is one is asked once, here.
 	if d.balsamoa.Sesiones {

@@ -15,6 +15,8 @@ import (
 	"slices"
 	"strconv"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/MicahParks/keyfunc/v2"
 	jwtware "github.com/gofiber/contrib/jwt"
@@ -45,6 +47,9 @@ type Config struct {
 	// Sessions, when not nil, is asked whether a Balsamoa token's session is
 	// still open (the database has Balsamoa's usuarios table).
 	Sessions Sessions
+	// AllowNoExp accepts tokens without "exp" (JWT_REQUIRE_EXP=false);
+	// by default such a token, valid forever, is refused.
+	AllowNoExp bool
 	// Log receives the JWKS refresh failures (nil: discarded), which would
 	// otherwise leave tokens failing with no trace of why.
 	Log *zap.Logger
@@ -182,7 +187,17 @@ func (a *Auth) user(ctx context.Context, tok *jwt.Token) (User, error) {
 			return User{}, fmt.Errorf("%w: wrong audience", ErrUnauthorized)
 		}
 	}
+	if !a.cfg.AllowNoExp {
+		if exp, err := claims.GetExpirationTime(); err != nil || exp == nil {
+			return User{}, fmt.Errorf("%w: no exp", ErrUnauthorized)
+		}
+	}
 	sub, _ := claims.GetSubject()
+	if sub != "" && !cleanSub(sub) {
+		// A NUL or control byte would reach the database as owner_sub
+		// and come back as some unrelated 400.
+		return User{}, fmt.Errorf("%w: sub is not printable text", ErrUnauthorized)
+	}
 	if sub != "" {
 		return User{Sub: sub, Admin: isAdmin(claims)}, nil
 	}
@@ -294,4 +309,17 @@ func Mint(cfg Config, sub string, admin bool, ttl time.Duration, now time.Time) 
 		claims["aud"] = cfg.Audience
 	}
 	return jwt.NewWithClaims(jwt.SigningMethodHS256, claims).SignedString([]byte(cfg.Secret))
+}
+
+// cleanSub: a sub is valid UTF-8 without control characters, at most 255 bytes.
+func cleanSub(s string) bool {
+	if len(s) > 255 || !utf8.ValidString(s) {
+		return false
+	}
+	for _, r := range s {
+		if unicode.IsControl(r) {
+			return false
+		}
+	}
+	return true
 }

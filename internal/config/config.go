@@ -33,6 +33,8 @@ type Config struct {
 	JWTAudience string
 	// JWTAdminRoles are the "rol" values of Balsamoa's tokens that are admin.
 	JWTAdminRoles []string
+	// JWTRequireExp refuses tokens without "exp" (the default).
+	JWTRequireExp bool
 
 	TrashRetention time.Duration
 
@@ -117,6 +119,14 @@ var settings = []setting{
 		if len(c.JWTAdminRoles) == 0 {
 			return errors.New("want at least one role, e.g. 1")
 		}
+		return nil
+	}},
+	{"JWT_REQUIRE_EXP", "true", "refuse tokens without exp (false accepts them, valid forever)", func(c *Config, v string) error {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			return errors.New("want true or false")
+		}
+		c.JWTRequireExp = b
 		return nil
 	}},
 	{"TRASH_RETENTION", "168h", "how long trashed images stay restorable", durationAtLeast(time.Second, func(c *Config) *time.Duration { return &c.TrashRetention })},

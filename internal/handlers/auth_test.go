@@ -101,6 +101,10 @@ func TestAuthMatrix(t *testing.T) {
 		{"audience in a list", sign(t, jwt.SigningMethodRS256, key, kid, good(jwt.MapClaims{"aud": []string{"x", "imagenes"}})), false, "/api/images", 200},
 		{"missing sub", sign(t, jwt.SigningMethodRS256, key, kid, good(jwt.MapClaims{"sub": nil})), false, "/api/images", 401},
 		{"malformed", "eyJhbGciOiJIUzI1NiJ9.garbage", false, "/api/images", 401},
+		{"no exp (valid forever) is refused", sign(t, jwt.SigningMethodRS256, key, kid, good(jwt.MapClaims{"exp": nil})), false, "/api/images", 401},
+		{"no exp on Balsamoa is 401", sign(t, jwt.SigningMethodHS256, []byte(testSecret), "", good(jwt.MapClaims{"exp": nil, "role": "admin"})), false, "/api/v1/admin/imagenes", 401},
+		{"NUL in sub is 401, not an id error", sign(t, jwt.SigningMethodHS256, []byte(testSecret), "", good(jwt.MapClaims{"sub": "ali\x00ce", "role": "admin"})), false, "/api/v1/admin/imagenes", 401},
+		{"control byte in sub", sign(t, jwt.SigningMethodHS256, []byte(testSecret), "", good(jwt.MapClaims{"sub": "a\nb"})), false, "/api/images", 401},
 		{"wrong admin on Balsamoa is 401 mensaje", "x", false, "/api/v1/admin/imagenes", 401},
 	}
 	for _, tt := range tests {
