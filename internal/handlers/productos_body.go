@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/url"
 	"regexp"
 	"strconv"
 	"strings"
@@ -176,6 +177,10 @@ func parseSet(in []imagenRefBody) ([]trash.ImagenRef, error) {
 			if _, err := storage.RelPath(u); err != nil {
 				return nil, bad(fmt.Sprintf("imagenes[%d]: url inválida", i))
 			}
+		} else if !externalURL(u) {
+			// The shop publishes these urls in <img src>: javascript:,
+			// data: or a relative path would be stored and served as is.
+			return nil, bad(fmt.Sprintf("imagenes[%d]: la url debe empezar por http://, https:// o /recursos/", i))
 		}
 		if seen[u] {
 			return nil, bad(fmt.Sprintf("imagenes[%d]: la url está repetida", i))
@@ -211,4 +216,12 @@ func jsonMessage(err error) string {
 		return "Tipo inválido en el campo " + strconv.Quote(te.Field)
 	}
 	return "JSON inválido"
+}
+
+// externalURL: an absolute http(s) url with a host, the only external
+// references an image may have.
+func externalURL(s string) bool {
+	u, err := url.Parse(s)
+	return err == nil && (u.Scheme == "http" || u.Scheme == "https") && u.Host != "" &&
+		(strings.HasPrefix(s, "http://") || strings.HasPrefix(s, "https://"))
 }
