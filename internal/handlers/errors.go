@@ -115,7 +115,13 @@ func errorHandler(log *zap.Logger) fiber.ErrorHandler {
 		status, mensaje, cat := classify(err)
 		fam := familyOf(c.Path())
 		if fam == familyBalsamoa && (status == fiber.StatusRequestEntityTooLarge || status == fiber.StatusUnsupportedMediaType) {
-			status = balsamoaTooLarge
+			if strings.HasSuffix(c.Path(), "/imagenes/subir") {
+				status = balsamoaTooLarge
+			} else if status == fiber.StatusRequestEntityTooLarge {
+				// Any other Balsamoa route (a JSON body): a 413 in its
+				// own words, not the upload's "archivo" message.
+				mensaje = "El cuerpo de la solicitud supera el límite de 10 MB"
+			}
 		}
 		var re *routeError
 		if errors.As(err, &re) {

@@ -71,6 +71,11 @@ func NewApp(d Deps) *fiber.App {
 		// Route on the raw path: /recursos/* validates its own decoding, and
 		// must see %2e%2e rather than a path fasthttp already cleaned.
 		UnescapePath: false,
+		// fasthttp would parse a multipart body while reading it, before
+		// routing and auth: a broken form became a 400 carrying Go's parser
+		// text where a 401 was due. The upload handlers parse it themselves,
+		// after the token check, and answer in their family's words.
+		DisablePreParseMultipartForm: true,
 	})
 	m := NewMetrics(d.Registry)
 	// recoverAll outermost, so a panic in the access log or the
