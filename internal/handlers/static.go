@@ -2,6 +2,7 @@ package handlers
 
 import (
 	"errors"
+	"io"
 	"io/fs"
 	"mime"
 	"net/http"
@@ -58,9 +59,13 @@ func (h *staticHandler) serve(c *fiber.Ctx) error {
 	c.Set(fiber.HeaderCacheControl, "public, max-age=31536000, immutable")
 	c.Set("X-Content-Type-Options", "nosniff")
 	c.Set(fiber.HeaderContentType, contentTypeOf(u))
-	if notModified(c, etag, info) {
-		f.Close()
-		return c.SendStatus(fiber.StatusNotModified)
+	if conditional(c) {
+		// Range, If-Range and the validators (lists, weak tags, *) follow
+		// net/http's rules exactly: http.ServeContent decides and writes
+		// into a shim. Only these requests take this path; the plain GET
+		// streams below without buffering.
+		defer f.Close()
+		return serveContent(c, u, info, f)
 	}
 	if c.Method() == fiber.MethodHead {
 		f.Close()
@@ -70,15 +75,74 @@ func (h *staticHandler) serve(c *fiber.Ctx) error {
 	return c.SendStream(f, int(info.Size()))
 }
 
-func notModified(c *fiber.Ctx, etag string, info fs.FileInfo) bool {
-	if inm := c.Get(fiber.HeaderIfNoneMatch); inm != "" {
-		return inm == etag || inm == "*"
-	}
-	if ims := c.Get(fiber.HeaderIfModifiedSince); ims != "" {
-		t, err := http.ParseTime(ims)
-		return err == nil && !info.ModTime().Truncate(1e9).After(t)
+func conditional(c *fiber.Ctx) bool {
+	for _, h := range []string{fiber.HeaderRange, fiber.HeaderIfRange, fiber.HeaderIfNoneMatch, fiber.HeaderIfModifiedSince, fiber.HeaderIfMatch, fiber.HeaderIfUnmodifiedSince} {
+		if len(c.Request().Header.Peek(h)) > 0 {
+			return true
+		}
 	}
 	return false
+}
+
+// serveContent answers through http.ServeContent. The headers already set
+// (ETag, Last-Modified, Content-Type, caching) are handed to it, so it
+// compares against our ETag; its status, headers and body are copied back.
+func serveContent(c *fiber.Ctx, u string, info fs.FileInfo, f io.ReadSeeker) error {
+	r, err := http.NewRequestWithContext(c.UserContext(), c.Method(), "/", nil)
+	if err != nil {
+		return fiber.ErrBadRequest
+	}
+	for _, h := range []string{fiber.HeaderRange, fiber.HeaderIfRange, fiber.HeaderIfNoneMatch, fiber.HeaderIfModifiedSince, fiber.HeaderIfMatch, fiber.HeaderIfUnmodifiedSince} {
+		if v := c.Request().Header.Peek(h); len(v) > 0 {
+			r.Header.Set(h, string(v))
+		}
+	}
+	w := &responseShim{c: c, header: http.Header{}}
+	c.Response().Header.VisitAll(func(k, v []byte) { w.header.Add(string(k), string(v)) })
+	http.ServeContent(w, r, path.Base(u), info.ModTime(), f)
+	if w.status == 0 {
+		w.WriteHeader(http.StatusOK)
+	}
+	return nil
+}
+
+// responseShim is the http.ResponseWriter http.ServeContent writes to.
+type responseShim struct {
+	c      *fiber.Ctx
+	header http.Header
+	status int
+}
+
+func (w *responseShim) Header() http.Header { return w.header }
+
+func (w *responseShim) WriteHeader(code int) {
+	if w.status != 0 {
+		return
+	}
+	w.status = code
+	w.c.Status(code)
+	for k, vs := range w.header {
+		w.c.Response().Header.Del(k)
+		for _, v := range vs {
+			w.c.Response().Header.Add(k, v)
+		}
+	}
+	if code >= 400 {
+		// ServeContent's error texts are plain; keep the JSON-free answer
+		// but never cache it.
+		w.c.Set(fiber.HeaderCacheControl, "no-store")
+	}
+}
+
+func (w *responseShim) Write(b []byte) (int, error) {
+	if w.status == 0 {
+		w.WriteHeader(http.StatusOK)
+	}
+	if w.c.Method() == fiber.MethodHead {
+		return len(b), nil
+	}
+	w.c.Response().AppendBody(b)
+	return len(b), nil
 }
 
 // contentTypeOf guesses from the extension; uploads only ever get the

@@ -92,3 +92,49 @@ func TestOps(t *testing.T) {
 		})
 	}
 }
+
+// TestStaticRangesAndValidators: Range was ignored and If-None-Match lists
+// and weak tags were not understood; /recursos/* now follows
+// http.ServeContent's rules, HEAD included.
+func TestStaticRangesAndValidators(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	_, url := e.upload(pngBytes)
+	etag := e.do(t, req{method: "GET", path: url}).header.Get("ETag")
+	n := len(pngBytes)
+	tests := []struct {
+		name, method string
+		header       map[string]string
+		wantStatus   int
+		wantLen      int    // body length (-1: not checked)
+		wantRange    string // Content-Range
+	}{
+		{"first four bytes", "GET", map[string]string{"Range": "bytes=0-3"}, 206, 4, "bytes 0-3/" + itoa(n)},
+		{"suffix", "GET", map[string]string{"Range": "bytes=-2"}, 206, 2, "bytes " + itoa(n-2) + "-" + itoa(n-1) + "/" + itoa(n)},
+		{"unsatisfiable", "GET", map[string]string{"Range": "bytes=999999-"}, 416, -1, "bytes */" + itoa(n)},
+		{"head with range", "HEAD", map[string]string{"Range": "bytes=0-3"}, 206, 0, "bytes 0-3/" + itoa(n)},
+		{"if-none-match list", "GET", map[string]string{"If-None-Match": `"other", ` + etag}, 304, 0, ""},
+		{"if-none-match weak", "GET", map[string]string{"If-None-Match": "W/" + etag}, 304, 0, ""},
+		{"if-none-match star", "GET", map[string]string{"If-None-Match": "*"}, 304, 0, ""},
+		{"if-none-match other", "GET", map[string]string{"If-None-Match": `"other"`}, 200, n, ""},
+		{"if-range stale ignores range", "GET", map[string]string{"Range": "bytes=0-3", "If-Range": `"stale"`}, 200, n, ""},
+		{"if-match other", "GET", map[string]string{"If-Match": `"other"`}, 412, -1, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := e.do(t, req{method: tt.method, path: url, header: tt.header})
+			if got.status != tt.wantStatus {
+				t.Fatalf("got %d, want %d", got.status, tt.wantStatus)
+			}
+			if tt.wantLen >= 0 && len(got.body) != tt.wantLen {
+				t.Errorf("got %d body bytes, want %d", len(got.body), tt.wantLen)
+			}
+			if tt.wantRange != "" && got.header.Get("Content-Range") != tt.wantRange {
+				t.Errorf("got Content-Range %q, want %q", got.header.Get("Content-Range"), tt.wantRange)
+			}
+			if tt.wantStatus == 206 && tt.method == "GET" && string(got.body) != string(pngBytes[:len(got.body)]) && !strings.Contains(tt.name, "suffix") {
+				t.Errorf("got the wrong bytes")
+			}
+		})
+	}
+}
