@@ -77,6 +77,7 @@ func NewApp(d Deps) *fiber.App {
 		// after the token check, and answer in their family's words.
 		DisablePreParseMultipartForm: true,
 	})
+	app.Server().HeaderReceived = bodyGate
 	m := NewMetrics(d.Registry)
 	// recoverAll outermost, so a panic in the access log or the
 	// ErrorHandler is caught too; the inner recover turns a handler's panic
