@@ -11,7 +11,7 @@ DEV_SECRET ?= dev-secret-change-me-0123456789
 
 export CGO_ENABLED ?= 0
 
-.PHONY: help build run test test-short vet fmt clean db-stop janitor-measure bench k6 crash fuzz e2e
+.PHONY: help build run minio-stop test test-short vet fmt clean db-stop janitor-measure bench k6 crash fuzz e2e
 
 help: ## list the targets
 	@grep -hE '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -39,9 +39,10 @@ run: build ## serve on :8080; starts a local PostgreSQL under ./.data when DATAB
 	echo; \
 	exec $(BIN) serve
 
-test: ## run every test against a throwaway local PostgreSQL
+test: ## run every test against a throwaway local PostgreSQL and MinIO
 	@set -euo pipefail; \
 	export IMAGENES_TEST_DATABASE_URL=$$(scripts/localpg.sh start test --fast); \
+	export IMAGENES_TEST_S3_URL=$$(scripts/minio.sh start test); \
 	$(GO) vet ./...; \
 	$(GO) test -count=1 -timeout 15m ./...
 
@@ -72,6 +73,10 @@ k6: ## every k6 script against a fresh service, with thresholds; results in benc
 janitor-measure: ## time one janitor pass over N files and rows (default 100000), with peak memory
 	N=$${N:-100000} scripts/janitor-measure.sh
 
+minio-stop: ## stop the local MinIO servers
+	-scripts/minio.sh stop dev
+	-scripts/minio.sh stop test
+
 db-stop: ## stop the local PostgreSQL clusters
 	-scripts/localpg.sh stop dev
 	-scripts/localpg.sh stop test
@@ -84,4 +89,6 @@ clean: ## remove the binary and local data (databases, storage)
 	-scripts/localpg.sh destroy dev
 	-scripts/localpg.sh destroy test
 	-scripts/localpg.sh destroy bench
+	-scripts/minio.sh destroy dev
+	-scripts/minio.sh destroy test
 	rm -rf $(BIN) .data bench/out

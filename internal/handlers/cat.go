@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"io/fs"
-	"os"
 	"path"
 	"strconv"
 	"time"
@@ -21,7 +20,7 @@ var catTypes = []string{"image/jpeg", "image/png"}
 
 type liveFiles interface {
 	stager
-	OpenLive(url string) (*os.File, error)
+	OpenLive(url string) (storage.File, error)
 }
 
 type catStore interface {

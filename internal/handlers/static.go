@@ -7,7 +7,6 @@ import (
 	"mime"
 	"net/http"
 	"net/url"
-	"os"
 	"path"
 	"strconv"
 
@@ -17,7 +16,7 @@ import (
 )
 
 type staticFiles interface {
-	OpenLive(url string) (*os.File, error)
+	OpenLive(url string) (storage.File, error)
 }
 
 // staticHandler serves live files under /recursos/. Names never change (a

@@ -165,7 +165,7 @@ func (s *Storage) TrashExists(name string) (bool, error) {
 
 // OpenLive opens the live file of url for reading: regular files only, so
 // a folder or a symlink is ErrUnsafePath and nothing outside is read.
-func (s *Storage) OpenLive(url string) (*os.File, error) {
+func (s *Storage) OpenLive(url string) (File, error) {
 	p, err := RelPath(url)
 	if err != nil {
 		return nil, err

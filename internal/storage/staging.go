@@ -51,6 +51,30 @@ func (s *Storage) Stage(r io.Reader, limit int64, allowed []string) (_ *Staged, 
 		}
 	}()
 
+	var dst io.Writer = f
+	if stageWriteHook != nil {
+		dst = stageWriteHook(f)
+	}
+	st, err := CopyImage(dst, r, limit, allowed)
+	if err != nil {
+		return nil, err
+	}
+	st.Name = name
+	if err := f.Sync(); err != nil {
+		return nil, fmt.Errorf("sync upload: %w", spaceError(err))
+	}
+	if err := f.Close(); err != nil {
+		return nil, fmt.Errorf("close upload: %w", err)
+	}
+	return st, nil
+}
+
+// CopyImage copies r to dst, at most limit bytes, judging the type from the
+// first bytes (never from the client's header or file name); it must be one
+// of allowed. It streams: memory does not grow with the file. Errors wrap
+// ErrTooLarge, ErrNotImage, ErrEmpty or ErrNoSpace. The result has no Name:
+// where the bytes went is the caller's.
+func CopyImage(dst io.Writer, r io.Reader, limit int64, allowed []string) (*Staged, error) {
 	var head [512]byte
 	n, err := io.ReadFull(r, head[:])
 	if err != nil && !errors.Is(err, io.ErrUnexpectedEOF) && !errors.Is(err, io.EOF) {
@@ -64,10 +88,6 @@ func (s *Storage) Stage(r io.Reader, limit int64, allowed []string) (_ *Staged, 
 		return nil, fmt.Errorf("%w: %s", ErrNotImage, ct)
 	}
 	h := sha256.New()
-	var dst io.Writer = f
-	if stageWriteHook != nil {
-		dst = stageWriteHook(f)
-	}
 	w := io.MultiWriter(dst, h)
 	if _, err := w.Write(head[:n]); err != nil {
 		return nil, fmt.Errorf("write upload: %w", spaceError(err))
@@ -80,13 +100,7 @@ func (s *Storage) Stage(r io.Reader, limit int64, allowed []string) (_ *Staged, 
 	if size > limit {
 		return nil, fmt.Errorf("%w: more than %d bytes", ErrTooLarge, limit)
 	}
-	if err := f.Sync(); err != nil {
-		return nil, fmt.Errorf("sync upload: %w", spaceError(err))
-	}
-	if err := f.Close(); err != nil {
-		return nil, fmt.Errorf("close upload: %w", err)
-	}
-	return &Staged{Name: name, Size: size, SHA256: hex.EncodeToString(h.Sum(nil)), ContentType: ct, Ext: extOf[ct]}, nil
+	return &Staged{Size: size, SHA256: hex.EncodeToString(h.Sum(nil)), ContentType: ct, Ext: extOf[ct]}, nil
 }
 
 // Publish renames the staged file to the live path of url, creating its

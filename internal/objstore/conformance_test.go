@@ -1,0 +1,451 @@
+package objstore_test
+
+// The storage conformance suite: every operation the protocol, the janitor
+// and the routes use, on both backends (a real folder, a real MinIO bucket
+// with and without a key prefix), with the same expectations.
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/minio/minio-go/v7"
+
+	"github.com/imagenes/imagenes/internal/objstore"
+	"github.com/imagenes/imagenes/internal/s3test"
+	"github.com/imagenes/imagenes/internal/storage"
+)
+
+var (
+	pngBytes = append([]byte("\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR"), bytes.Repeat([]byte("p"), 100)...)
+	allTypes = []string{"image/jpeg", "image/png", "image/webp", "image/gif"}
+)
+
+// backend is one storage under test, with a way to write a key behind the
+// storage's back (a shop's own file, a leftover) as an operator would.
+type backend struct {
+	storage.Backend
+	putRaw func(t *testing.T, key string, data []byte)
+}
+
+func backends(t *testing.T) map[string]func(t *testing.T) backend {
+	return map[string]func(t *testing.T) backend{
+		"disk": func(t *testing.T) backend {
+			root := t.TempDir()
+			s, err := storage.Open(root)
+			if err != nil {
+				t.Fatalf("open: %v", err)
+			}
+			t.Cleanup(func() { s.Close() })
+			return backend{s, func(t *testing.T, key string, data []byte) {
+				p := filepath.Join(root, filepath.FromSlash(key))
+				if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+					t.Fatal(err)
+				}
+				if err := os.WriteFile(p, data, 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}}
+		},
+		"s3":        func(t *testing.T) backend { return s3backend(t, "") },
+		"s3-prefix": func(t *testing.T) backend { return s3backend(t, "tienda/imagenes") },
+	}
+}
+
+func s3backend(t *testing.T, prefix string) backend {
+	s := s3test.New(t, prefix)
+	if prefix != "" {
+		prefix += "/"
+	}
+	return backend{s, func(t *testing.T, key string, data []byte) {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if _, err := s.Client().PutObject(ctx, s.Bucket(), prefix+key, bytes.NewReader(data), int64(len(data)), minio.PutObjectOptions{}); err != nil {
+			t.Fatalf("put %s: %v", key, err)
+		}
+	}}
+}
+
+// forEach runs fn on every backend.
+func forEach(t *testing.T, fn func(t *testing.T, b backend)) {
+	t.Helper()
+	for name, mk := range backends(t) {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			fn(t, mk(t))
+		})
+	}
+}
+
+// upload stages and publishes pngBytes at url.
+func upload(t *testing.T, b backend, url string) {
+	t.Helper()
+	st, err := b.Stage(bytes.NewReader(pngBytes), 1<<20, allTypes)
+	if err != nil {
+		t.Fatalf("stage: %v", err)
+	}
+	if err := b.Publish(st, url); err != nil {
+		t.Fatalf("publish %s: %v", url, err)
+	}
+}
+
+func read(t *testing.T, b backend, url string) []byte {
+	t.Helper()
+	f, err := b.OpenLive(url)
+	if err != nil {
+		t.Fatalf("open %s: %v", url, err)
+	}
+	defer f.Close()
+	data, err := io.ReadAll(f)
+	if err != nil {
+		t.Fatalf("read %s: %v", url, err)
+	}
+	return data
+}
+
+func exists(t *testing.T, b backend, url, trash string) (live, inTrash bool) {
+	t.Helper()
+	var err error
+	if url != "" {
+		if live, err = b.LiveExists(url); err != nil {
+			t.Fatalf("live exists %s: %v", url, err)
+		}
+	}
+	if trash != "" {
+		if inTrash, err = b.TrashExists(trash); err != nil {
+			t.Fatalf("trash exists %s: %v", trash, err)
+		}
+	}
+	return live, inTrash
+}
+
+const url1 = "/recursos/imagenes/productos/ab/abc.png"
+
+func TestMoves(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		name string
+		run  func(t *testing.T, b backend)
+	}{
+		{"upload then read back", func(t *testing.T, b backend) {
+			upload(t, b, url1)
+			if got := read(t, b, url1); !bytes.Equal(got, pngBytes) {
+				t.Errorf("read back %d bytes, want %d", len(got), len(pngBytes))
+			}
+		}},
+		{"publish never overwrites", func(t *testing.T, b backend) {
+			upload(t, b, url1)
+			st, err := b.Stage(bytes.NewReader(pngBytes), 1<<20, allTypes)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := b.Publish(st, url1); !errors.Is(err, fs.ErrExist) {
+				t.Errorf("second publish: got %v, want fs.ErrExist", err)
+			}
+			if err := b.Discard(st); err != nil {
+				t.Errorf("discard: %v", err)
+			}
+		}},
+		{"to the trash and back", func(t *testing.T, b backend) {
+			upload(t, b, url1)
+			moved, err := b.MoveToTrash(url1, "1-100-abc.png")
+			if err != nil || !moved {
+				t.Fatalf("move to trash: got %v %v, want moved", moved, err)
+			}
+			if live, inTrash := exists(t, b, url1, "1-100-abc.png"); live || !inTrash {
+				t.Fatalf("after the move: live %v trash %v, want false true", live, inTrash)
+			}
+			if err := b.MoveFromTrash("1-100-abc.png", url1); err != nil {
+				t.Fatalf("move back: %v", err)
+			}
+			if live, inTrash := exists(t, b, url1, "1-100-abc.png"); !live || inTrash {
+				t.Fatalf("after the move back: live %v trash %v, want true false", live, inTrash)
+			}
+			if got := read(t, b, url1); !bytes.Equal(got, pngBytes) {
+				t.Errorf("content changed by the round trip")
+			}
+		}},
+		{"a missing live file is not moved, not an error", func(t *testing.T, b backend) {
+			moved, err := b.MoveToTrash(url1, "1-100-abc.png")
+			if moved || err != nil {
+				t.Errorf("got %v %v, want false nil", moved, err)
+			}
+			if _, inTrash := exists(t, b, "", "1-100-abc.png"); inTrash {
+				t.Error("a trash file appeared from nothing")
+			}
+		}},
+		{"a move to an existing trash name is refused and keeps the live file", func(t *testing.T, b backend) {
+			upload(t, b, url1)
+			b.putRaw(t, ".papelera/1-100-abc.png", []byte("other"))
+			if _, err := b.MoveToTrash(url1, "1-100-abc.png"); !errors.Is(err, fs.ErrExist) {
+				t.Errorf("got %v, want fs.ErrExist", err)
+			}
+			if live, _ := exists(t, b, url1, ""); !live {
+				t.Error("the live file is gone after a refused move")
+			}
+		}},
+		{"restoring over a live file is refused", func(t *testing.T, b backend) {
+			upload(t, b, url1)
+			b.putRaw(t, ".papelera/1-100-abc.png", []byte("other"))
+			if err := b.MoveFromTrash("1-100-abc.png", url1); !errors.Is(err, fs.ErrExist) {
+				t.Errorf("got %v, want fs.ErrExist", err)
+			}
+			if _, inTrash := exists(t, b, "", "1-100-abc.png"); !inTrash {
+				t.Error("the trash file is gone after a refused restore")
+			}
+		}},
+		{"restoring a missing trash file is ErrNotExist", func(t *testing.T, b backend) {
+			if err := b.MoveFromTrash("1-100-abc.png", url1); !errors.Is(err, storage.ErrNotExist) {
+				t.Errorf("got %v, want ErrNotExist", err)
+			}
+		}},
+		{"rename in the trash", func(t *testing.T, b backend) {
+			b.putRaw(t, ".papelera/1-100-abc.png", pngBytes)
+			if err := b.RenameTrash("1-100-abc.png", "2-100-abc.png"); err != nil {
+				t.Fatalf("rename: %v", err)
+			}
+			if _, old := exists(t, b, "", "1-100-abc.png"); old {
+				t.Error("the old name is still there")
+			}
+			if _, renamed := exists(t, b, "", "2-100-abc.png"); !renamed {
+				t.Error("the new name is not there")
+			}
+			b.putRaw(t, ".papelera/3-100-abc.png", pngBytes)
+			if err := b.RenameTrash("3-100-abc.png", "2-100-abc.png"); !errors.Is(err, fs.ErrExist) {
+				t.Errorf("rename over an existing name: got %v, want fs.ErrExist", err)
+			}
+		}},
+		{"removes, present or not", func(t *testing.T, b backend) {
+			upload(t, b, url1)
+			b.putRaw(t, ".papelera/1-100-abc.png", pngBytes)
+			for i := 0; i < 2; i++ {
+				if err := b.RemoveLive(url1); err != nil {
+					t.Errorf("remove live (%d): %v", i, err)
+				}
+				if err := b.RemoveTrash("1-100-abc.png"); err != nil {
+					t.Errorf("remove trash (%d): %v", i, err)
+				}
+			}
+			if live, inTrash := exists(t, b, url1, "1-100-abc.png"); live || inTrash {
+				t.Errorf("after removes: live %v trash %v, want none", live, inTrash)
+			}
+		}},
+		{"open a missing file is ErrNotExist", func(t *testing.T, b backend) {
+			if _, err := b.OpenLive(url1); !errors.Is(err, storage.ErrNotExist) {
+				t.Errorf("got %v, want ErrNotExist", err)
+			}
+		}},
+		{"open seeks and stats", func(t *testing.T, b backend) {
+			upload(t, b, url1)
+			f, err := b.OpenLive(url1)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer f.Close()
+			fi, err := f.Stat()
+			if err != nil || fi.Size() != int64(len(pngBytes)) || fi.ModTime().IsZero() {
+				t.Fatalf("stat: %v size %d, want %d and a time", err, fi.Size(), len(pngBytes))
+			}
+			if _, err := f.Seek(4, io.SeekStart); err != nil {
+				t.Fatal(err)
+			}
+			got := make([]byte, 4)
+			if _, err := io.ReadFull(f, got); err != nil || !bytes.Equal(got, pngBytes[4:8]) {
+				t.Errorf("read after seek: %q %v, want %q", got, err, pngBytes[4:8])
+			}
+		}},
+		{"marker", func(t *testing.T, b backend) {
+			if ok, err := b.MarkerExists(); ok || err != nil {
+				t.Fatalf("new storage: marker %v %v, want absent", ok, err)
+			}
+			for i := 0; i < 2; i++ {
+				if err := b.WriteMarker(); err != nil {
+					t.Fatalf("write marker (%d): %v", i, err)
+				}
+			}
+			if ok, err := b.MarkerExists(); !ok || err != nil {
+				t.Errorf("marker %v %v, want present", ok, err)
+			}
+		}},
+		{"usable", func(t *testing.T, b backend) {
+			if err := b.Usable(); err != nil {
+				t.Errorf("usable: %v", err)
+			}
+		}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			forEach(t, tc.run)
+		})
+	}
+}
+
+func TestRefusals(t *testing.T) {
+	t.Parallel()
+	badURLs := []string{
+		"/recursos/../etc/passwd", "/recursos/imagenes/../../x.png", "/recursos/.papelera/1-1-a.png",
+		"/recursos/a\\b.png", "/recursos/a\x00.png", "/etc/passwd", "/recursos/", "/recursos//a.png",
+		"https://cdn.example.com/a.png", "/" + strings.Repeat("a", 300),
+	}
+	badTrash := []string{"", "../x", ".x", "a/b", "a\\b", "a\x00b"}
+	forEach(t, func(t *testing.T, b backend) {
+		for _, u := range badURLs {
+			ops := map[string]error{}
+			_, ops["MoveToTrash"] = b.MoveToTrash(u, "1-1-a.png")
+			ops["MoveFromTrash"] = b.MoveFromTrash("1-1-a.png", u)
+			ops["RemoveLive"] = b.RemoveLive(u)
+			_, ops["LiveExists"] = b.LiveExists(u)
+			_, ops["OpenLive"] = b.OpenLive(u)
+			ops["Publish"] = b.Publish(&storage.Staged{Name: "x.part"}, u)
+			for op, err := range ops {
+				if !errors.Is(err, storage.ErrUnsafePath) {
+					t.Errorf("%s(%q): got %v, want ErrUnsafePath", op, u, err)
+				}
+			}
+		}
+		upload(t, b, url1)
+		for _, n := range badTrash {
+			ops := map[string]error{}
+			_, ops["MoveToTrash"] = b.MoveToTrash(url1, n)
+			ops["MoveFromTrash"] = b.MoveFromTrash(n, url1)
+			ops["RemoveTrash"] = b.RemoveTrash(n)
+			_, ops["TrashExists"] = b.TrashExists(n)
+			ops["RenameTrash from"] = b.RenameTrash(n, "1-1-a.png")
+			ops["RenameTrash to"] = b.RenameTrash("1-1-a.png", n)
+			for op, err := range ops {
+				if !errors.Is(err, storage.ErrUnsafePath) {
+					t.Errorf("%s(%q): got %v, want ErrUnsafePath", op, n, err)
+				}
+			}
+		}
+		if live, _ := exists(t, b, url1, ""); !live {
+			t.Error("a refused operation moved the live file")
+		}
+	})
+}
+
+func TestStageRefusals(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		name  string
+		body  []byte
+		limit int64
+		want  error
+	}{
+		{"empty", nil, 1 << 20, storage.ErrEmpty},
+		{"text", []byte("hola, no soy una imagen"), 1 << 20, storage.ErrNotImage},
+		{"svg", []byte(`<svg xmlns="http://www.w3.org/2000/svg"></svg>`), 1 << 20, storage.ErrNotImage},
+		{"too large", pngBytes, 20, storage.ErrTooLarge},
+	}
+	forEach(t, func(t *testing.T, b backend) {
+		for _, tc := range cases {
+			if st, err := b.Stage(bytes.NewReader(tc.body), tc.limit, allTypes); !errors.Is(err, tc.want) {
+				t.Errorf("%s: got %v %v, want %v", tc.name, st, err, tc.want)
+			}
+		}
+		st, err := b.Stage(bytes.NewReader(pngBytes), 1<<20, allTypes)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st.ContentType != "image/png" || st.Ext != "png" || st.Size != int64(len(pngBytes)) || len(st.SHA256) != 64 {
+			t.Errorf("staged %+v, want png of %d bytes with its sha256", st, len(pngBytes))
+		}
+		if err := b.Discard(st); err != nil {
+			t.Errorf("discard: %v", err)
+		}
+		if n, err := b.CleanStaging(0, time.Now().Add(time.Hour)); n != 0 || err != nil {
+			t.Errorf("clean after discard: %d %v, want nothing left", n, err)
+		}
+	})
+}
+
+func TestWalks(t *testing.T) {
+	t.Parallel()
+	forEach(t, func(t *testing.T, b backend) {
+		products := []string{
+			"/recursos/imagenes/productos/ab/abc.png",
+			"/recursos/imagenes/productos/cd/x.JPG",
+			"/recursos/imagenes/productos/legacy.webp",
+			"/recursos/imagenes/productos/a/b/c/deep.gif",
+		}
+		for _, u := range products {
+			b.putRaw(t, u[1:], pngBytes)
+		}
+		for _, k := range []string{
+			"recursos/css/site.css", "recursos/imagenes/logo.png",
+			"recursos/imagenes/productos/dibujo.svg", "recursos/imagenes/productos/.oculto/a.png",
+			".papelera/1-100-abc.png", ".papelera/2-100-x.png", ".imagenes-storage",
+		} {
+			b.putRaw(t, k, pngBytes)
+		}
+		var live []string
+		err := b.WalkLive(func(u string, d fs.DirEntry) error {
+			fi, err := d.Info()
+			if err != nil || fi.ModTime().IsZero() || time.Since(fi.ModTime()) > time.Hour {
+				t.Errorf("%s: info %v %v, want a recent modification time", u, fi, err)
+			}
+			live = append(live, u)
+			return nil
+		})
+		if err != nil {
+			t.Fatalf("walk live: %v", err)
+		}
+		slices.Sort(live)
+		slices.Sort(products)
+		if !slices.Equal(live, products) {
+			t.Errorf("walk live:\n got %q\nwant %q", live, products)
+		}
+		var trash []string
+		if err := b.WalkTrash(func(n string, _ fs.FileInfo) error { trash = append(trash, n); return nil }); err != nil {
+			t.Fatalf("walk trash: %v", err)
+		}
+		slices.Sort(trash)
+		if want := []string{"1-100-abc.png", "2-100-x.png"}; !slices.Equal(trash, want) {
+			t.Errorf("walk trash: got %q, want %q", trash, want)
+		}
+		n := 0
+		if err := b.WalkLive(func(string, fs.DirEntry) error { n++; return fs.SkipAll }); err != nil || n != 1 {
+			t.Errorf("stopped walk: %d calls, %v; want 1, nil", n, err)
+		}
+	})
+}
+
+// An s3 listing holds one page at a time: with pages of 2 keys, 7 objects
+// are still all listed, in order, over 4 requests.
+func TestWalkPages(t *testing.T) {
+	t.Parallel()
+	o := s3test.Bucket(t)
+	o.PageSize = 2
+	s, err := objstore.Open(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	b := backend{Backend: s, putRaw: func(t *testing.T, key string, data []byte) {
+		if _, err := s.Client().PutObject(context.Background(), s.Bucket(), key, bytes.NewReader(data), int64(len(data)), minio.PutObjectOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}}
+	var want []string
+	for i := 0; i < 7; i++ {
+		u := "/recursos/imagenes/productos/p/" + string(rune('a'+i)) + ".png"
+		b.putRaw(t, u[1:], pngBytes)
+		want = append(want, u)
+	}
+	var got []string
+	if err := b.WalkLive(func(u string, _ fs.DirEntry) error { got = append(got, u); return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("got %q, want %q", got, want)
+	}
+}

@@ -1,0 +1,34 @@
+package objstore
+
+import (
+	"strings"
+
+	"github.com/minio/minio-go/v7"
+
+	"github.com/imagenes/imagenes/internal/storage"
+)
+
+const markerText = "This bucket (or prefix) is the storage of imagenes. Do not delete this object: the janitor refuses to run without it.\n"
+
+// MarkerExists reports whether the marker object is present. The janitor
+// refuses to work without it: a wrong bucket or prefix looks empty, and
+// reconciling against it would call every row dangling.
+func (s *Store) MarkerExists() (bool, error) {
+	return s.exists(s.prefix + storage.MarkerName)
+}
+
+// WriteMarker creates the marker object if absent.
+func (s *Store) WriteMarker() error {
+	k := s.prefix + storage.MarkerName
+	if ok, err := s.exists(k); err != nil || ok {
+		return err
+	}
+	ctx, cancel := s.ctx()
+	defer cancel()
+	_, err := s.c.PutObject(ctx, s.bucket, k, strings.NewReader(markerText), int64(len(markerText)),
+		minio.PutObjectOptions{ContentType: "text/plain; charset=utf-8"})
+	if err != nil {
+		return s.fail("write", k, err)
+	}
+	return nil
+}

@@ -1,0 +1,202 @@
+package objstore
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"path"
+	"time"
+
+	"github.com/minio/minio-go/v7"
+
+	"github.com/imagenes/imagenes/internal/storage"
+)
+
+// stat returns the object's info; a missing key is storage.ErrNotExist.
+func (s *Store) stat(key string) (minio.ObjectInfo, error) {
+	ctx, cancel := s.ctx()
+	defer cancel()
+	oi, err := s.c.StatObject(ctx, s.bucket, key, minio.StatObjectOptions{})
+	if err != nil {
+		return oi, s.fail("stat", key, err)
+	}
+	return oi, nil
+}
+
+// exists reports whether key is there.
+func (s *Store) exists(key string) (bool, error) {
+	_, err := s.stat(key)
+	if errors.Is(err, storage.ErrNotExist) {
+		return false, nil
+	}
+	return err == nil, err
+}
+
+// absent fails with fs.ErrExist when key exists: moves never overwrite.
+// Names are unique by construction (uuids, trash entry ids), so the gap
+// between this check and the copy is not reachable by our own writers.
+func (s *Store) absent(key string) error {
+	ok, err := s.exists(key)
+	if err != nil {
+		return err
+	}
+	if ok {
+		return fmt.Errorf("%q: %w", key, fs.ErrExist)
+	}
+	return nil
+}
+
+func (s *Store) remove(key string) error {
+	ctx, cancel := s.ctx()
+	defer cancel()
+	if err := s.c.RemoveObject(ctx, s.bucket, key, minio.RemoveObjectOptions{}); err != nil {
+		if err := s.fail("remove", key, err); !errors.Is(err, storage.ErrNotExist) {
+			return err
+		}
+	}
+	return nil
+}
+
+// move is the object store's rename: a server-side copy of exactly the
+// object that was stat'ed (If-Match on its ETag), then a delete of the
+// source. When the delete fails the copy is removed again, so an error
+// leaves the source where it was; only a crash between the two leaves
+// both, which the janitor settles. src missing is storage.ErrNotExist.
+func (s *Store) move(src, dst string) error {
+	oi, err := s.stat(src)
+	if err != nil {
+		return err
+	}
+	if err := s.absent(dst); err != nil {
+		return err
+	}
+	ctx, cancel := s.ctx()
+	_, err = s.c.CopyObject(ctx,
+		minio.CopyDestOptions{Bucket: s.bucket, Object: dst},
+		minio.CopySrcOptions{Bucket: s.bucket, Object: src, MatchETag: oi.ETag})
+	cancel()
+	if err != nil {
+		return s.fail("copy to "+dst+" from", src, err)
+	}
+	if err := s.remove(src); err != nil {
+		return errors.Join(err, s.remove(dst))
+	}
+	return nil
+}
+
+// MoveToTrash moves the live object of url to .papelera/trashName. A live
+// object that does not exist is (false, nil): the caller notes it. Any
+// error leaves the object where it was.
+func (s *Store) MoveToTrash(url, trashName string) (moved bool, err error) {
+	src, err := s.liveKey(url)
+	if err != nil {
+		return false, err
+	}
+	dst, err := s.trashKey(trashName)
+	if err != nil {
+		return false, err
+	}
+	err = s.move(src, dst)
+	if errors.Is(err, storage.ErrNotExist) {
+		return false, nil
+	}
+	return err == nil, err
+}
+
+// MoveFromTrash moves .papelera/trashName back to the live key of url. It
+// refuses to overwrite a live object (fs.ErrExist) and reports a missing
+// trash object as storage.ErrNotExist.
+func (s *Store) MoveFromTrash(trashName, url string) error {
+	src, err := s.trashKey(trashName)
+	if err != nil {
+		return err
+	}
+	dst, err := s.liveKey(url)
+	if err != nil {
+		return err
+	}
+	return s.move(src, dst)
+}
+
+// RenameTrash renames trash object from to to, refusing to overwrite.
+func (s *Store) RenameTrash(from, to string) error {
+	src, err := s.trashKey(from)
+	if err != nil {
+		return err
+	}
+	dst, err := s.trashKey(to)
+	if err != nil {
+		return err
+	}
+	return s.move(src, dst)
+}
+
+// RemoveTrash deletes .papelera/name for good; a missing object is fine.
+func (s *Store) RemoveTrash(name string) error {
+	k, err := s.trashKey(name)
+	if err != nil {
+		return err
+	}
+	return s.remove(k)
+}
+
+// RemoveLive deletes the live object of url; a missing object is fine.
+// Used to undo an upload whose transaction did not commit, and by the
+// janitor to settle a move cut between its copy and its delete.
+func (s *Store) RemoveLive(url string) error {
+	k, err := s.liveKey(url)
+	if err != nil {
+		return err
+	}
+	return s.remove(k)
+}
+
+// LiveExists reports whether url has a live object.
+func (s *Store) LiveExists(url string) (bool, error) {
+	k, err := s.liveKey(url)
+	if err != nil {
+		return false, err
+	}
+	return s.exists(k)
+}
+
+// TrashExists reports whether the trash holds object name.
+func (s *Store) TrashExists(name string) (bool, error) {
+	k, err := s.trashKey(name)
+	if err != nil {
+		return false, err
+	}
+	return s.exists(k)
+}
+
+// LiveInfo returns the live object's size, Last-Modified and ETag.
+func (s *Store) LiveInfo(url string) (fs.FileInfo, error) {
+	k, err := s.liveKey(url)
+	if err != nil {
+		return nil, err
+	}
+	oi, err := s.stat(k)
+	if err != nil {
+		return nil, err
+	}
+	return info(oi), nil
+}
+
+// Info is an object's fs.FileInfo: a read-only regular file whose ModTime
+// is the object's Last-Modified. Sys returns the minio.ObjectInfo.
+type Info struct{ oi minio.ObjectInfo }
+
+func info(oi minio.ObjectInfo) Info { return Info{oi} }
+
+func (i Info) Name() string       { return path.Base(i.oi.Key) }
+func (i Info) Size() int64        { return i.oi.Size }
+func (i Info) Mode() fs.FileMode  { return 0o444 }
+func (i Info) ModTime() time.Time { return i.oi.LastModified }
+func (i Info) IsDir() bool        { return false }
+func (i Info) Sys() any           { return i.oi }
+
+// ETag is the object's entity tag as the server gave it (no quotes).
+func (i Info) ETag() string { return i.oi.ETag }
+
+// ContentType is the type stored with the object.
+func (i Info) ContentType() string { return i.oi.ContentType }

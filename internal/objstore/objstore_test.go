@@ -1,0 +1,203 @@
+package objstore_test
+
+import (
+	"bytes"
+	"errors"
+	"io"
+	"io/fs"
+	"net"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/imagenes/imagenes/internal/objstore"
+	"github.com/imagenes/imagenes/internal/s3test"
+	"github.com/imagenes/imagenes/internal/storage"
+)
+
+func TestParseURL(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		in      string
+		want    objstore.Options
+		wantErr string
+	}{
+		{in: "s3://fotos", want: objstore.Options{Bucket: "fotos", Region: "us-east-1"}},
+		{in: "s3://fotos/tienda/img/?region=eu-west-1", want: objstore.Options{Bucket: "fotos", Prefix: "tienda/img", Region: "eu-west-1"}},
+		{in: "s3://fotos?endpoint=http://127.0.0.1:9000&path_style=true",
+			want: objstore.Options{Bucket: "fotos", Region: "us-east-1", Endpoint: "http://127.0.0.1:9000", PathStyle: true}},
+		{in: "s3://fotos?endpoint=https://abc.r2.cloudflarestorage.com&region=auto",
+			want: objstore.Options{Bucket: "fotos", Region: "auto", Endpoint: "https://abc.r2.cloudflarestorage.com"}},
+		{in: "file:///srv/fotos", wantErr: "scheme"},
+		{in: "s3:///prefix", wantErr: "no bucket"},
+		{in: "s3://key:secret@fotos", wantErr: "credentials"},
+		{in: "s3://fotos/../x", wantErr: "hidden segment"},
+		{in: "s3://fotos/a//b", wantErr: "empty or hidden"},
+		{in: "s3://fotos?endpoint=ftp://x", wantErr: "endpoint"},
+		{in: "s3://fotos?endpoint=http://x/path", wantErr: "endpoint"},
+		{in: "s3://fotos?path_style=quizas", wantErr: "path_style"},
+		{in: "s3://fotos?bucket=otro", wantErr: "unknown parameter"},
+		{in: "s3://fotos\x7f", wantErr: "not a url"},
+	}
+	for _, tc := range cases {
+		got, err := objstore.ParseURL(tc.in)
+		if tc.wantErr != "" {
+			if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+				t.Errorf("%q: got %+v %v, want an error about %q", tc.in, got, err, tc.wantErr)
+			}
+			continue
+		}
+		if err != nil {
+			t.Errorf("%q: %v", tc.in, err)
+			continue
+		}
+		if d := cmp.Diff(tc.want, got); d != "" {
+			t.Errorf("%q (-want +got):\n%s", tc.in, d)
+		}
+	}
+}
+
+// A bucket that cannot be used stops Open with storage.ErrUnavailable, at
+// once and never a hang.
+func TestOpenRefuses(t *testing.T) {
+	t.Parallel()
+	good := s3test.Bucket(t)
+	closed := closedPort(t)
+	cases := []struct {
+		name string
+		edit func(o *objstore.Options)
+	}{
+		{"missing bucket", func(o *objstore.Options) { o.Bucket = "no-existe-" + strings.ToLower(t.Name()[:4]) }},
+		{"wrong secret", func(o *objstore.Options) { o.SecretKey = "not-the-secret" }},
+		{"unknown key", func(o *objstore.Options) { o.AccessKey = "nadie" }},
+		{"anonymous", func(o *objstore.Options) { o.AccessKey, o.SecretKey = "", "" }},
+		{"unreachable", func(o *objstore.Options) { o.Endpoint = "http://" + closed; o.Timeout = time.Second }},
+	}
+	for _, tc := range cases {
+		o := good
+		tc.edit(&o)
+		s, err := objstore.Open(o)
+		if !errors.Is(err, storage.ErrUnavailable) {
+			t.Errorf("%s: got %v %v, want ErrUnavailable", tc.name, s, err)
+		}
+	}
+	s, err := objstore.Open(good)
+	if err != nil {
+		t.Fatalf("the good options: %v", err)
+	}
+	s.Close()
+}
+
+// closedPort is a loopback address where nothing listens.
+func closedPort(t *testing.T) string {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close()
+	return addr
+}
+
+// A server that accepts the connection and never answers is a time-out
+// error wrapping ErrUnavailable, on every kind of call.
+func TestStuckServer(t *testing.T) {
+	t.Parallel()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			defer c.Close() // held open, never answered
+		}
+	}()
+	s, err := objstore.New(objstore.Options{Bucket: "b", Endpoint: "http://" + l.Addr().String(), PathStyle: true,
+		AccessKey: "k", SecretKey: "secretsecret", Timeout: 200 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	ops := map[string]func() error{
+		"Usable":      s.Usable,
+		"LiveExists":  func() error { _, err := s.LiveExists(url1); return err },
+		"MoveToTrash": func() error { _, err := s.MoveToTrash(url1, "1-1-abc.png"); return err },
+		"OpenLive":    func() error { _, err := s.OpenLive(url1); return err },
+		"WalkLive":    func() error { return s.WalkLive(func(string, fs.DirEntry) error { return nil }) },
+		"WriteMarker": s.WriteMarker,
+	}
+	for name, op := range ops {
+		if err := op(); !errors.Is(err, storage.ErrUnavailable) {
+			t.Errorf("%s: got %v, want ErrUnavailable", name, err)
+		}
+	}
+}
+
+func TestPresign(t *testing.T) {
+	t.Parallel()
+	s := s3test.New(t, "p")
+	b := backend{Backend: s}
+	upload(t, b, url1)
+	u, err := s.Presign(url1, time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.Get(u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || !bytes.Equal(body, pngBytes) || resp.Header.Get("Content-Type") != "image/png" {
+		t.Errorf("GET presigned: %d %s, %d bytes; want 200 image/png with the upload", resp.StatusCode, resp.Header.Get("Content-Type"), len(body))
+	}
+	if _, err := s.Presign("/recursos/imagenes/productos/no/existe.png", time.Minute); !errors.Is(err, storage.ErrNotExist) {
+		t.Errorf("presign a missing object: got %v, want ErrNotExist", err)
+	}
+	if _, err := s.Presign("/recursos/../x.png", time.Minute); !errors.Is(err, storage.ErrUnsafePath) {
+		t.Errorf("presign a bad url: got %v, want ErrUnsafePath", err)
+	}
+}
+
+// Two prefixes in one bucket are two storages: neither sees the other's
+// objects, marker or trash.
+func TestPrefixesAreApart(t *testing.T) {
+	t.Parallel()
+	o := s3test.Bucket(t)
+	open := func(prefix string) *objstore.Store {
+		o := o
+		o.Prefix = prefix
+		s, err := objstore.Open(o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { s.Close() })
+		return s
+	}
+	a, b := open("a"), open("b")
+	upload(t, backend{Backend: a}, url1)
+	if err := a.WriteMarker(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.MoveToTrash(url1, "1-1-abc.png"); err != nil {
+		t.Fatal(err)
+	}
+	if ok, _ := b.MarkerExists(); ok {
+		t.Error("b sees a's marker")
+	}
+	if ok, _ := b.TrashExists("1-1-abc.png"); ok {
+		t.Error("b sees a's trash")
+	}
+	n := 0
+	if err := b.WalkTrash(func(string, fs.FileInfo) error { n++; return nil }); err != nil || n != 0 {
+		t.Errorf("b's trash walk: %d objects, %v; want none", n, err)
+	}
+}

@@ -1,0 +1,105 @@
+package objstore
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/minio/minio-go/v7"
+
+	"github.com/imagenes/imagenes/internal/storage"
+)
+
+// Stage copies an upload into a local spool file while its type, size and
+// hash are judged (storage.CopyImage), so nothing reaches the bucket before
+// it is accepted and the PUT knows its length. Memory does not grow with
+// the file. On any error nothing is left in the spool.
+func (s *Store) Stage(r io.Reader, limit int64, allowed []string) (_ *storage.Staged, err error) {
+	f, err := os.CreateTemp(s.spool, "*.part")
+	if err != nil {
+		return nil, fmt.Errorf("spool upload: %w", err)
+	}
+	defer func() {
+		f.Close()
+		if err != nil {
+			os.Remove(f.Name()) //nolint:errcheck // best effort; CleanStaging catches leftovers
+		}
+	}()
+	st, err := storage.CopyImage(f, r, limit, allowed)
+	if err != nil {
+		return nil, err
+	}
+	st.Name = filepath.Base(f.Name())
+	return st, nil
+}
+
+// Publish PUTs the spooled upload at the live key of url. A PUT is atomic:
+// the object appears whole or not at all, so no staging key is needed; the
+// caller holds the url's advisory lock until its commit, so the janitor
+// never takes it for an orphan meanwhile. It never overwrites (If-None-Match
+// on the PUT, and a check first for servers that ignore it). The spool file
+// is removed once the object is there.
+func (s *Store) Publish(st *storage.Staged, url string) error {
+	k, err := s.liveKey(url)
+	if err != nil {
+		return err
+	}
+	if err := s.absent(k); err != nil {
+		return err
+	}
+	p := filepath.Join(s.spool, st.Name)
+	f, err := os.Open(p)
+	if err != nil {
+		return fmt.Errorf("open spooled upload: %w", err)
+	}
+	defer f.Close()
+	opts := minio.PutObjectOptions{ContentType: st.ContentType, SendContentMd5: false}
+	opts.SetMatchETagExcept("*")
+	ctx, cancel := s.ctx()
+	defer cancel()
+	if _, err := s.c.PutObject(ctx, s.bucket, k, f, st.Size, opts); err != nil {
+		if err := s.fail("put", k, err); errors.Is(err, errPrecondition) {
+			return fmt.Errorf("%q: %w", k, fs.ErrExist)
+		}
+		return s.fail("put", k, err)
+	}
+	f.Close()
+	os.Remove(p) //nolint:errcheck // the upload is in the bucket; CleanStaging catches a leftover
+	return nil
+}
+
+// Discard removes a spooled upload; a missing one is fine.
+func (s *Store) Discard(st *storage.Staged) error {
+	if st == nil {
+		return nil
+	}
+	if err := os.Remove(filepath.Join(s.spool, st.Name)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("discard %q: %w", st.Name, err)
+	}
+	return nil
+}
+
+// CleanStaging removes spool files older than olderThan (left by a handler
+// that died) and returns how many. The spool is this process's own
+// temporary folder, so it never touches another replica's uploads.
+func (s *Store) CleanStaging(olderThan time.Duration, now time.Time) (int, error) {
+	ents, err := os.ReadDir(s.spool)
+	if err != nil {
+		return 0, fmt.Errorf("read spool: %w", err)
+	}
+	removed := 0
+	for _, e := range ents {
+		fi, err := e.Info()
+		if err != nil || now.Sub(fi.ModTime()) < olderThan {
+			continue
+		}
+		if os.Remove(filepath.Join(s.spool, e.Name())) == nil {
+			removed++
+		}
+	}
+	return removed, nil
+}
