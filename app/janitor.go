@@ -110,8 +110,8 @@ func summary(r janitor.Report) string {
 	if r.Skipped {
 		return "janitor: skipped, another process holds the pass lock"
 	}
-	s := fmt.Sprintf("janitor: recovered %d, purged %d, orphans %d, unattached %d, dangling %d (repaired %d), adopted %d, trash missing %d, in flight %d; %d files and %d rows in %d ms",
-		r.Recovered, r.Purged, r.Orphans, r.Unattached, r.Dangling, r.Repaired, r.Adopted, r.TrashMissing, r.InFlight,
+	s := fmt.Sprintf("janitor: recovered %d, purged %d, orphans %d, unattached %d, dangling %d (repaired %d), adopted %d, trash missing %d, in flight %d, thumbnails %d; %d files and %d rows in %d ms",
+		r.Recovered, r.Purged, r.Orphans, r.Unattached, r.Dangling, r.Repaired, r.Adopted, r.TrashMissing, r.InFlight, r.Thumbnails,
 		r.FilesScanned, r.RowsScanned, r.DurationMS)
 	if r.DryRun {
 		s += " (dry run: nothing changed)"
@@ -131,6 +131,7 @@ var itemHeadings = map[string]string{
 	"unattached": "unattached: images no product took within JANITOR_UNATTACHED_TTL, to the trash",
 	"dangling":   "dangling: rows whose file is missing (reported)",
 	"repaired":   "repaired: dangling rows trashed (--repair-dangling)",
+	"thumbnails": "thumbnails: cached thumbnails whose original is gone, removed",
 }
 
 // listing is the report's items for a person, grouped by step, one line

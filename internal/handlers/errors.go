@@ -12,6 +12,7 @@ import (
 	"github.com/imagenes/imagenes/internal/auth"
 	"github.com/imagenes/imagenes/internal/repo"
 	"github.com/imagenes/imagenes/internal/storage"
+	"github.com/imagenes/imagenes/internal/thumbs"
 )
 
 // Errors of request parsing, mapped to status below.
@@ -44,6 +45,10 @@ var statusTable = []struct {
 	{storage.ErrNotImage, fiber.StatusUnsupportedMediaType, "Solo se aceptan imágenes (jpg, png, webp, gif)", "Only JPEG and PNG images are accepted."},
 	{storage.ErrEmpty, fiber.StatusBadRequest, "El archivo está vacío", "Empty file."},
 	{storage.ErrNoSpace, fiber.StatusInsufficientStorage, "No queda espacio en el almacenamiento; la imagen no se guardó", "Storage full; the image was not stored."},
+	{thumbs.ErrBadWidth, fiber.StatusBadRequest, "El ancho de la miniatura (w) debe ser 64, 128, 256, 512 o 1024", "Thumbnail width (w) must be 64, 128, 256, 512 or 1024."},
+	{thumbs.ErrTooLarge, fiber.StatusUnprocessableEntity, "La imagen declara más de 50 megapíxeles: no se genera su miniatura", "The image declares more than 50 megapixels: no thumbnail."},
+	{thumbs.ErrNotImage, fiber.StatusUnprocessableEntity, "El archivo no es una imagen que se pueda decodificar", "The file is not a decodable image."},
+	{errNoThumbs, fiber.StatusNotImplemented, "Este almacenamiento no guarda miniaturas", "Thumbnails are not available on this storage."},
 	{errFileMissing, fiber.StatusNotFound, "Archivo no encontrado", "Image file not found."},
 	{repo.ErrNotFound, fiber.StatusNotFound, "Recurso no encontrado", "Not found."},
 	{repo.ErrConflict, fiber.StatusConflict, "Conflicto con el estado actual", "Conflict."},

@@ -96,7 +96,8 @@ func NewApp(d Deps) *fiber.App {
 	app.Get("/openapi.yaml", ops.openapi)
 	app.Get("/metrics", adaptor.HTTPHandler(promhttp.HandlerFor(d.Registry, promhttp.HandlerOpts{})))
 
-	static := &staticHandler{files: d.Files}
+	th := d.thumbnails()
+	static := &staticHandler{files: d.Files, thumbs: th}
 	app.Get("/recursos/*", static.serve)
 	app.Head("/recursos/*", static.serve)
 
@@ -107,6 +108,7 @@ func NewApp(d Deps) *fiber.App {
 	admin.Delete("/imagenes/:id", img.delete)
 	admin.Get("/papelera", img.listTrash)
 	admin.Post("/papelera/:id/restaurar", img.restore)
+	admin.Get("/papelera/:id/miniatura", (&trashThumbHandler{store: d.Store, thumbs: th}).serve)
 
 	prod := &productosHandler{store: d.Store, protocol: d.Protocol, metrics: m, vista: d.Balsamoa.Catalogo, balsamoa: d.Balsamoa.Variantes}
 	admin.Get("/productos", prod.list)

@@ -22,7 +22,8 @@ type staticFiles interface {
 // staticHandler serves live files under /recursos/. Names never change (a
 // new upload gets a new uuid), so responses are cacheable for a year.
 type staticHandler struct {
-	files staticFiles
+	files  staticFiles
+	thumbs thumbMaker // nil: the storage keeps no thumbnails
 }
 
 // serve: GET|HEAD /recursos/*. The raw path is decoded once here and then
@@ -38,6 +39,9 @@ func (h *staticHandler) serve(c *fiber.Ctx) error {
 	u := storage.LivePrefix + dec
 	if _, err := storage.RelPath(u); err != nil {
 		return fiber.ErrNotFound
+	}
+	if c.Request().URI().QueryArgs().Has("w") {
+		return h.thumbnail(c, u)
 	}
 	f, err := h.files.OpenLive(u)
 	if err != nil {

@@ -30,10 +30,11 @@ const (
 	kindDangling   = "dangling"
 	kindRepaired   = "repaired"
 	kindAdopted    = "adopted"
+	kindThumbnails = "thumbnails"
 )
 
 // itemKinds is the order in which listings print: the order of the steps.
-var itemKinds = []string{kindRecovered, kindAdopted, kindPurged, kindOrphans, kindUnattached, kindDangling, kindRepaired}
+var itemKinds = []string{kindRecovered, kindAdopted, kindPurged, kindOrphans, kindUnattached, kindDangling, kindRepaired, kindThumbnails}
 
 // ItemKinds returns the kinds of Report.Items in the order of the steps.
 func ItemKinds() []string { return append([]string(nil), itemKinds...) }

@@ -72,6 +72,7 @@ type Report struct {
 	TrashMissing int    `json:"trash_missing"` // entries whose file is nowhere
 	InFlight     int    `json:"in_flight"`     // left alone: a transaction holds them
 	Staging      int    `json:"staging"`       // upload leftovers removed from .tmp
+	Thumbnails   int    `json:"thumbnails"`    // cached thumbnails whose original is gone, removed
 	FilesScanned int    `json:"files_scanned"` // live and trash files looked at
 	RowsScanned  int    `json:"rows_scanned"`  // image rows and trash entries looked at
 	Skipped      bool   `json:"skipped"`       // another process holds the pass lock
@@ -152,7 +153,7 @@ func (j *Janitor) Run(ctx context.Context, cfg Config) (Report, error) {
 		zap.Int("recovered", rep.Recovered), zap.Int("purged", rep.Purged), zap.Int("orphans", rep.Orphans),
 		zap.Int("unattached", rep.Unattached), zap.Int("dangling", rep.Dangling), zap.Int("repaired", rep.Repaired),
 		zap.Int("adopted", rep.Adopted), zap.Int("trash_missing", rep.TrashMissing), zap.Int("in_flight", rep.InFlight),
-		zap.Int("staging", rep.Staging), zap.Int("files_scanned", rep.FilesScanned), zap.Int("rows_scanned", rep.RowsScanned),
+		zap.Int("staging", rep.Staging), zap.Int("thumbnails", rep.Thumbnails), zap.Int("files_scanned", rep.FilesScanned), zap.Int("rows_scanned", rep.RowsScanned),
 		zap.Bool("dry_run", rep.DryRun), zap.Int64("duration_ms", rep.DurationMS),
 	}
 	if err != nil {
@@ -190,6 +191,7 @@ func (p *pass) run(ctx context.Context) error {
 		{"orphans", p.orphans},
 		{"unattached", p.unattached},
 		{"dangling", p.dangling},
+		{"thumbnails", p.thumbnails},
 	}
 	for _, s := range steps {
 		if err := p.lock.Check(ctx); err != nil {
