@@ -56,9 +56,11 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 		log.Warn("neither JWT_SECRET nor JWKS_URL is set: every authenticated route answers 401")
 	}
 
+	// The janitor is built even when its schedule is off: the admin page
+	// runs dry passes with it.
+	j := janitor.New(d.pool, d.protocol, log, janitor.NewMetrics(d.registry))
 	var sched *janitor.Scheduler
 	if cfg.JanitorEnabled {
-		j := janitor.New(d.pool, d.protocol, log, janitor.NewMetrics(d.registry))
 		if sched, err = j.Schedule(cfg.JanitorSchedule, janitorConfig(cfg)); err != nil {
 			return err
 		}
@@ -66,7 +68,9 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 		log.Info("janitor scheduled", zap.String("schedule", cfg.JanitorSchedule))
 	}
 
-	app := handlers.NewApp(d.handlerDeps(cfg, a))
+	hd := d.handlerDeps(cfg, a)
+	hd.Janitor = j
+	app := handlers.NewApp(hd)
 	if cfg.PprofAddr != "" {
 		go servePprof(cfg.PprofAddr, log)
 	}
@@ -179,6 +183,7 @@ func (d *deps) handlerDeps(cfg config.Config, a *auth.Auth) handlers.Deps {
 	return handlers.Deps{
 		Store: d.store, Protocol: d.protocol, Files: d.files, Auth: a, Log: d.log,
 		Registry: d.registry, RequestTimeout: cfg.RequestTimeout, Balsamoa: d.balsamoa,
+		JanitorConfig: janitorConfig(cfg),
 		Ready: func(ctx context.Context) error {
 			return errors.Join(d.store.Ping(ctx), d.files.Usable())
 		},

@@ -49,6 +49,8 @@ var statusTable = []struct {
 	{thumbs.ErrTooLarge, fiber.StatusUnprocessableEntity, "La imagen declara más de 50 megapíxeles: no se genera su miniatura", "The image declares more than 50 megapixels: no thumbnail."},
 	{thumbs.ErrNotImage, fiber.StatusUnprocessableEntity, "El archivo no es una imagen que se pueda decodificar", "The file is not a decodable image."},
 	{errNoThumbs, fiber.StatusNotImplemented, "Este almacenamiento no guarda miniaturas", "Thumbnails are not available on this storage."},
+	{errPassBusy, fiber.StatusConflict, "Otra pasada del conserje está en curso; intente de nuevo en unos segundos", "Another janitor pass is running."},
+	{errNoJanitor, fiber.StatusNotImplemented, "El conserje no está disponible en este proceso", "No janitor in this process."},
 	{errFileMissing, fiber.StatusNotFound, "Archivo no encontrado", "Image file not found."},
 	{repo.ErrNotFound, fiber.StatusNotFound, "Recurso no encontrado", "Not found."},
 	{repo.ErrConflict, fiber.StatusConflict, "Conflicto con el estado actual", "Conflict."},

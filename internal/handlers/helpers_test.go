@@ -26,6 +26,7 @@ import (
 	"github.com/imagenes/imagenes/internal/auth"
 	"github.com/imagenes/imagenes/internal/dbtest"
 	"github.com/imagenes/imagenes/internal/handlers"
+	"github.com/imagenes/imagenes/internal/janitor"
 	"github.com/imagenes/imagenes/internal/repo"
 	"github.com/imagenes/imagenes/internal/storage"
 	"github.com/imagenes/imagenes/internal/trash"
@@ -99,9 +100,12 @@ func newEnv(t testing.TB, opts ...envOpts) *env {
 	t.Cleanup(a.Close)
 	core, logs := observer.New(zap.DebugLevel)
 	log := zap.New(core)
+	proto := trash.New(store, files, log)
 	app := handlers.NewApp(handlers.Deps{
-		Store: store, Protocol: trash.New(store, files, log), Files: files, Auth: a, Log: log,
-		Registry: prometheus.NewRegistry(), RequestTimeout: 10 * time.Second, ReadTimeout: o.readTimeout, Balsamoa: bals,
+		Store: store, Protocol: proto, Files: files, Auth: a, Log: log,
+		Janitor:       janitor.New(pool, proto, log, nil),
+		JanitorConfig: janitor.Config{Retention: 168 * time.Hour, OrphanGrace: time.Hour, UnattachedTTL: 24 * time.Hour, MaxOrphans: 1000, BatchSize: 100},
+		Registry:      prometheus.NewRegistry(), RequestTimeout: 10 * time.Second, ReadTimeout: o.readTimeout, Balsamoa: bals,
 		Ready: func(ctx context.Context) error { return store.Ping(ctx) },
 	})
 	e := &env{t: t, app: app, pool: pool, store: store, files: files, root: root, logs: logs}

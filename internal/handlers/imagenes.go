@@ -41,6 +41,9 @@ type imagenesHandler struct {
 	protocol imagenProtocol
 	files    stager
 	metrics  *Metrics
+	// retention is TRASH_RETENTION: when an entry will be purged (0: not
+	// told).
+	retention time.Duration
 }
 
 // imagenJSON is an image as Balsamoa's admin sees it.
@@ -163,6 +166,9 @@ type entradaJSON struct {
 	EliminadoPor *string   `json:"eliminado_por"`
 	EliminadoEn  time.Time `json:"eliminado_en"`
 	SinArchivo   bool      `json:"sin_archivo"`
+	// PurgaEn is when the janitor purges the entry (eliminado_en +
+	// TRASH_RETENTION): the admin page shows the time left.
+	PurgaEn *time.Time `json:"purga_en,omitempty"`
 }
 
 // listTrash: GET /api/v1/admin/papelera[?antes_de=CURSOR&limite=N], newest
@@ -189,6 +195,10 @@ func (h *imagenesHandler) listTrash(c *fiber.Ctx) error {
 	for i, e := range es {
 		out[i] = entradaJSON{ID: e.ID, ImagenID: e.ImagenID, ProductoID: e.ProductoID, URL: e.URL, Orden: e.Orden,
 			Motivo: e.Motivo, EliminadoPor: e.EliminadoPor, EliminadoEn: e.EliminadoEn, SinArchivo: e.SinArchivo}
+		if h.retention > 0 {
+			at := e.EliminadoEn.Add(h.retention)
+			out[i].PurgaEn = &at
+		}
 	}
 	var next *string
 	if len(es) == limit {

@@ -16,6 +16,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/imagenes/imagenes/internal/auth"
+	"github.com/imagenes/imagenes/internal/janitor"
 	"github.com/imagenes/imagenes/internal/repo"
 	"github.com/imagenes/imagenes/internal/storage"
 	"github.com/imagenes/imagenes/internal/trash"
@@ -46,6 +47,10 @@ type Deps struct {
 	// (repo.DetectBalsamoa at start-up): the product reads and writes
 	// answer and store in its shapes where it has them.
 	Balsamoa repo.Balsamoa
+	// Janitor runs the admin's dry passes with JanitorConfig (nil: 501);
+	// JanitorConfig.Retention also tells the trash list when entries purge.
+	Janitor       *janitor.Janitor
+	JanitorConfig janitor.Config
 	// ReadTimeout bounds how long a client may take to send a request
 	// (headers and body); a slow client is cut off. 0 means 30s.
 	ReadTimeout time.Duration
@@ -101,7 +106,7 @@ func NewApp(d Deps) *fiber.App {
 	app.Get("/recursos/*", static.serve)
 	app.Head("/recursos/*", static.serve)
 
-	img := &imagenesHandler{store: d.Store, protocol: d.Protocol, files: d.Files, metrics: m}
+	img := &imagenesHandler{store: d.Store, protocol: d.Protocol, files: d.Files, metrics: m, retention: d.JanitorConfig.Retention}
 	admin := app.Group("/api/v1/admin", d.Auth.Required(), d.Auth.AdminOnly())
 	admin.Post("/imagenes/subir", img.upload)
 	admin.Get("/imagenes", img.list)
@@ -109,6 +114,13 @@ func NewApp(d Deps) *fiber.App {
 	admin.Get("/papelera", img.listTrash)
 	admin.Post("/papelera/:id/restaurar", img.restore)
 	admin.Get("/papelera/:id/miniatura", (&trashThumbHandler{store: d.Store, thumbs: th}).serve)
+
+	cons := &conserjeHandler{cfg: d.JanitorConfig, store: d.Store}
+	if d.Janitor != nil {
+		cons.janitor = d.Janitor
+	}
+	admin.Get("/conserje", cons.last)
+	admin.Post("/conserje/simular", cons.simulate)
 
 	prod := &productosHandler{store: d.Store, protocol: d.Protocol, metrics: m, vista: d.Balsamoa.Catalogo, balsamoa: d.Balsamoa.Variantes}
 	admin.Get("/productos", prod.list)

@@ -14,6 +14,7 @@ package janitor
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -162,7 +163,24 @@ func (j *Janitor) Run(ctx context.Context, cfg Config) (Report, error) {
 		j.log.Info("janitor pass", fields...)
 	}
 	j.metrics.observe(rep, err, j.now().Sub(start))
+	if !cfg.DryRun {
+		j.save(ctx, rep)
+	}
 	return rep, err
+}
+
+// save stores a real pass's report for the admin page (GET
+// /api/v1/admin/conserje), without its item listing. A report that cannot
+// be stored is logged, not an error of the pass: the pass's work is done.
+func (j *Janitor) save(ctx context.Context, rep Report) {
+	rep.Items, rep.ItemsOmitted = nil, 0
+	b, err := json.Marshal(rep)
+	if err == nil {
+		err = j.store.SaveInforme(context.WithoutCancel(ctx), j.now(), b)
+	}
+	if err != nil {
+		j.log.Warn("janitor report not stored", zap.Error(err))
+	}
 }
 
 func (p *pass) run(ctx context.Context) error {
