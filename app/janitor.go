@@ -43,7 +43,7 @@ func janitorCmd(ctx context.Context, args []string, getenv func(string) string, 
 	defer cleanup()
 	cfg, log := d.cfg, d.log
 
-	j := janitor.New(d.pool, d.protocol, log, janitor.NewMetrics(d.registry))
+	j := d.janitor(log)
 	jc := janitorConfig(cfg)
 	jc.DryRun, jc.RepairDangling, jc.Force = *dry, *repair, *force
 	// A dry run is read before enabling the schedule, so it names every

@@ -58,7 +58,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 
 	// The janitor is built even when its schedule is off: the admin page
 	// runs dry passes with it.
-	j := janitor.New(d.pool, d.protocol, log, janitor.NewMetrics(d.registry))
+	j := d.janitor(log)
 	var sched *janitor.Scheduler
 	if cfg.JanitorEnabled {
 		if sched, err = j.Schedule(cfg.JanitorSchedule, janitorConfig(cfg)); err != nil {
@@ -177,6 +177,16 @@ func build(ctx context.Context, cfg config.Config, log *zap.Logger) (*deps, func
 		pool.Close()
 	}
 	return d, cleanup, nil
+}
+
+// janitor hands the janitor its dependencies: reads go to the store, every
+// change of rows and files through the protocol, and passes are exclusive
+// through the database's pass lock.
+func (d *deps) janitor(log *zap.Logger) *janitor.Janitor {
+	return janitor.New(janitor.Deps{
+		Store: d.store, Files: d.files, Protocol: d.protocol, PassLock: repo.NewPassLocks(d.pool),
+		Now: time.Now, Log: log, Metrics: janitor.NewMetrics(d.registry),
+	})
 }
 
 func (d *deps) handlerDeps(cfg config.Config, a *auth.Auth) handlers.Deps {

@@ -83,7 +83,7 @@ func TestConserje(t *testing.T) {
 		t.Fatal("a dry run trashed the image")
 	}
 
-	lock, ok, err := repo.TryPassLock(ctx, e.pool)
+	lock, ok, err := repo.NewPassLocks(e.pool).TryLock(ctx)
 	if err != nil || !ok {
 		t.Fatalf("take the pass lock: %v %v", ok, err)
 	}
@@ -95,7 +95,7 @@ func TestConserje(t *testing.T) {
 
 	// A real pass by another process (the standalone janitor).
 	before := time.Now()
-	j := janitor.New(e.pool, trash.New(e.store, e.files, zap.NewNop()), zap.NewNop(), nil)
+	j := janitor.New(janitor.Deps{Store: e.store, Files: e.files, Protocol: trash.New(e.store, e.files, zap.NewNop()), PassLock: repo.NewPassLocks(e.pool), Log: zap.NewNop()})
 	if _, err := j.Run(ctx, janitor.Config{Retention: time.Hour, OrphanGrace: time.Hour, UnattachedTTL: 24 * time.Hour, MaxOrphans: 10, BatchSize: 10}); err != nil {
 		t.Fatal(err)
 	}

@@ -103,7 +103,7 @@ func newEnv(t testing.TB, opts ...envOpts) *env {
 	proto := trash.New(store, files, log)
 	app := handlers.NewApp(handlers.Deps{
 		Store: store, Protocol: proto, Files: files, Auth: a, Log: log,
-		Janitor:       janitor.New(pool, proto, log, nil),
+		Janitor:       janitor.New(janitor.Deps{Store: store, Files: files, Protocol: proto, PassLock: repo.NewPassLocks(pool), Log: log}),
 		JanitorConfig: janitor.Config{Retention: 168 * time.Hour, OrphanGrace: time.Hour, UnattachedTTL: 24 * time.Hour, MaxOrphans: 1000, BatchSize: 100},
 		Registry:      prometheus.NewRegistry(), RequestTimeout: 10 * time.Second, ReadTimeout: o.readTimeout, Balsamoa: bals,
 		Ready: func(ctx context.Context) error { return store.Ping(ctx) },

@@ -29,14 +29,14 @@ func (p *pass) dangling(ctx context.Context) error {
 		after = rows[len(rows)-1].ID
 		p.rep.RowsScanned += len(rows)
 		p.bar.add(len(rows))
-		var missing []int32
+		var missing []repo.LocalImagen
 		for _, r := range rows {
 			gone, err := p.fileMissing(r.URL)
 			if err != nil {
 				return err
 			}
 			if gone && !p.dryMoved[r.URL] {
-				missing = append(missing, r.ID)
+				missing = append(missing, r)
 			}
 		}
 		if err := p.settleDangling(ctx, missing); err != nil {
@@ -54,16 +54,38 @@ func (p *pass) fileMissing(url string) (bool, error) {
 	return !ok, err
 }
 
-func (p *pass) settleDangling(ctx context.Context, ids []int32) error {
-	if len(ids) == 0 {
+// settleDangling checks rows again under their urls' locks (tried, never
+// waited for: the urls' locks come before row locks, as in every delete)
+// and their row locks, then reports them and, with --repair-dangling,
+// trashes them.
+func (p *pass) settleDangling(ctx context.Context, rows []repo.LocalImagen) error {
+	if len(rows) == 0 {
 		return nil
 	}
 	return p.proto.Run(ctx, func(tx *trash.Tx) error {
-		locked, err := tx.Store.LockImagenesSkipLocked(ctx, ids)
+		urls := make([]string, len(rows))
+		for i, r := range rows {
+			urls[i] = r.URL
+		}
+		got, err := tx.Rows().TryLockURLs(ctx, urls)
 		if err != nil {
 			return err
 		}
-		p.rep.InFlight += len(ids) - len(locked)
+		mine := make(map[string]bool, len(got))
+		for _, u := range got {
+			mine[u] = true
+		}
+		var ids []int32
+		for _, r := range rows {
+			if mine[r.URL] {
+				ids = append(ids, r.ID)
+			}
+		}
+		locked, err := tx.Rows().LockImagenesSkipLocked(ctx, ids)
+		if err != nil {
+			return err
+		}
+		p.rep.InFlight += len(rows) - len(locked)
 		var still []int32
 		for _, r := range locked {
 			gone, err := p.fileMissing(r.URL)
@@ -84,11 +106,8 @@ func (p *pass) settleDangling(ctx context.Context, ids []int32) error {
 			p.rep.Repaired += len(still) // listed under dangling
 			return nil
 		}
-		es, err := tx.Store.TrashImagenes(ctx, still, repo.All, repo.MotivoColgante, por)
+		es, err := tx.DeleteImagenes(ctx, still, repo.All, repo.MotivoColgante, deletedBy)
 		if err != nil {
-			return err
-		}
-		if err := tx.Trash(ctx, es); err != nil {
 			return err
 		}
 		p.rep.Repaired += len(es)

@@ -20,7 +20,6 @@ import (
 	"io"
 	"time"
 
-	"github.com/jackc/pgx/v5/pgxpool"
 	"go.uber.org/zap"
 
 	"github.com/imagenes/imagenes/internal/repo"
@@ -85,22 +84,42 @@ type Report struct {
 	Error        string            `json:"error,omitempty"`
 }
 
-// Janitor runs passes. One pass at a time across every process: the pass
-// lock is a PostgreSQL advisory lock held on one connection.
-type Janitor struct {
-	pool    *pgxpool.Pool
-	store   *repo.Store
-	proto   *trash.Service
-	files   *storage.Storage
-	log     *zap.Logger
-	metrics *Metrics
-	now     func() time.Time
+// PassLocker takes the pass lock: one pass at a time across every process
+// (repo.PassLocks, a PostgreSQL advisory lock held on one connection).
+type PassLocker interface {
+	TryLock(ctx context.Context) (lock *repo.PassLock, ok bool, err error)
 }
 
-// New returns a janitor over the pool, the protocol and its storage.
-// metrics may be nil.
-func New(pool *pgxpool.Pool, proto *trash.Service, log *zap.Logger, metrics *Metrics) *Janitor {
-	return &Janitor{pool: pool, store: proto.Store(), proto: proto, files: proto.Files(), log: log, metrics: metrics, now: time.Now}
+// Deps is what a janitor works with, handed over by app.
+type Deps struct {
+	Store    *repo.Store      // reads outside any transaction
+	Files    *storage.Storage // the folders it walks
+	Protocol *trash.Service   // every change of rows and files
+	PassLock PassLocker
+	Now      func() time.Time // the clock ages are measured by; nil is time.Now
+	Log      *zap.Logger
+	Metrics  *Metrics // may be nil
+}
+
+// Janitor runs passes.
+type Janitor struct {
+	store    *repo.Store
+	files    *storage.Storage
+	proto    *trash.Service
+	passLock PassLocker
+	now      func() time.Time
+	log      *zap.Logger
+	metrics  *Metrics
+}
+
+// New returns a janitor over d.
+func New(d Deps) *Janitor {
+	now := d.Now
+	if now == nil {
+		now = time.Now
+	}
+	return &Janitor{store: d.Store, files: d.Files, proto: d.Protocol, passLock: d.PassLock,
+		now: now, log: d.Log, metrics: d.Metrics}
 }
 
 // pass is one run's state.
@@ -126,7 +145,7 @@ func (j *Janitor) Run(ctx context.Context, cfg Config) (Report, error) {
 	}
 	start := j.now()
 	rep := Report{DryRun: cfg.DryRun}
-	lock, ok, err := repo.TryPassLock(ctx, j.pool)
+	lock, ok, err := j.passLock.TryLock(ctx)
 	if err != nil {
 		rep.Error = err.Error()
 		j.metrics.observe(rep, err, 0)
@@ -223,8 +242,8 @@ func (p *pass) run(ctx context.Context) error {
 	return nil
 }
 
-// por is who the trash entries the janitor writes say deleted them.
-const por = "janitor"
+// deletedBy is who the trash entries the janitor writes say deleted them.
+const deletedBy = "janitor"
 
 // at calls the test hook, if any, at a named point of the pass.
 func (p *pass) at(point, name string) {

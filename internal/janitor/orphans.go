@@ -103,7 +103,7 @@ func (p *pass) moveOrphans(ctx context.Context, hs []repo.Huerfana) error {
 		for i, h := range hs {
 			urls[i] = h.URL
 		}
-		locked, err := tx.Store.TryLockURLs(ctx, urls)
+		locked, err := tx.Rows().TryLockURLs(ctx, urls)
 		if err != nil {
 			return err
 		}
@@ -122,7 +122,7 @@ func (p *pass) moveOrphans(ctx context.Context, hs []repo.Huerfana) error {
 			return nil
 		}
 		if p.cfg.DryRun {
-			used, err := tx.Store.URLsInUse(ctx, locked)
+			used, err := tx.Rows().URLsInUse(ctx, locked)
 			if err != nil {
 				return err
 			}
@@ -134,11 +134,8 @@ func (p *pass) moveOrphans(ctx context.Context, hs []repo.Huerfana) error {
 			}
 			return nil
 		}
-		es, err := tx.Store.InsertHuerfanas(ctx, free, por)
+		es, err := tx.TrashOrphans(ctx, free, deletedBy)
 		if err != nil {
-			return err
-		}
-		if err := tx.Trash(ctx, es); err != nil {
 			return err
 		}
 		fault.Point("janitor-orphan") // orphans in the trash, entries not committed

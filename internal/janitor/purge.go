@@ -64,11 +64,8 @@ func (p *pass) purge(ctx context.Context, old []repo.Entrada, cutoff time.Time) 
 		ids[i] = e.ID
 	}
 	return p.proto.Run(ctx, func(tx *trash.Tx) error {
-		es, err := tx.Store.PurgeEntradas(ctx, ids, cutoff)
+		es, err := tx.PurgeEntries(ctx, ids, cutoff)
 		if err != nil {
-			return err
-		}
-		if err := tx.Purge(es); err != nil {
 			return err
 		}
 		fault.Point("janitor-purge") // files removed, entries not yet
@@ -95,7 +92,7 @@ func (p *pass) checkEntry(ctx context.Context, e repo.Entrada) error {
 	// again: what was seen before may be a restore (and a new delete) that
 	// committed since the entry was listed, or one still in flight.
 	return p.proto.Run(ctx, func(tx *trash.Tx) error {
-		locked, err := tx.Store.TryLockURLs(ctx, []string{e.URL})
+		locked, err := tx.Rows().TryLockURLs(ctx, []string{e.URL})
 		if err != nil {
 			return err
 		}
@@ -103,7 +100,7 @@ func (p *pass) checkEntry(ctx context.Context, e repo.Entrada) error {
 			p.rep.InFlight++ // a restore of it is in flight
 			return nil
 		}
-		still, err := tx.Store.EntradaExists(ctx, e.ID)
+		still, err := tx.Rows().EntradaExists(ctx, e.ID)
 		if err != nil || !still {
 			return err // restored meanwhile
 		}
@@ -121,7 +118,7 @@ func (p *pass) checkEntry(ctx context.Context, e repo.Entrada) error {
 				zap.Int64("papelera_id", e.ID), zap.String("url", e.URL))
 			return nil
 		}
-		used, err := tx.Store.URLInUse(ctx, e.URL)
+		used, err := tx.Rows().URLInUse(ctx, e.URL)
 		if err != nil || used {
 			return err // a live row owns that file
 		}
@@ -133,6 +130,6 @@ func (p *pass) checkEntry(ctx context.Context, e repo.Entrada) error {
 			p.dryMoved[e.URL] = true
 			return nil
 		}
-		return tx.Trash(ctx, []repo.Entrada{e})
+		return tx.TrashLost(ctx, e)
 	})
 }

@@ -116,7 +116,7 @@ func (p *pass) recoverFile(ctx context.Context, f trashFile, candidates []repo.I
 			for i, c := range candidates {
 				ids[i] = c.ID
 			}
-			locked, err := tx.Store.LockImagenesSkipLocked(ctx, ids)
+			locked, err := tx.Rows().LockImagenesSkipLocked(ctx, ids)
 			if err != nil {
 				return err
 			}
@@ -126,7 +126,7 @@ func (p *pass) recoverFile(ctx context.Context, f trashFile, candidates []repo.I
 				p.rep.InFlight++
 				return nil
 			}
-			if again, err := tx.Store.EntradaExists(ctx, f.id); err != nil || again {
+			if again, err := tx.Rows().EntradaExists(ctx, f.id); err != nil || again {
 				return err // committed meanwhile: nothing to recover
 			}
 			for _, row := range locked {
@@ -149,7 +149,7 @@ func (p *pass) recoverFile(ctx context.Context, f trashFile, candidates []repo.I
 				}
 				return tx.PutBack(f.name, row.URL)
 			}
-		} else if again, err := tx.Store.EntradaExists(ctx, f.id); err != nil || again {
+		} else if again, err := tx.Rows().EntradaExists(ctx, f.id); err != nil || again {
 			return err
 		}
 		if still, err := p.files.TrashExists(f.name); err != nil || !still {
@@ -193,11 +193,8 @@ func (p *pass) adopt(ctx context.Context, tx *trash.Tx, f trashFile, candidates 
 	if p.cfg.DryRun {
 		return nil
 	}
-	e, err := tx.Store.InsertRecuperada(ctx, url, f.at, f.size, por)
-	if err != nil {
-		return err
-	}
-	return tx.Rename(f.name, storage.TrashName(e.ID, e.EliminadoEn, e.URL))
+	_, err := tx.AdoptTrashFile(ctx, f.name, url, f.at, f.size, deletedBy)
+	return err
 }
 
 // rejoin gives a trash file without an entry to the entry of a later delete
@@ -205,7 +202,7 @@ func (p *pass) adopt(ctx context.Context, tx *trash.Tx, f trashFile, candidates 
 // the earlier delete's move uncommitted. The file takes that entry's name and
 // the entry becomes restorable, so one entry holds it, never a second.
 func (p *pass) rejoin(ctx context.Context, tx *trash.Tx, f trashFile) (bool, error) {
-	es, err := tx.Store.SinArchivoByBase(ctx, f.base)
+	es, err := tx.Rows().SinArchivoByBase(ctx, f.base)
 	if err != nil {
 		return false, err
 	}
@@ -220,10 +217,7 @@ func (p *pass) rejoin(ctx context.Context, tx *trash.Tx, f trashFile) (bool, err
 		if p.cfg.DryRun {
 			return true, nil
 		}
-		if err := tx.Store.ClearSinArchivo(ctx, e.ID); err != nil {
-			return false, err
-		}
-		return true, tx.Rename(f.name, storage.TrashName(e.ID, e.EliminadoEn, e.URL))
+		return true, tx.RejoinEntry(ctx, e, f.name)
 	}
 	return false, nil
 }

@@ -23,10 +23,8 @@ func (p *pass) unattached(ctx context.Context) error {
 		var es []repo.Entrada
 		err := p.proto.Run(ctx, func(tx *trash.Tx) error {
 			var err error
-			if es, err = tx.Store.TrashSinProducto(ctx, cutoff, p.cfg.BatchSize, por); err != nil {
-				return err
-			}
-			return tx.Trash(ctx, es)
+			es, err = tx.DeleteUnattached(ctx, cutoff, p.cfg.BatchSize, deletedBy)
+			return err
 		})
 		if err != nil {
 			return err

@@ -27,10 +27,18 @@ type PassLock struct {
 	conn *pgxpool.Conn
 }
 
-// TryPassLock takes the pass lock without waiting. ok is false when another
+// PassLocks hands out the janitor's pass lock, each on its own connection.
+type PassLocks struct {
+	pool *pgxpool.Pool
+}
+
+// NewPassLocks returns the pass locks of the database behind pool.
+func NewPassLocks(pool *pgxpool.Pool) *PassLocks { return &PassLocks{pool: pool} }
+
+// TryLock takes the pass lock without waiting. ok is false when another
 // process holds it.
-func TryPassLock(ctx context.Context, pool *pgxpool.Pool) (lock *PassLock, ok bool, err error) {
-	conn, err := pool.Acquire(ctx)
+func (l *PassLocks) TryLock(ctx context.Context) (lock *PassLock, ok bool, err error) {
+	conn, err := l.pool.Acquire(ctx)
 	if err != nil {
 		return nil, false, fmt.Errorf("acquire connection for the pass lock: %w", translate(err))
 	}
@@ -230,10 +238,30 @@ const sinProductoWhere = `producto_id IS NULL AND created_at < $1
   AND (url NOT LIKE '/recursos/%' OR (url LIKE '/recursos/imagenes/productos/%' AND lower(url) ~ '\.(jpe?g|png|webp|gif)$'))`
 
 // TrashSinProducto trashes up to limit unattached images created before
-// cutoff (sinProductoWhere). A row that a product adopts concurrently is
+// cutoff (sinProductoWhere). It first takes, in key order, the locks of the
+// urls of the rows it means to take, then deletes only rows under those
+// locks (see lockURLsOfSQL). A row that a product adopts concurrently is
 // rechecked by the DELETE and left alone.
-func (s *Store) TrashSinProducto(ctx context.Context, cutoff time.Time, limit int, por string) ([]Entrada, error) {
-	return s.trash(ctx, trashSinProductoSQL, cutoff, limit, MotivoSinProducto, por)
+func (s *Store) TrashSinProducto(ctx context.Context, cutoff time.Time, limit int, deletedBy string) ([]Entrada, error) {
+	const lockQ = `SELECT s.k FROM (
+  SELECT DISTINCT hashtextextended(url, 0) AS k FROM (
+    SELECT url FROM producto_imagenes WHERE ` + sinProductoWhere + ` ORDER BY id LIMIT $2) c
+  ORDER BY k
+) s, LATERAL pg_advisory_xact_lock(s.k) AS l`
+	rows, _ := s.db.Query(ctx, lockQ, cutoff, limit)
+	keys, err := pgx.CollectRows(rows, pgx.RowTo[int64])
+	if err != nil {
+		return nil, fmt.Errorf("lock urls sin producto: %w", translate(err))
+	}
+	if len(keys) == 0 {
+		return nil, nil
+	}
+	rows, _ = s.db.Query(ctx, trashSinProductoSQL, cutoff, limit, keys, MotivoSinProducto, deletedBy)
+	es, err := pgx.CollectRows(rows, pgx.RowToStructByName[Entrada])
+	if err != nil {
+		return nil, fmt.Errorf("trash sin producto: %w", translate(err))
+	}
+	return es, nil
 }
 
 // ListSinProducto returns, in id order, up to limit rows with ids above
@@ -248,8 +276,9 @@ func (s *Store) ListSinProducto(ctx context.Context, cutoff time.Time, after int
 	return out, nil
 }
 
-var trashSinProductoSQL = trashSQL(sinProductoWhere+` AND id IN (
-    SELECT id FROM producto_imagenes WHERE `+sinProductoWhere+` ORDER BY id LIMIT $2 FOR UPDATE SKIP LOCKED)`, 2)
+var trashSinProductoSQL = trashSQL(sinProductoWhere+` AND hashtextextended(url, 0) = ANY($3) AND id IN (
+    SELECT id FROM producto_imagenes WHERE `+sinProductoWhere+` AND hashtextextended(url, 0) = ANY($3)
+    ORDER BY id LIMIT $2 FOR UPDATE SKIP LOCKED)`, 3)
 
 // LocalImagen is the id and url of a row whose url is local.
 type LocalImagen struct {

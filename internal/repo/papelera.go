@@ -40,31 +40,66 @@ const (
 const entradaColumns = `id, imagen_id, producto_id, url, orden, owner_sub, bytes, content_type, sha256, creado_en, motivo, eliminado_por, eliminado_en, sin_archivo`
 
 // TrashImagenes deletes the images ids that scope may see and records each in
-// the trash, in one statement (one round trip), returning the entries. The
-// DELETE takes the rows' locks until the transaction ends: a concurrent delete
-// of the same id waits and then finds nothing. Ids that do not exist or are
-// not visible are simply absent from the result.
-func (s *Store) TrashImagenes(ctx context.Context, ids []int32, scope Scope, motivo, por string) ([]Entrada, error) {
-	return s.trash(ctx, trashByIDsSQL, ids, scope.ownerArg(), motivo, por)
+// the trash, returning the entries. It first takes the advisory lock of
+// every url those rows hold (lockURLsSQL), then deletes and records in one
+// statement; both go out in one round trip. The DELETE takes the rows' locks
+// until the transaction ends: a concurrent delete of the same id waits and
+// then finds nothing. Ids that do not exist or are not visible are simply
+// absent from the result.
+func (s *Store) TrashImagenes(ctx context.Context, ids []int32, scope Scope, motivo, deletedBy string) ([]Entrada, error) {
+	return s.trash(ctx, lockByIDsSQL, trashByIDsSQL, 2, ids, scope.ownerArg(), motivo, deletedBy)
 }
 
 // TrashImagenesDeProducto is TrashImagenes for every image of product pid.
-func (s *Store) TrashImagenesDeProducto(ctx context.Context, pid int32, motivo, por string) ([]Entrada, error) {
-	return s.trash(ctx, trashByProductoSQL, pid, motivo, por)
+func (s *Store) TrashImagenesDeProducto(ctx context.Context, pid int32, motivo, deletedBy string) ([]Entrada, error) {
+	return s.trash(ctx, lockByProductoSQL, trashByProductoSQL, 1, pid, motivo, deletedBy)
 }
 
-// The delete-and-record statement over two row selections; the selection's
-// parameters come first, then motivo and por.
-var (
-	trashByIDsSQL      = trashSQL(`id = ANY($1) AND ($2::text IS NULL OR owner_sub = $2)`, 2)
-	trashByProductoSQL = trashSQL(`producto_id = $1`, 1)
+// The row selections of the deletes; their parameters come first, then
+// motivo and deletedBy.
+const (
+	byIDsWhere      = `id = ANY($1) AND ($2::text IS NULL OR owner_sub = $2)`
+	byProductoWhere = `producto_id = $1`
 )
+
+var (
+	lockByIDsSQL       = lockURLsOfSQL(byIDsWhere)
+	trashByIDsSQL      = trashSQL(byIDsWhere, 2)
+	lockByProductoSQL  = lockURLsOfSQL(byProductoWhere)
+	trashByProductoSQL = trashSQL(byProductoWhere, 1)
+)
+
+// lockURLsOfSQL takes, in key order, the transaction's advisory lock of the
+// url of every row where selects. Whether a deleted row's file moves to the
+// trash depends on the url's other rows (trashSQL); two deletes of rows
+// sharing a url, each seeing the other's row, would both leave the file
+// live. Under the url's lock the second delete's statement, which starts
+// after the first committed, sees that row gone and moves the file. Every
+// taker of several url locks takes them in key order (hashtextextended), and
+// before any row lock, so they cannot deadlock.
+func lockURLsOfSQL(where string) string {
+	return `SELECT s.k FROM (
+  SELECT DISTINCT hashtextextended(url, 0) AS k FROM producto_imagenes WHERE ` + where + ` ORDER BY k
+) s, LATERAL pg_advisory_xact_lock(s.k) AS l`
+}
+
+// LockURLs takes the transaction's advisory lock of each url, waiting for
+// them in key order (see lockURLsOfSQL).
+func (s *Store) LockURLs(ctx context.Context, urls []string) error {
+	const q = `SELECT s.k FROM (
+  SELECT DISTINCT hashtextextended(u, 0) AS k FROM unnest($1::text[]) AS u ORDER BY k
+) s, LATERAL pg_advisory_xact_lock(s.k) AS l`
+	if _, err := s.db.Exec(ctx, q, urls); err != nil {
+		return fmt.Errorf("lock urls: %w", translate(err))
+	}
+	return nil
+}
 
 // trashSQL builds the one statement that deletes the rows where selects and
 // records them in the trash. An entry whose url is still used by a row that
 // stays (legacy data can hold one url twice) is recorded as sin_archivo, so
 // its file is neither moved nor later purged while a committed row
-// references it.
+// references it. It is exact only under the urls' locks (lockURLsOfSQL).
 func trashSQL(where string, n int) string {
 	return `WITH d AS (
   DELETE FROM producto_imagenes
@@ -78,9 +113,23 @@ FROM d
 RETURNING ` + entradaColumns
 }
 
-func (s *Store) trash(ctx context.Context, q string, args ...any) ([]Entrada, error) {
-	rows, _ := s.db.Query(ctx, q, args...)
+// trash runs lockQ (with the selection's n parameters) then q, in one
+// pipeline: each statement has its own snapshot, so q sees every delete
+// that committed while lockQ waited.
+func (s *Store) trash(ctx context.Context, lockQ, q string, n int, args ...any) ([]Entrada, error) {
+	b := &pgx.Batch{}
+	b.Queue(lockQ, args[:n]...)
+	b.Queue(q, args...)
+	br := s.db.SendBatch(ctx, b)
+	if _, err := br.Exec(); err != nil {
+		_ = br.Close()
+		return nil, fmt.Errorf("lock urls of imagenes: %w", translate(err))
+	}
+	rows, _ := br.Query()
 	es, err := pgx.CollectRows(rows, pgx.RowToStructByName[Entrada])
+	if cerr := br.Close(); err == nil {
+		err = cerr
+	}
 	if err != nil {
 		return nil, fmt.Errorf("trash imagenes: %w", translate(err))
 	}

@@ -13,14 +13,15 @@ func TestPgbenchScriptIsTheServiceSQL(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := strings.NewReplacer(
+	r := strings.NewReplacer(
 		"$1", "ARRAY[:id]::int[]",
 		"$2::text", "NULL::text",
 		"$2", "NULL",
 		"$3", "'imagen'",
 		"$4", "'admin'",
-	).Replace(trashByIDsSQL) + ";"
+	)
+	want := r.Replace(lockByIDsSQL) + ";\n" + r.Replace(trashByIDsSQL) + ";"
 	if !strings.Contains(string(script), "BEGIN;\n"+want+"\nCOMMIT;") {
-		t.Errorf("bench/delete.pgbench does not hold BEGIN; the service's delete statement; COMMIT.\nwant:\n%s", want)
+		t.Errorf("bench/delete.pgbench does not hold BEGIN; the service's url locks; its delete statement; COMMIT.\nwant:\n%s", want)
 	}
 }

@@ -62,6 +62,21 @@ func (t *pipelinedTx) QueryRow(ctx context.Context, sql string, args ...any) pgx
 	return rowFromRows{rows}
 }
 
+// SendBatch runs the batch's statements in the transaction, one after the
+// other, each with its own snapshot; the first batch carries the BEGIN.
+func (t *pipelinedTx) SendBatch(ctx context.Context, b *pgx.Batch) pgx.BatchResults {
+	if t.begun {
+		return t.conn.SendBatch(ctx, b)
+	}
+	nb := &pgx.Batch{}
+	nb.Queue("begin")
+	nb.QueuedQueries = append(nb.QueuedQueries, b.QueuedQueries...)
+	t.begun = true
+	br := t.conn.SendBatch(ctx, nb)
+	_, _ = br.Exec() // BEGIN: pgx hands its error to the results below
+	return br
+}
+
 // Begin would nest a transaction; nothing in imagenes does.
 func (t *pipelinedTx) Begin(context.Context) (pgx.Tx, error) {
 	return nil, errors.New("nested transactions are not supported")

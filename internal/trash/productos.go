@@ -39,17 +39,17 @@ type Saved struct {
 
 // CreateProducto inserts a product and, when set is not nil, its images, in
 // one transaction.
-func (s *Service) CreateProducto(ctx context.Context, c repo.ProductoCampos, set []ImagenRef, por string) (Saved, error) {
+func (s *Service) CreateProducto(ctx context.Context, c repo.ProductoCampos, set []ImagenRef, deletedBy string) (Saved, error) {
 	var out Saved
 	err := s.Run(ctx, func(tx *Tx) error {
-		p, err := tx.Store.InsertProducto(ctx, c)
+		p, err := tx.Rows().InsertProducto(ctx, c)
 		if err != nil {
 			return err
 		}
 		if err := tx.saveVariantes(ctx, p.ID, c); err != nil {
 			return err
 		}
-		out, err = tx.saveSet(ctx, p, set, set != nil, por)
+		out, err = tx.saveSet(ctx, p, set, set != nil, deletedBy)
 		return err
 	})
 	return out, err
@@ -59,20 +59,20 @@ func (s *Service) CreateProducto(ctx context.Context, c repo.ProductoCampos, set
 // replaces its image set, in one transaction: images no longer listed are
 // deleted and their files moved to the trash before the commit, and moved
 // back if it does not happen.
-func (s *Service) UpdateProducto(ctx context.Context, id int32, c repo.ProductoCampos, set []ImagenRef, por string) (Saved, error) {
+func (s *Service) UpdateProducto(ctx context.Context, id int32, c repo.ProductoCampos, set []ImagenRef, deletedBy string) (Saved, error) {
 	var out Saved
 	err := s.Run(ctx, func(tx *Tx) error {
-		if _, err := tx.Store.LockProducto(ctx, id); err != nil {
+		if _, err := tx.Rows().LockProducto(ctx, id); err != nil {
 			return err
 		}
-		p, err := tx.Store.UpdateProducto(ctx, id, c)
+		p, err := tx.Rows().UpdateProducto(ctx, id, c)
 		if err != nil {
 			return err
 		}
 		if err := tx.saveVariantes(ctx, p.ID, c); err != nil {
 			return err
 		}
-		out, err = tx.saveSet(ctx, p, set, set != nil, por)
+		out, err = tx.saveSet(ctx, p, set, set != nil, deletedBy)
 		return err
 	})
 	return out, err
@@ -80,21 +80,12 @@ func (s *Service) UpdateProducto(ctx context.Context, id int32, c repo.ProductoC
 
 // DeleteProducto trashes every image of product id and deletes it, in one
 // transaction. It returns the trash entries.
-func (s *Service) DeleteProducto(ctx context.Context, id int32, por string) ([]repo.Entrada, error) {
+func (s *Service) DeleteProducto(ctx context.Context, id int32, deletedBy string) ([]repo.Entrada, error) {
 	var entries []repo.Entrada
 	err := s.Run(ctx, func(tx *Tx) error {
-		if _, err := tx.Store.LockProducto(ctx, id); err != nil {
-			return err
-		}
-		es, err := tx.Store.TrashImagenesDeProducto(ctx, id, repo.MotivoProductoDelete, por)
-		if err != nil {
-			return err
-		}
-		if err := tx.Trash(ctx, es); err != nil {
-			return err
-		}
-		entries = es
-		return tx.Store.DeleteProducto(ctx, id)
+		var err error
+		entries, err = tx.DeleteProducto(ctx, id, deletedBy)
+		return err
 	})
 	return entries, err
 }
@@ -105,21 +96,21 @@ func (tx *Tx) saveVariantes(ctx context.Context, pid int32, c repo.ProductoCampo
 	if c.Variantes == nil {
 		return nil
 	}
-	return tx.Store.ReplaceVariantes(ctx, pid, *c.Variantes)
+	return tx.Rows().ReplaceVariantes(ctx, pid, *c.Variantes)
 }
 
 // saveSet makes set the image set of p (when replace) and returns the
 // product with its images. The product row is locked (or new) already.
-func (tx *Tx) saveSet(ctx context.Context, p repo.Producto, set []ImagenRef, replace bool, por string) (Saved, error) {
+func (tx *Tx) saveSet(ctx context.Context, p repo.Producto, set []ImagenRef, replace bool, deletedBy string) (Saved, error) {
 	out := Saved{Producto: Producto{Producto: p}}
 	if replace {
-		trashed, err := tx.replaceSet(ctx, p.ID, set, por)
+		trashed, err := tx.replaceSet(ctx, p.ID, set, deletedBy)
 		if err != nil {
 			return Saved{}, err
 		}
 		out.Trashed = trashed
 	}
-	imgs, err := tx.Store.ImagenesDe(ctx, []int32{p.ID})
+	imgs, err := tx.Rows().ImagenesDe(ctx, []int32{p.ID})
 	if err != nil {
 		return Saved{}, err
 	}
@@ -130,16 +121,31 @@ func (tx *Tx) saveSet(ctx context.Context, p repo.Producto, set []ImagenRef, rep
 // replaceSet decides, from the rows that hold the listed urls (locked), which
 // rows product pid adopts or keeps, which external urls it inserts, and which
 // of its current images it drops into the trash.
-func (tx *Tx) replaceSet(ctx context.Context, pid int32, set []ImagenRef, por string) ([]repo.Entrada, error) {
+func (tx *Tx) replaceSet(ctx context.Context, pid int32, set []ImagenRef, deletedBy string) ([]repo.Entrada, error) {
 	urls := make([]string, len(set))
 	for i, r := range set {
 		urls[i] = r.URL
 	}
-	rows, err := tx.Store.LockImagenesPorURL(ctx, urls)
+	rs := tx.Rows()
+	// The product row is locked, so its images can only lose rows (image
+	// deletes) until the commit: read them first, then take the locks of
+	// every url this write may adopt, insert or drop, in key order and
+	// before any row lock, as every delete does. Under them the rows read
+	// next are exact: two creates naming one new external url insert it
+	// once, the second then finds it attached to the first (one product per
+	// url), and a drop decides exactly whether a row sharing its url stays.
+	current, err := rs.ImagenesDe(ctx, []int32{pid})
 	if err != nil {
 		return nil, err
 	}
-	current, err := tx.Store.ImagenesDe(ctx, []int32{pid})
+	lockURLs := append([]string(nil), urls...)
+	for _, img := range current {
+		lockURLs = append(lockURLs, img.URL)
+	}
+	if err := rs.LockURLs(ctx, lockURLs); err != nil {
+		return nil, err
+	}
+	rows, err := rs.LockImagenesPorURL(ctx, urls)
 	if err != nil {
 		return nil, err
 	}
@@ -190,20 +196,17 @@ func (tx *Tx) replaceSet(ctx context.Context, pid int32, set []ImagenRef, por st
 	}
 	var entries []repo.Entrada
 	if len(drop) > 0 {
-		if entries, err = tx.Store.TrashImagenes(ctx, drop, repo.All, repo.MotivoProductoPut, por); err != nil {
-			return nil, err
-		}
-		if err := tx.Trash(ctx, entries); err != nil {
+		if entries, err = tx.DeleteImagenes(ctx, drop, repo.All, repo.MotivoProductoPut, deletedBy); err != nil {
 			return nil, err
 		}
 	}
 	if len(ids) > 0 {
-		if err := tx.Store.AsignarImagenes(ctx, pid, ids, orden); err != nil {
+		if err := tx.Rows().AsignarImagenes(ctx, pid, ids, orden); err != nil {
 			return nil, err
 		}
 	}
 	if len(extURLs) > 0 {
-		if err := tx.Store.InsertExternas(ctx, pid, extURLs, extOrden, por); err != nil {
+		if err := tx.Rows().InsertExternas(ctx, pid, extURLs, extOrden, deletedBy); err != nil {
 			return nil, err
 		}
 	}

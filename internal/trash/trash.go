@@ -3,6 +3,12 @@
 // renames done before the commit and undone if the commit does not happen.
 // Handlers (image and product deletes, uploads, restores) and the janitor all
 // go through Service.Run, so the protocol is written once.
+//
+// A Tx offers only whole steps: each method that creates or deletes an image
+// row or a trash entry also moves its file (DeleteImagenes, DeleteProducto,
+// PublishUpload, RestoreEntry, PurgeEntries, the janitor's moves), and Rows
+// is the statements that move no file. The store and the bare file moves
+// are unexported, so no caller can delete rows and forget their files.
 package trash
 
 import (
@@ -29,12 +35,6 @@ func New(store *repo.Store, files *storage.Storage, log *zap.Logger) *Service {
 	return &Service{store: store, files: files, log: log}
 }
 
-// Files returns the storage the service moves files in.
-func (s *Service) Files() *storage.Storage { return s.files }
-
-// Store returns the store outside any transaction.
-func (s *Service) Store() *repo.Store { return s.store }
-
 // Run runs fn in one transaction. Files moved through tx are put back if the
 // transaction does not commit: when fn fails, and when PostgreSQL refuses the
 // COMMIT. When the COMMIT's outcome is unknown (the connection broke while it
@@ -44,7 +44,7 @@ func (s *Service) Store() *repo.Store { return s.store }
 func (s *Service) Run(ctx context.Context, fn func(tx *Tx) error) error {
 	var tx *Tx
 	err := s.store.WithTx(ctx, func(st *repo.Store) error {
-		tx = &Tx{Store: st, files: s.files, log: s.log}
+		tx = &Tx{store: st, files: s.files, log: s.log}
 		if err := fn(tx); err != nil {
 			return err
 		}
@@ -66,20 +66,21 @@ func (s *Service) Run(ctx context.Context, fn func(tx *Tx) error) error {
 	return err
 }
 
-// Tx is one protocol transaction: its Store runs SQL inside the transaction,
-// and its methods move files so that they can be undone.
+// Tx is one protocol transaction. Its methods change rows and move their
+// files together, and every move is undone if the transaction does not
+// commit.
 type Tx struct {
-	Store *repo.Store
+	store *repo.Store
 	files *storage.Storage
 	log   *zap.Logger
 	undo  []func() error
 }
 
-// Trash moves the file of each entry into the trash. A local file that is
+// trash moves the file of each entry into the trash. A local file that is
 // already gone is noted on the entry (sin_archivo) and logged, not fatal: the
 // delete heals the inconsistency. Any other failure aborts the transaction,
 // leaving rows and files as they were.
-func (tx *Tx) Trash(ctx context.Context, entries []repo.Entrada) error {
+func (tx *Tx) trash(ctx context.Context, entries []repo.Entrada) error {
 	for i := range entries {
 		e := &entries[i]
 		if e.SinArchivo || !storage.IsLocal(e.URL) {
@@ -100,7 +101,7 @@ func (tx *Tx) Trash(ctx context.Context, entries []repo.Entrada) error {
 		if !moved {
 			tx.log.Warn("file already gone; deleting the row anyway",
 				zap.Int64("papelera_id", e.ID), zap.Stringp("url", &e.URL))
-			if err := tx.Store.MarkSinArchivo(ctx, e.ID); err != nil {
+			if err := tx.store.MarkSinArchivo(ctx, e.ID); err != nil {
 				return err
 			}
 			e.SinArchivo = true
@@ -112,8 +113,8 @@ func (tx *Tx) Trash(ctx context.Context, entries []repo.Entrada) error {
 	return nil
 }
 
-// Untrash moves the file of entry e from the trash back to its live place.
-func (tx *Tx) Untrash(e repo.Entrada) error {
+// untrash moves the file of entry e from the trash back to its live place.
+func (tx *Tx) untrash(e repo.Entrada) error {
 	if e.SinArchivo || !storage.IsLocal(e.URL) {
 		return nil
 	}
@@ -129,8 +130,8 @@ func (tx *Tx) Untrash(e repo.Entrada) error {
 	return nil
 }
 
-// Publish moves a staged upload to the live path of url.
-func (tx *Tx) Publish(st *storage.Staged, url string) error {
+// publish moves a staged upload to the live path of url.
+func (tx *Tx) publish(st *storage.Staged, url string) error {
 	if err := tx.files.Publish(st, url); err != nil {
 		return fmt.Errorf("publish %q: %w", url, err)
 	}

@@ -141,11 +141,7 @@ WHERE datname = current_database() AND state = 'idle in transaction'`).Scan(&n);
 				}
 			}
 			err := f.svc.Run(ctx, func(tx *trash.Tx) error {
-				es, err := tx.Store.TrashImagenes(ctx, f.ids, repo.All, repo.MotivoImagen, "test")
-				if err != nil {
-					return err
-				}
-				if err := tx.Trash(ctx, es); err != nil {
+				if _, err := tx.DeleteImagenes(ctx, f.ids, repo.All, repo.MotivoImagen, "test"); err != nil {
 					return err
 				}
 				return after(ctx, tx)

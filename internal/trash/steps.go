@@ -1,0 +1,187 @@
+package trash
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/imagenes/imagenes/internal/fault"
+	"github.com/imagenes/imagenes/internal/repo"
+	"github.com/imagenes/imagenes/internal/storage"
+)
+
+// The steps of a protocol transaction: each changes rows and moves their
+// files together, so a caller cannot do one without the other.
+
+// Errors of RestoreEntry, both wrapping repo.ErrConflict.
+var (
+	ErrURLTaken    = fmt.Errorf("url already used by a live image: %w", repo.ErrConflict)
+	ErrProductGone = fmt.Errorf("the image's product no longer exists: %w", repo.ErrConflict)
+)
+
+// DeleteImagenes deletes the images ids that scope may see, records each in
+// the trash and moves its file there. The urls' locks are taken first (see
+// repo.TrashImagenes), so of several rows sharing a url the last one
+// deleted moves the file. Ids that do not exist or are not visible are
+// absent from the result.
+func (tx *Tx) DeleteImagenes(ctx context.Context, ids []int32, scope repo.Scope, motivo, deletedBy string) ([]repo.Entrada, error) {
+	es, err := tx.store.TrashImagenes(ctx, ids, scope, motivo, deletedBy)
+	if err != nil {
+		return nil, err
+	}
+	return es, tx.trash(ctx, es)
+}
+
+// DeleteProducto locks product id, trashes every image of it (rows and
+// files) and deletes it. Errors wrap repo.ErrNotFound when it does not exist.
+func (tx *Tx) DeleteProducto(ctx context.Context, id int32, deletedBy string) ([]repo.Entrada, error) {
+	if _, err := tx.store.LockProducto(ctx, id); err != nil {
+		return nil, err
+	}
+	es, err := tx.store.TrashImagenesDeProducto(ctx, id, repo.MotivoProductoDelete, deletedBy)
+	if err != nil {
+		return nil, err
+	}
+	if err := tx.trash(ctx, es); err != nil {
+		return nil, err
+	}
+	return es, tx.store.DeleteProducto(ctx, id)
+}
+
+// DeleteUnattached trashes (rows and files) up to limit images that no
+// product adopted, created before cutoff.
+func (tx *Tx) DeleteUnattached(ctx context.Context, cutoff time.Time, limit int, deletedBy string) ([]repo.Entrada, error) {
+	es, err := tx.store.TrashSinProducto(ctx, cutoff, limit, deletedBy)
+	if err != nil {
+		return nil, err
+	}
+	return es, tx.trash(ctx, es)
+}
+
+// TrashOrphans gives each live file without a row a trash entry and moves
+// it there. Take the urls' locks first (Rows().TryLockURLs): the entries are
+// written only for urls that still have no row.
+func (tx *Tx) TrashOrphans(ctx context.Context, hs []repo.Huerfana, deletedBy string) ([]repo.Entrada, error) {
+	es, err := tx.store.InsertHuerfanas(ctx, hs, deletedBy)
+	if err != nil {
+		return nil, err
+	}
+	return es, tx.trash(ctx, es)
+}
+
+// TrashLost moves the still-live file of entry e into the trash under the
+// entry's name: its rename was lost (a power cut after the commit), or a
+// restore moved it out and never committed.
+func (tx *Tx) TrashLost(ctx context.Context, e repo.Entrada) error {
+	return tx.trash(ctx, []repo.Entrada{e})
+}
+
+// PublishUpload inserts the image row n and moves the staged file st to its
+// url. The url's advisory lock is held from before the file appears in the
+// live folder until the commit, so the janitor never mistakes an upload in
+// flight for an orphan.
+func (tx *Tx) PublishUpload(ctx context.Context, st *storage.Staged, n repo.NuevaImagen) (repo.Imagen, error) {
+	if err := tx.store.LockURL(ctx, n.URL); err != nil {
+		return repo.Imagen{}, err
+	}
+	img, err := tx.store.InsertImagen(ctx, n)
+	if err != nil {
+		return repo.Imagen{}, err
+	}
+	fault.Point("upload") // staged, row inserted, file not yet live
+	return img, tx.publish(st, n.URL)
+}
+
+// RestoreEntry puts trash entry id back: the same image id, url, product and
+// order, and its file back in place. Errors wrap repo.ErrNotFound (entry
+// gone: purged or already restored), ErrURLTaken or ErrProductGone.
+func (tx *Tx) RestoreEntry(ctx context.Context, id int64) (repo.Imagen, error) {
+	e, err := tx.store.TakeEntrada(ctx, id)
+	if err != nil {
+		return repo.Imagen{}, err
+	}
+	if err := tx.store.LockURL(ctx, e.URL); err != nil {
+		return repo.Imagen{}, err
+	}
+	taken, err := tx.store.URLInUse(ctx, e.URL)
+	if err != nil {
+		return repo.Imagen{}, err
+	}
+	if taken {
+		return repo.Imagen{}, fmt.Errorf("restore %d: %w", id, ErrURLTaken)
+	}
+	img, err := tx.store.RestoreImagen(ctx, e)
+	if err != nil {
+		if errors.Is(err, repo.ErrForeignKey) {
+			return repo.Imagen{}, fmt.Errorf("restore %d: %w", id, ErrProductGone)
+		}
+		return repo.Imagen{}, err
+	}
+	return img, tx.untrash(e)
+}
+
+// PurgeEntries deletes the entries among ids deleted before cutoff (those no
+// restore holds) and then their files, for good. Unlike every other move a
+// removal cannot be undone, so it comes last: if the commit then fails, the
+// entries come back without files and the next pass deletes them.
+func (tx *Tx) PurgeEntries(ctx context.Context, ids []int64, cutoff time.Time) ([]repo.Entrada, error) {
+	es, err := tx.store.PurgeEntradas(ctx, ids, cutoff)
+	if err != nil {
+		return nil, err
+	}
+	for _, e := range es {
+		if e.SinArchivo || !storage.IsLocal(e.URL) {
+			continue
+		}
+		if err := tx.files.RemoveTrash(storage.TrashName(e.ID, e.EliminadoEn, e.URL)); err != nil {
+			return nil, fmt.Errorf("purge entry %d: %w", e.ID, err)
+		}
+	}
+	return es, nil
+}
+
+// PutBack moves trash file name back to the live path of url: the file of a
+// delete that never committed, whose row is locked by the caller. No row
+// changes: the row never stopped existing.
+func (tx *Tx) PutBack(name, url string) error {
+	if err := tx.files.MoveFromTrash(name, url); err != nil {
+		return fmt.Errorf("put %s back to %q: %w", name, url, err)
+	}
+	tx.undo = append(tx.undo, func() error {
+		_, err := tx.files.MoveToTrash(url, name)
+		return err
+	})
+	return nil
+}
+
+// AdoptTrashFile gives trash file name, which has no entry and no row to
+// return to, a new entry for url (deleted at, size bytes) and renames the
+// file to the entry's name, so that it can be restored and is purged after
+// retention like any other.
+func (tx *Tx) AdoptTrashFile(ctx context.Context, name, url string, at time.Time, size int64, deletedBy string) (repo.Entrada, error) {
+	e, err := tx.store.InsertRecuperada(ctx, url, at, size, deletedBy)
+	if err != nil {
+		return repo.Entrada{}, err
+	}
+	return e, tx.rename(name, storage.TrashName(e.ID, e.EliminadoEn, e.URL))
+}
+
+// RejoinEntry gives trash file name to entry e, recorded without a file
+// (sin_archivo) by a later delete of the same image: the file takes the
+// entry's name and the entry becomes restorable.
+func (tx *Tx) RejoinEntry(ctx context.Context, e repo.Entrada, name string) error {
+	if err := tx.store.ClearSinArchivo(ctx, e.ID); err != nil {
+		return err
+	}
+	return tx.rename(name, storage.TrashName(e.ID, e.EliminadoEn, e.URL))
+}
+
+// rename renames trash file from to to.
+func (tx *Tx) rename(from, to string) error {
+	if err := tx.files.RenameTrash(from, to); err != nil {
+		return fmt.Errorf("rename %s in trash: %w", from, err)
+	}
+	tx.undo = append(tx.undo, func() error { return tx.files.RenameTrash(to, from) })
+	return nil
+}
