@@ -46,7 +46,7 @@ test: ## run every test against a throwaway local PostgreSQL and MinIO
 	$(GO) vet ./...; \
 	$(GO) test -count=1 -timeout 15m ./...
 
-e2e: ## the nginx config for running beside Balsamoa, with the real nginx (installed with apt-get when missing)
+e2e: ## the nginx config beside Balsamoa with the real nginx, and the admin page in headless Chromium (both installed with apt-get when missing)
 	scripts/e2e.sh
 
 bench: ## delete throughput vs pgbench on the same transaction (RUNS=3 for spread); results in bench/out/

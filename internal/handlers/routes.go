@@ -101,6 +101,13 @@ func NewApp(d Deps) *fiber.App {
 	app.Get("/openapi.yaml", ops.openapi)
 	app.Get("/metrics", adaptor.HTTPHandler(promhttp.HandlerFor(d.Registry, promhttp.HandlerOpts{})))
 
+	page := &adminPage{auth: d.Auth}
+	app.Get("/admin", page.page)
+	app.Post("/admin/sesion", page.signIn)
+	app.Post("/admin/salir", page.signOut)
+	app.Get("/admin/app.js", assetHandler("app.js", "text/javascript; charset=utf-8"))
+	app.Get("/admin/app.css", assetHandler("app.css", "text/css; charset=utf-8"))
+
 	th := d.thumbnails()
 	static := &staticHandler{files: d.Files, thumbs: th}
 	app.Get("/recursos/*", static.serve)
@@ -142,5 +149,6 @@ func NewApp(d Deps) *fiber.App {
 	app.Get("/api/image/:id", anyUser, cat.get)
 	app.Delete("/api/image/:id", anyUser, cat.delete)
 
+	page.bulk = hasRoute(app, fiber.MethodPost, "/api/v1/admin/imagenes/eliminar")
 	return app
 }
