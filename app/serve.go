@@ -16,6 +16,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/imagenes/imagenes/internal/auth"
+	"github.com/imagenes/imagenes/internal/catalog"
 	"github.com/imagenes/imagenes/internal/config"
 	"github.com/imagenes/imagenes/internal/handlers"
 	"github.com/imagenes/imagenes/internal/janitor"
@@ -130,6 +131,10 @@ type deps struct {
 	store    *repo.Store
 	files    *storage.Storage
 	protocol *trash.Service
+	catalog  *catalog.Service
+	// domain are the domain's metrics (deletes, uploads, restores, images
+	// trashed), shared by the catalogue and the janitor.
+	domain   *catalog.Metrics
 	registry *prometheus.Registry
 	log      *zap.Logger
 	// balsamoa: which of Balsamoa's own tables the database has.
@@ -168,9 +173,12 @@ func build(ctx context.Context, cfg config.Config, log *zap.Logger) (*deps, func
 		return nil, nil, err
 	}
 	reg.MustRegister(newPoolCollector(pool), newTrashCollector(store))
+	proto := trash.New(store, files, log)
+	domain := catalog.NewMetrics(reg)
 	d := &deps{
 		cfg: cfg, pool: pool, store: store, files: files,
-		protocol: trash.New(store, files, log), registry: reg, log: log, balsamoa: bals,
+		protocol: proto, catalog: catalog.New(proto, files, domain), domain: domain,
+		registry: reg, log: log, balsamoa: bals,
 	}
 	cleanup := func() {
 		files.Close()
@@ -185,13 +193,13 @@ func build(ctx context.Context, cfg config.Config, log *zap.Logger) (*deps, func
 func (d *deps) janitor(log *zap.Logger) *janitor.Janitor {
 	return janitor.New(janitor.Deps{
 		Store: d.store, Files: d.files, Protocol: d.protocol, PassLock: repo.NewPassLocks(d.pool),
-		Now: time.Now, Log: log, Metrics: janitor.NewMetrics(d.registry),
+		Now: time.Now, Log: log, Metrics: janitor.NewMetrics(d.registry), Trashed: d.domain,
 	})
 }
 
 func (d *deps) handlerDeps(cfg config.Config, a *auth.Auth) handlers.Deps {
 	return handlers.Deps{
-		Store: d.store, Protocol: d.protocol, Files: d.files, Auth: a, Log: d.log,
+		Store: d.store, Catalog: d.catalog, Files: d.files, Auth: a, Log: d.log,
 		Registry: d.registry, RequestTimeout: cfg.RequestTimeout, Balsamoa: d.balsamoa,
 		JanitorConfig: janitorConfig(cfg),
 		Ready: func(ctx context.Context) error {

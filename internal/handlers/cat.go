@@ -32,10 +32,9 @@ type catStore interface {
 // deletes only the images they uploaded, admins all. Another user's image
 // is a 404, so its existence is not leaked.
 type catHandler struct {
-	store    catStore
-	protocol imagenProtocol
-	files    liveFiles
-	metrics  *Metrics
+	store   catStore
+	catalog imagenCatalog
+	files   liveFiles
 }
 
 func scopeOf(u auth.User) repo.Scope {
@@ -76,7 +75,7 @@ func (h *catHandler) upload(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	img, err := h.protocol.Upload(c.UserContext(), st, repo.NuevaImagen{Orden: 1, OwnerSub: u.Sub})
+	img, err := h.catalog.Upload(c.UserContext(), st, repo.NuevaImagen{Orden: 1, OwnerSub: u.Sub})
 	if err != nil {
 		return err
 	}
@@ -152,8 +151,7 @@ func (h *catHandler) delete(c *fiber.Ctx) error {
 		return err
 	}
 	u, _ := auth.FromCtx(c)
-	e, err := h.protocol.DeleteImagen(c.UserContext(), id, scopeOf(u), u.Sub)
-	h.metrics.deleted(e, err)
+	_, err = h.catalog.DeleteImagen(c.UserContext(), id, scopeOf(u), u.Sub)
 	if err != nil {
 		return catNotFound.wrap(err)
 	}

@@ -24,6 +24,7 @@ import (
 	"go.uber.org/zap/zaptest/observer"
 
 	"github.com/imagenes/imagenes/internal/auth"
+	"github.com/imagenes/imagenes/internal/catalog"
 	"github.com/imagenes/imagenes/internal/dbtest"
 	"github.com/imagenes/imagenes/internal/handlers"
 	"github.com/imagenes/imagenes/internal/janitor"
@@ -101,11 +102,14 @@ func newEnv(t testing.TB, opts ...envOpts) *env {
 	core, logs := observer.New(zap.DebugLevel)
 	log := zap.New(core)
 	proto := trash.New(store, files, log)
+	reg := prometheus.NewRegistry()
+	domain := catalog.NewMetrics(reg)
 	app := handlers.NewApp(handlers.Deps{
-		Store: store, Protocol: proto, Files: files, Auth: a, Log: log,
-		Janitor:       janitor.New(janitor.Deps{Store: store, Files: files, Protocol: proto, PassLock: repo.NewPassLocks(pool), Log: log}),
+		Store: store, Catalog: catalog.New(proto, files, domain), Files: files, Auth: a, Log: log,
+		Janitor: janitor.New(janitor.Deps{Store: store, Files: files, Protocol: proto, PassLock: repo.NewPassLocks(pool),
+			Log: log, Trashed: domain}),
 		JanitorConfig: janitor.Config{Retention: 168 * time.Hour, OrphanGrace: time.Hour, UnattachedTTL: 24 * time.Hour, MaxOrphans: 1000, BatchSize: 100},
-		Registry:      prometheus.NewRegistry(), RequestTimeout: 10 * time.Second, ReadTimeout: o.readTimeout, Balsamoa: bals,
+		Registry:      reg, RequestTimeout: 10 * time.Second, ReadTimeout: o.readTimeout, Balsamoa: bals,
 		Ready: func(ctx context.Context) error { return store.Ping(ctx) },
 	})
 	e := &env{t: t, app: app, pool: pool, store: store, files: files, root: root, logs: logs}

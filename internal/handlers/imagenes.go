@@ -25,8 +25,8 @@ type imagenStore interface {
 	ListPapelera(ctx context.Context, after *repo.PapeleraCursor, limit int) ([]repo.Entrada, error)
 }
 
-type imagenProtocol interface {
-	DeleteImagen(ctx context.Context, id int32, scope repo.Scope, por string) (repo.Entrada, error)
+type imagenCatalog interface {
+	DeleteImagen(ctx context.Context, id int32, scope repo.Scope, deletedBy string) (repo.Entrada, error)
 	Upload(ctx context.Context, st *storage.Staged, n repo.NuevaImagen) (repo.Imagen, error)
 	Restore(ctx context.Context, id int64) (repo.Imagen, error)
 }
@@ -37,10 +37,9 @@ type stager interface {
 
 // imagenesHandler serves Balsamoa's image and trash routes (admin only).
 type imagenesHandler struct {
-	store    imagenStore
-	protocol imagenProtocol
-	files    stager
-	metrics  *Metrics
+	store   imagenStore
+	catalog imagenCatalog
+	files   stager
 	// retention is TRASH_RETENTION: when an entry will be purged (0: not
 	// told).
 	retention time.Duration
@@ -82,7 +81,7 @@ func (h *imagenesHandler) upload(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	img, err := h.protocol.Upload(c.UserContext(), st, repo.NuevaImagen{Orden: 1, OwnerSub: u.Sub})
+	img, err := h.catalog.Upload(c.UserContext(), st, repo.NuevaImagen{Orden: 1, OwnerSub: u.Sub})
 	if err != nil {
 		return messages{fiber.StatusInternalServerError: "Error al guardar la imagen"}.wrap(err)
 	}
@@ -143,8 +142,7 @@ func (h *imagenesHandler) delete(c *fiber.Ctx) error {
 		return deleteMsgs.wrap(err)
 	}
 	u, _ := auth.FromCtx(c)
-	e, err := h.protocol.DeleteImagen(c.UserContext(), id, repo.All, u.Sub)
-	h.metrics.deleted(e, err)
+	e, err := h.catalog.DeleteImagen(c.UserContext(), id, repo.All, u.Sub)
 	if err != nil {
 		return deleteMsgs.wrap(err)
 	}
@@ -235,8 +233,7 @@ func (h *imagenesHandler) restore(c *fiber.Ctx) error {
 	if err != nil {
 		return restoreMsgs.wrap(err)
 	}
-	img, err := h.protocol.Restore(c.UserContext(), id)
-	h.metrics.restored(err)
+	img, err := h.catalog.Restore(c.UserContext(), id)
 	switch {
 	case errors.Is(err, trash.ErrURLTaken):
 		return messages{fiber.StatusConflict: "La URL de la imagen ya está en uso por otra imagen"}.wrap(err)

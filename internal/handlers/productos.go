@@ -11,8 +11,8 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/imagenes/imagenes/internal/auth"
+	"github.com/imagenes/imagenes/internal/catalog"
 	"github.com/imagenes/imagenes/internal/repo"
-	"github.com/imagenes/imagenes/internal/trash"
 )
 
 type productoStore interface {
@@ -22,18 +22,17 @@ type productoStore interface {
 	UpdateProducto(ctx context.Context, id int32, c repo.ProductoCampos) (repo.Producto, error)
 }
 
-type productoProtocol interface {
-	CreateProducto(ctx context.Context, c repo.ProductoCampos, set []trash.ImagenRef, por string) (trash.Saved, error)
-	UpdateProducto(ctx context.Context, id int32, c repo.ProductoCampos, set []trash.ImagenRef, por string) (trash.Saved, error)
-	DeleteProducto(ctx context.Context, id int32, por string) ([]repo.Entrada, error)
+type productoCatalog interface {
+	CreateProducto(ctx context.Context, c repo.ProductoCampos, set []catalog.ImagenRef, deletedBy string) (catalog.Saved, error)
+	UpdateProducto(ctx context.Context, id int32, c repo.ProductoCampos, set []catalog.ImagenRef, deletedBy string) (catalog.Saved, error)
+	DeleteProducto(ctx context.Context, id int32, deletedBy string) ([]repo.Entrada, error)
 }
 
 // productosHandler serves Balsamoa's product routes: the admin CRUD and the
 // public shop reads.
 type productosHandler struct {
-	store    productoStore
-	protocol productoProtocol
-	metrics  *Metrics
+	store   productoStore
+	catalog productoCatalog
 	// vista: the database has Balsamoa's vista_catalogo_productos, which
 	// the reads answer from.
 	vista bool
@@ -83,9 +82,9 @@ func (h *productosHandler) saveError(err error, internal string) error {
 
 // saveError maps the errors of a product write to the route's messages.
 func saveError(err error, internal string) error {
-	var se *trash.SetError
+	var se *catalog.SetError
 	if errors.As(err, &se) {
-		if errors.Is(err, trash.ErrImagenAjena) {
+		if errors.Is(err, catalog.ErrImagenAjena) {
 			return messages{fiber.StatusConflict: "La imagen ya pertenece a otro producto: " + se.URL}.wrap(err)
 		}
 		return messages{fiber.StatusBadRequest: "La imagen no existe (súbela primero o restáurala de la papelera): " + se.URL}.wrap(err)
@@ -183,7 +182,7 @@ func (h *productosHandler) create(c *fiber.Ctx) error {
 		return err
 	}
 	u, _ := auth.FromCtx(c)
-	saved, err := h.protocol.CreateProducto(c.UserContext(), campos, set, u.Sub)
+	saved, err := h.catalog.CreateProducto(c.UserContext(), campos, set, u.Sub)
 	if err != nil {
 		return h.saveError(err, "Error al crear el producto")
 	}
@@ -207,11 +206,10 @@ func (h *productosHandler) update(c *fiber.Ctx) error {
 		return err
 	}
 	u, _ := auth.FromCtx(c)
-	saved, err := h.protocol.UpdateProducto(c.UserContext(), id, campos, set, u.Sub)
+	saved, err := h.catalog.UpdateProducto(c.UserContext(), id, campos, set, u.Sub)
 	if err != nil {
 		return h.saveError(err, "Error al actualizar el producto")
 	}
-	h.metrics.trashed(saved.Trashed)
 	return c.JSON(fiber.Map{
 		"mensaje":  "Producto actualizado correctamente",
 		"producto": toProductoJSON(saved.Producto.Producto, saved.Producto.Imagenes),
@@ -227,11 +225,10 @@ func (h *productosHandler) delete(c *fiber.Ctx) error {
 		return productoMsgs.wrap(err)
 	}
 	u, _ := auth.FromCtx(c)
-	entries, err := h.protocol.DeleteProducto(c.UserContext(), id, u.Sub)
+	entries, err := h.catalog.DeleteProducto(c.UserContext(), id, u.Sub)
 	if err != nil {
 		return saveError(err, "Error al eliminar el producto")
 	}
-	h.metrics.trashed(entries)
 	return c.JSON(fiber.Map{
 		"mensaje":  "Producto eliminado correctamente",
 		"id":       id,

@@ -13,9 +13,9 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
+	"github.com/imagenes/imagenes/internal/catalog"
 	"github.com/imagenes/imagenes/internal/repo"
 	"github.com/imagenes/imagenes/internal/storage"
-	"github.com/imagenes/imagenes/internal/trash"
 )
 
 // Limits of a product body, from Balsamoa's columns where it has them.
@@ -70,7 +70,7 @@ var precioRe = regexp.MustCompile(`^(0|[1-9][0-9]{0,7})(\.[0-9]{1,2})?$`)
 // parseProducto reads and validates a product body. creating requires
 // nombre and precio; on a Balsamoa database (balsamoa) also categoria_id,
 // and variantes are read, as Balsamoa's own routes do.
-func parseProducto(body []byte, creating, balsamoa bool) (repo.ProductoCampos, []trash.ImagenRef, error) {
+func parseProducto(body []byte, creating, balsamoa bool) (repo.ProductoCampos, []catalog.ImagenRef, error) {
 	var b productoBody
 	if len(bytes.TrimSpace(body)) == 0 || body[0] == '[' {
 		return repo.ProductoCampos{}, nil, bad("El cuerpo debe ser un objeto JSON")
@@ -159,11 +159,11 @@ func parsePrecio(raw json.RawMessage) (string, bool) {
 // parseSet validates an image set: each url present, at most 255
 // characters, unique in the set, and a local one must be a path inside the
 // storage root. A missing orden is the element's position (1-based).
-func parseSet(in []imagenRefBody) ([]trash.ImagenRef, error) {
+func parseSet(in []imagenRefBody) ([]catalog.ImagenRef, error) {
 	if len(in) > maxImagenes {
 		return nil, bad(fmt.Sprintf("Un producto admite hasta %d imágenes", maxImagenes))
 	}
-	set := make([]trash.ImagenRef, 0, len(in))
+	set := make([]catalog.ImagenRef, 0, len(in))
 	seen := make(map[string]bool, len(in))
 	for i, r := range in {
 		if r.URL == nil || strings.TrimSpace(*r.URL) == "" {
@@ -190,7 +190,7 @@ func parseSet(in []imagenRefBody) ([]trash.ImagenRef, error) {
 		if r.Orden != nil {
 			orden = *r.Orden
 		}
-		set = append(set, trash.ImagenRef{URL: u, Orden: orden})
+		set = append(set, catalog.ImagenRef{URL: u, Orden: orden})
 	}
 	return set, nil
 }

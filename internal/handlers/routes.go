@@ -16,10 +16,10 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/imagenes/imagenes/internal/auth"
+	"github.com/imagenes/imagenes/internal/catalog"
 	"github.com/imagenes/imagenes/internal/janitor"
 	"github.com/imagenes/imagenes/internal/repo"
 	"github.com/imagenes/imagenes/internal/storage"
-	"github.com/imagenes/imagenes/internal/trash"
 )
 
 // Limits of the two upload routes.
@@ -34,8 +34,9 @@ const (
 
 // Deps are what the routes need, built by the composition root.
 type Deps struct {
-	Store    *repo.Store
-	Protocol *trash.Service
+	Store *repo.Store
+	// Catalog runs uploads, image deletes, restores and product writes.
+	Catalog  *catalog.Service
 	Files    *storage.Storage
 	Auth     *auth.Auth
 	Log      *zap.Logger
@@ -113,7 +114,7 @@ func NewApp(d Deps) *fiber.App {
 	app.Get("/recursos/*", static.serve)
 	app.Head("/recursos/*", static.serve)
 
-	img := &imagenesHandler{store: d.Store, protocol: d.Protocol, files: d.Files, metrics: m, retention: d.JanitorConfig.Retention}
+	img := &imagenesHandler{store: d.Store, catalog: d.Catalog, files: d.Files, retention: d.JanitorConfig.Retention}
 	admin := app.Group("/api/v1/admin", d.Auth.Required(), d.Auth.AdminOnly())
 	admin.Post("/imagenes/subir", img.upload)
 	admin.Get("/imagenes", img.list)
@@ -129,7 +130,7 @@ func NewApp(d Deps) *fiber.App {
 	admin.Get("/conserje", cons.last)
 	admin.Post("/conserje/simular", cons.simulate)
 
-	prod := &productosHandler{store: d.Store, protocol: d.Protocol, metrics: m, vista: d.Balsamoa.Catalogo, balsamoa: d.Balsamoa.Variantes}
+	prod := &productosHandler{store: d.Store, catalog: d.Catalog, vista: d.Balsamoa.Catalogo, balsamoa: d.Balsamoa.Variantes}
 	admin.Get("/productos", prod.list)
 	admin.Post("/productos", prod.create)
 	admin.Get("/productos/:id", prod.get)
@@ -142,7 +143,7 @@ func NewApp(d Deps) *fiber.App {
 
 	// Per-route middleware, not Group("/api", mw): a Use on /api would run
 	// the token check a second time on every /api/v1 route.
-	cat := &catHandler{store: d.Store, protocol: d.Protocol, files: d.Files, metrics: m}
+	cat := &catHandler{store: d.Store, catalog: d.Catalog, files: d.Files}
 	anyUser := d.Auth.Required()
 	app.Post("/api/image", anyUser, cat.upload)
 	app.Get("/api/images", anyUser, cat.list)

@@ -62,7 +62,8 @@ func (p *pass) settleDangling(ctx context.Context, rows []repo.LocalImagen) erro
 	if len(rows) == 0 {
 		return nil
 	}
-	return p.proto.Run(ctx, func(tx *trash.Tx) error {
+	var written []repo.Entrada
+	err := p.proto.Run(ctx, func(tx *trash.Tx) error {
 		urls := make([]string, len(rows))
 		for i, r := range rows {
 			urls[i] = r.URL
@@ -110,12 +111,17 @@ func (p *pass) settleDangling(ctx context.Context, rows []repo.LocalImagen) erro
 		if err != nil {
 			return err
 		}
+		written = es
 		p.rep.Repaired += len(es)
 		for _, e := range es {
 			p.moved(kindRepaired, entryItem(e))
 		}
 		return nil
 	})
+	if err == nil {
+		p.count(written) // committed
+	}
+	return err
 }
 
 // danglingLogged is how many dangling rows a pass names at warn level; the

@@ -98,7 +98,15 @@ type Deps struct {
 	PassLock PassLocker
 	Now      func() time.Time // the clock ages are measured by; nil is time.Now
 	Log      *zap.Logger
-	Metrics  *Metrics // may be nil
+	Metrics  *Metrics // the janitor's own; may be nil
+	// Trashed counts the images a pass moves to the trash with the
+	// domain's metrics (catalog.Metrics), like any other delete; may be nil.
+	Trashed TrashCounter
+}
+
+// TrashCounter counts trash entries by reason (catalog.Metrics).
+type TrashCounter interface {
+	Trashed(es []repo.Entrada)
 }
 
 // Janitor runs passes.
@@ -110,6 +118,7 @@ type Janitor struct {
 	now      func() time.Time
 	log      *zap.Logger
 	metrics  *Metrics
+	trashed  TrashCounter
 }
 
 // New returns a janitor over d.
@@ -119,7 +128,7 @@ func New(d Deps) *Janitor {
 		now = time.Now
 	}
 	return &Janitor{store: d.Store, files: d.Files, proto: d.Protocol, passLock: d.PassLock,
-		now: now, log: d.Log, metrics: d.Metrics}
+		now: now, log: d.Log, metrics: d.Metrics, trashed: d.Trashed}
 }
 
 // pass is one run's state.
@@ -244,6 +253,13 @@ func (p *pass) run(ctx context.Context) error {
 
 // deletedBy is who the trash entries the janitor writes say deleted them.
 const deletedBy = "janitor"
+
+// count tells the domain's metrics about entries a pass wrote.
+func (p *pass) count(es []repo.Entrada) {
+	if p.trashed != nil {
+		p.trashed.Trashed(es)
+	}
+}
 
 // at calls the test hook, if any, at a named point of the pass.
 func (p *pass) at(point, name string) {

@@ -16,6 +16,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
 
+	"github.com/imagenes/imagenes/internal/catalog"
 	"github.com/imagenes/imagenes/internal/dbtest"
 	"github.com/imagenes/imagenes/internal/janitor"
 	"github.com/imagenes/imagenes/internal/repo"
@@ -30,6 +31,8 @@ type fixture struct {
 	store *repo.Store
 	files *storage.Storage
 	proto *trash.Service
+	cat   *catalog.Service
+	reg   *prometheus.Registry // the domain's metrics, the janitor's deletes among them
 	j     *janitor.Janitor
 	root  string
 }
@@ -48,9 +51,12 @@ func newFixture(t testing.TB) *fixture {
 	}
 	log := zap.NewNop()
 	proto := trash.New(store, files, log)
-	return &fixture{t: t, pool: pool, store: store, files: files, proto: proto, root: root,
+	reg := prometheus.NewRegistry()
+	domain := catalog.NewMetrics(reg)
+	return &fixture{t: t, pool: pool, store: store, files: files, proto: proto, root: root, reg: reg,
+		cat: catalog.New(proto, files, domain),
 		j: janitor.New(janitor.Deps{Store: store, Files: files, Protocol: proto, PassLock: repo.NewPassLocks(pool),
-			Log: log, Metrics: janitor.NewMetrics(prometheus.NewRegistry())})}
+			Log: log, Metrics: janitor.NewMetrics(prometheus.NewRegistry()), Trashed: domain})}
 }
 
 // cfg is a pass configuration whose clocks leave everything alone unless a
@@ -102,7 +108,7 @@ func (f *fixture) image(unattached bool) (int32, string) {
 func (f *fixture) trashed() (repo.Entrada, string) {
 	f.t.Helper()
 	id, url := f.image(false)
-	e, err := f.proto.DeleteImagen(context.Background(), id, repo.All, "test")
+	e, err := f.cat.DeleteImagen(context.Background(), id, repo.All, "test")
 	if err != nil {
 		f.t.Fatal(err)
 	}
@@ -171,6 +177,26 @@ func (f *fixture) state() string {
 // counts are the report fields a scenario checks.
 type counts struct {
 	recovered, purged, orphans, unattached, dangling, repaired, adopted, missing, inFlight int
+}
+
+// trashedMetric reads imagenes_trashed_total{motivo} of the domain's metrics.
+func (f *fixture) trashedMetric(t *testing.T, motivo string) float64 {
+	t.Helper()
+	mfs, err := f.reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() != "imagenes_trashed_total" {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			if len(m.GetLabel()) == 1 && m.GetLabel()[0].GetValue() == motivo {
+				return m.GetCounter().GetValue()
+			}
+		}
+	}
+	return 0
 }
 
 func countsOf(r janitor.Report) counts {
@@ -244,7 +270,7 @@ func TestPassSteps(t *testing.T) {
 				if got := f.trashFiles(); len(got) != 1 || got[0] != storage.TrashName(id, at, url) {
 					t.Errorf("got trash %v, want the file under its new entry's name", got)
 				}
-				if _, err := f.proto.Restore(context.Background(), id); err != nil {
+				if _, err := f.cat.Restore(context.Background(), id); err != nil {
 					t.Errorf("restore of the adopted file: %v", err)
 				}
 			}
@@ -378,6 +404,14 @@ func TestPassSteps(t *testing.T) {
 			want := counts{dangling: tt.want.dangling - tt.want.repaired, missing: tt.want.missing}
 			if got := countsOf(again); got != want {
 				t.Errorf("second pass: got %+v, want %+v", got, want)
+			}
+			// The images the passes trashed are counted with the domain's
+			// metrics, like any other delete.
+			for motivo, n := range map[string]int{repo.MotivoHuerfana: tt.want.orphans,
+				repo.MotivoSinProducto: tt.want.unattached, repo.MotivoColgante: tt.want.repaired} {
+				if got := f.trashedMetric(t, motivo); got != float64(n) {
+					t.Errorf("imagenes_trashed_total{motivo=%q} = %v, want %d", motivo, got, n)
+				}
 			}
 		})
 	}

@@ -98,7 +98,8 @@ func (p *pass) moveOrphans(ctx context.Context, hs []repo.Huerfana) error {
 	if len(hs) == 0 {
 		return nil
 	}
-	return p.proto.Run(ctx, func(tx *trash.Tx) error {
+	var written []repo.Entrada
+	err := p.proto.Run(ctx, func(tx *trash.Tx) error {
 		urls := make([]string, len(hs))
 		for i, h := range hs {
 			urls[i] = h.URL
@@ -139,10 +140,15 @@ func (p *pass) moveOrphans(ctx context.Context, hs []repo.Huerfana) error {
 			return err
 		}
 		fault.Point("janitor-orphan") // orphans in the trash, entries not committed
+		written = es
 		p.rep.Orphans += len(es)
 		for _, e := range es {
 			p.moved(kindOrphans, entryItem(e))
 		}
 		return nil
 	})
+	if err == nil {
+		p.count(written) // committed
+	}
+	return err
 }

@@ -30,7 +30,7 @@ func TestRacesSettled(t *testing.T) {
 		// committed before its file was checked.
 		{"restore and delete again during the check", "check-entry", func(f *fixture, e repo.Entrada) {
 			img := restore(f, e)
-			if _, err := f.proto.DeleteImagen(context.Background(), img.ID, repo.All, "test"); err != nil {
+			if _, err := f.cat.DeleteImagen(context.Background(), img.ID, repo.All, "test"); err != nil {
 				f.t.Errorf("delete again: %v", err)
 			}
 		}, 1},
@@ -65,7 +65,7 @@ func TestRacesSettled(t *testing.T) {
 
 // restore restores e through the protocol.
 func restore(f *fixture, e repo.Entrada) repo.Imagen {
-	img, err := f.proto.Restore(context.Background(), e.ID)
+	img, err := f.cat.Restore(context.Background(), e.ID)
 	if err != nil {
 		f.t.Errorf("restore: %v", err)
 	}
@@ -89,7 +89,7 @@ func TestAbortedMoveThenDelete(t *testing.T) {
 	if _, err := f.files.MoveToTrash(url, storage.TrashName(lost, time.Now(), url)); err != nil {
 		t.Fatal(err) // the crashed delete's move; its entry never committed
 	}
-	e, err := f.proto.DeleteImagen(ctx, id, repo.All, "test")
+	e, err := f.cat.DeleteImagen(ctx, id, repo.All, "test")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -103,7 +103,7 @@ func TestAbortedMoveThenDelete(t *testing.T) {
 	if n := f.count(`SELECT count(*) FROM imagenes_papelera`); n != 1 {
 		t.Errorf("%d trash entries, want one", n)
 	}
-	if _, err := f.proto.Restore(ctx, e.ID); err != nil {
+	if _, err := f.cat.Restore(ctx, e.ID); err != nil {
 		t.Fatalf("restore: %v", err)
 	}
 	if _, err := os.Stat(f.live(url)); err != nil {

@@ -30,6 +30,7 @@ func (p *pass) unattached(ctx context.Context) error {
 			return err
 		}
 		p.rep.Unattached += len(es)
+		p.count(es)
 		for _, e := range es {
 			p.moved(kindUnattached, entryItem(e))
 		}

@@ -179,7 +179,7 @@ type Huerfana struct {
 // have no row, returning them. Call it after TryLockURLs, in a later
 // statement: its snapshot then sees every upload that committed before the
 // locks were taken.
-func (s *Store) InsertHuerfanas(ctx context.Context, hs []Huerfana, por string) ([]Entrada, error) {
+func (s *Store) InsertHuerfanas(ctx context.Context, hs []Huerfana, deletedBy string) ([]Entrada, error) {
 	urls := make([]string, len(hs))
 	bytes := make([]int64, len(hs))
 	mtimes := make([]time.Time, len(hs))
@@ -191,7 +191,7 @@ SELECT v.url, v.bytes, v.mtime, '` + MotivoHuerfana + `', NULLIF($4, '')
 FROM unnest($1::text[], $2::bigint[], $3::timestamptz[]) AS v(url, bytes, mtime)
 WHERE NOT EXISTS (SELECT 1 FROM producto_imagenes p WHERE p.url = v.url)
 RETURNING ` + entradaColumns
-	rows, _ := s.db.Query(ctx, q, urls, bytes, mtimes, por)
+	rows, _ := s.db.Query(ctx, q, urls, bytes, mtimes, deletedBy)
 	es, err := pgx.CollectRows(rows, pgx.RowToStructByName[Entrada])
 	if err != nil {
 		return nil, fmt.Errorf("insert huerfanas: %w", translate(err))
@@ -202,11 +202,11 @@ RETURNING ` + entradaColumns
 // InsertRecuperada records a trash entry for a trash file that has none (a
 // crash between an orphan's move and its commit), deleted at the time its
 // name carries, so retention counts from then.
-func (s *Store) InsertRecuperada(ctx context.Context, url string, at time.Time, bytes int64, por string) (Entrada, error) {
+func (s *Store) InsertRecuperada(ctx context.Context, url string, at time.Time, bytes int64, deletedBy string) (Entrada, error) {
 	const q = `INSERT INTO imagenes_papelera (url, bytes, motivo, eliminado_por, eliminado_en)
 VALUES ($1, $2, '` + MotivoRecuperada + `', NULLIF($3, ''), $4)
 RETURNING ` + entradaColumns
-	rows, _ := s.db.Query(ctx, q, url, bytes, por, at)
+	rows, _ := s.db.Query(ctx, q, url, bytes, deletedBy, at)
 	e, err := pgx.CollectExactlyOneRow(rows, pgx.RowToStructByName[Entrada])
 	if err != nil {
 		return Entrada{}, fmt.Errorf("insert recuperada: %w", translate(err))

@@ -1,8 +1,9 @@
 // Package trash is the one home of the delete protocol (SPEC §5): database
 // rows change inside one PostgreSQL transaction, and the files follow them by
 // renames done before the commit and undone if the commit does not happen.
-// Handlers (image and product deletes, uploads, restores) and the janitor all
-// go through Service.Run, so the protocol is written once.
+// The catalogue's use cases (image and product deletes, uploads, restores,
+// product writes: internal/catalog) and the janitor all go through
+// Service.Run, so the protocol is written once.
 //
 // A Tx offers only whole steps: each method that creates or deletes an image
 // row or a trash entry also moves its file (DeleteImagenes, DeleteProducto,

@@ -1,4 +1,4 @@
-package trash
+package catalog
 
 import (
 	"context"
@@ -6,6 +6,7 @@ import (
 
 	"github.com/imagenes/imagenes/internal/repo"
 	"github.com/imagenes/imagenes/internal/storage"
+	"github.com/imagenes/imagenes/internal/trash"
 )
 
 // Errors of an image set, each naming the url at fault.
@@ -41,17 +42,20 @@ type Saved struct {
 // one transaction.
 func (s *Service) CreateProducto(ctx context.Context, c repo.ProductoCampos, set []ImagenRef, deletedBy string) (Saved, error) {
 	var out Saved
-	err := s.Run(ctx, func(tx *Tx) error {
+	err := s.proto.Run(ctx, func(tx *trash.Tx) error {
 		p, err := tx.Rows().InsertProducto(ctx, c)
 		if err != nil {
 			return err
 		}
-		if err := tx.saveVariantes(ctx, p.ID, c); err != nil {
+		if err := saveVariantes(ctx, tx, p.ID, c); err != nil {
 			return err
 		}
-		out, err = tx.saveSet(ctx, p, set, set != nil, deletedBy)
+		out, err = saveSet(ctx, tx, p, set, set != nil, deletedBy)
 		return err
 	})
+	if err == nil {
+		s.metrics.Trashed(out.Trashed)
+	}
 	return out, err
 }
 
@@ -61,7 +65,7 @@ func (s *Service) CreateProducto(ctx context.Context, c repo.ProductoCampos, set
 // back if it does not happen.
 func (s *Service) UpdateProducto(ctx context.Context, id int32, c repo.ProductoCampos, set []ImagenRef, deletedBy string) (Saved, error) {
 	var out Saved
-	err := s.Run(ctx, func(tx *Tx) error {
+	err := s.proto.Run(ctx, func(tx *trash.Tx) error {
 		if _, err := tx.Rows().LockProducto(ctx, id); err != nil {
 			return err
 		}
@@ -69,12 +73,15 @@ func (s *Service) UpdateProducto(ctx context.Context, id int32, c repo.ProductoC
 		if err != nil {
 			return err
 		}
-		if err := tx.saveVariantes(ctx, p.ID, c); err != nil {
+		if err := saveVariantes(ctx, tx, p.ID, c); err != nil {
 			return err
 		}
-		out, err = tx.saveSet(ctx, p, set, set != nil, deletedBy)
+		out, err = saveSet(ctx, tx, p, set, set != nil, deletedBy)
 		return err
 	})
+	if err == nil {
+		s.metrics.Trashed(out.Trashed)
+	}
 	return out, err
 }
 
@@ -82,17 +89,20 @@ func (s *Service) UpdateProducto(ctx context.Context, id int32, c repo.ProductoC
 // transaction. It returns the trash entries.
 func (s *Service) DeleteProducto(ctx context.Context, id int32, deletedBy string) ([]repo.Entrada, error) {
 	var entries []repo.Entrada
-	err := s.Run(ctx, func(tx *Tx) error {
+	err := s.proto.Run(ctx, func(tx *trash.Tx) error {
 		var err error
 		entries, err = tx.DeleteProducto(ctx, id, deletedBy)
 		return err
 	})
+	if err == nil {
+		s.metrics.Trashed(entries)
+	}
 	return entries, err
 }
 
 // saveVariantes replaces the product's variants when the write gives them
 // (Balsamoa's variantes), in the same transaction as its images.
-func (tx *Tx) saveVariantes(ctx context.Context, pid int32, c repo.ProductoCampos) error {
+func saveVariantes(ctx context.Context, tx *trash.Tx, pid int32, c repo.ProductoCampos) error {
 	if c.Variantes == nil {
 		return nil
 	}
@@ -101,10 +111,10 @@ func (tx *Tx) saveVariantes(ctx context.Context, pid int32, c repo.ProductoCampo
 
 // saveSet makes set the image set of p (when replace) and returns the
 // product with its images. The product row is locked (or new) already.
-func (tx *Tx) saveSet(ctx context.Context, p repo.Producto, set []ImagenRef, replace bool, deletedBy string) (Saved, error) {
+func saveSet(ctx context.Context, tx *trash.Tx, p repo.Producto, set []ImagenRef, replace bool, deletedBy string) (Saved, error) {
 	out := Saved{Producto: Producto{Producto: p}}
 	if replace {
-		trashed, err := tx.replaceSet(ctx, p.ID, set, deletedBy)
+		trashed, err := replaceSet(ctx, tx, p.ID, set, deletedBy)
 		if err != nil {
 			return Saved{}, err
 		}
@@ -121,7 +131,7 @@ func (tx *Tx) saveSet(ctx context.Context, p repo.Producto, set []ImagenRef, rep
 // replaceSet decides, from the rows that hold the listed urls (locked), which
 // rows product pid adopts or keeps, which external urls it inserts, and which
 // of its current images it drops into the trash.
-func (tx *Tx) replaceSet(ctx context.Context, pid int32, set []ImagenRef, deletedBy string) ([]repo.Entrada, error) {
+func replaceSet(ctx context.Context, tx *trash.Tx, pid int32, set []ImagenRef, deletedBy string) ([]repo.Entrada, error) {
 	urls := make([]string, len(set))
 	for i, r := range set {
 		urls[i] = r.URL

@@ -1,19 +1,19 @@
-package trash_test
+package catalog_test
 
 import (
 	"context"
 	"fmt"
 	"testing"
 
+	"github.com/imagenes/imagenes/internal/catalog"
 	"github.com/imagenes/imagenes/internal/repo"
-	"github.com/imagenes/imagenes/internal/trash"
 )
 
 // BenchmarkDeleteProducto measures a product delete with n images (one
 // transaction: lock, one delete-and-record statement, n renames, delete,
 // commit) against deleting the same n images one request at a time.
 //
-//	go test -run '^$' -bench DeleteProducto -benchtime 200x ./internal/trash/
+//	go test -run '^$' -bench DeleteProducto -benchtime 200x ./internal/catalog/
 //
 // Setting up each product (rows and files) is outside the timer.
 func BenchmarkDeleteProducto(b *testing.B) {
@@ -67,9 +67,9 @@ func (f *fixture) productWith(t testing.TB, n int) int32 {
 	}
 	start := len(f.urls)
 	f.addImages(t, n)
-	set := make([]trash.ImagenRef, n)
+	set := make([]catalog.ImagenRef, n)
 	for i := range set {
-		set[i] = trash.ImagenRef{URL: f.urls[start+i], Orden: int32(i + 1)}
+		set[i] = catalog.ImagenRef{URL: f.urls[start+i], Orden: int32(i + 1)}
 	}
 	if _, err := f.svc.UpdateProducto(ctx, saved.Producto.ID, repo.ProductoCampos{}, set, "bench"); err != nil {
 		t.Fatal(err)

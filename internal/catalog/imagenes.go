@@ -1,4 +1,4 @@
-package trash
+package catalog
 
 import (
 	"context"
@@ -6,6 +6,7 @@ import (
 
 	"github.com/imagenes/imagenes/internal/repo"
 	"github.com/imagenes/imagenes/internal/storage"
+	"github.com/imagenes/imagenes/internal/trash"
 )
 
 // DeleteImagen deletes image id (if scope may see it) and moves its file to
@@ -13,7 +14,7 @@ import (
 // wrapping repo.ErrNotFound.
 func (s *Service) DeleteImagen(ctx context.Context, id int32, scope repo.Scope, deletedBy string) (repo.Entrada, error) {
 	var entry repo.Entrada
-	err := s.Run(ctx, func(tx *Tx) error {
+	err := s.proto.Run(ctx, func(tx *trash.Tx) error {
 		es, err := tx.DeleteImagenes(ctx, []int32{id}, scope, repo.MotivoImagen, deletedBy)
 		if err != nil {
 			return err
@@ -24,6 +25,7 @@ func (s *Service) DeleteImagen(ctx context.Context, id int32, scope repo.Scope, 
 		entry = es[0]
 		return nil
 	})
+	s.metrics.deleted(entry, err)
 	return entry, err
 }
 
@@ -33,7 +35,7 @@ func (s *Service) Upload(ctx context.Context, st *storage.Staged, n repo.NuevaIm
 	n.URL = storage.NewImageURL(st.Ext)
 	n.Bytes, n.ContentType, n.SHA256 = st.Size, st.ContentType, st.SHA256
 	var img repo.Imagen
-	err := s.Run(ctx, func(tx *Tx) error {
+	err := s.proto.Run(ctx, func(tx *trash.Tx) error {
 		var err error
 		img, err = tx.PublishUpload(ctx, st, n)
 		return err
@@ -41,16 +43,18 @@ func (s *Service) Upload(ctx context.Context, st *storage.Staged, n repo.NuevaIm
 	if err != nil {
 		_ = s.files.Discard(st) // still staged if the publish never ran
 	}
+	s.metrics.uploaded(err)
 	return img, err
 }
 
-// Restore puts trash entry id back, in one transaction (Tx.RestoreEntry).
+// Restore puts trash entry id back, in one transaction (trash.Tx.RestoreEntry).
 func (s *Service) Restore(ctx context.Context, id int64) (repo.Imagen, error) {
 	var img repo.Imagen
-	err := s.Run(ctx, func(tx *Tx) error {
+	err := s.proto.Run(ctx, func(tx *trash.Tx) error {
 		var err error
 		img, err = tx.RestoreEntry(ctx, id)
 		return err
 	})
+	s.metrics.restored(err)
 	return img, err
 }
