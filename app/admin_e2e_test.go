@@ -10,6 +10,7 @@ import (
 	"image/color"
 	"image/jpeg"
 	"image/png"
+	"io"
 	"math/rand/v2"
 	"net/http"
 	"os"
@@ -27,6 +28,7 @@ import (
 
 	"github.com/imagenes/imagenes/internal/auth"
 	"github.com/imagenes/imagenes/internal/dbtest"
+	"github.com/imagenes/imagenes/internal/storage"
 )
 
 // TestAdminPageInChromium drives the admin page in a real headless Chromium
@@ -131,7 +133,7 @@ func TestAdminPageInChromium(t *testing.T) {
 		}
 		consoleErrors = nil
 	}
-	run := func(step string, actions ...chromedp.Action[chromedp.Void]) {
+	do := func(step string, actions ...chromedp.Action[chromedp.Void]) {
 		t.Helper()
 		if err := chromedp.Do(ctx, actions...); err != nil {
 			t.Fatalf("%s: %v", step, err)
@@ -167,7 +169,7 @@ func TestAdminPageInChromium(t *testing.T) {
 	getCookies := func() []*network.Cookie {
 		t.Helper()
 		var cs []*network.Cookie
-		run("read the cookies", chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+		do("read the cookies", chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
 			res, err := cdp.Call(ctx, tg, network.GetCookies, network.GetCookiesParams{URLs: []string{base}})
 			cs = res.Cookies
 			return err
@@ -177,7 +179,7 @@ func TestAdminPageInChromium(t *testing.T) {
 	db := dbCheck{t: t, pool: pool, root: root}
 
 	// A phone: 390×844 CSS pixels at 3× — the page must work there.
-	run("open the sign-in form",
+	do("open the sign-in form",
 		chromedp.EmulateViewport(390, 844, chromedp.EmulateScale(3), chromedp.EmulateMobile),
 		chromedp.Navigate(base+"/admin"),
 		chromedp.WaitVisible(chromedp.CSS("#token")),
@@ -185,7 +187,7 @@ func TestAdminPageInChromium(t *testing.T) {
 	)
 	noConsoleErrors("sign-in form")
 
-	run("a wrong token is refused with a message",
+	do("a wrong token is refused with a message",
 		chromedp.SetValue(chromedp.CSS("#token"), "esto-no-es-un-token"),
 		chromedp.Submit(chromedp.CSS("#ingresar")),
 		chromedp.WaitVisible(chromedp.CSS("#mensaje")),
@@ -195,7 +197,7 @@ func TestAdminPageInChromium(t *testing.T) {
 		t.Errorf("sign-in with a bad token: got message %q", msg)
 	}
 
-	run("sign in",
+	do("sign in",
 		chromedp.SetValue(chromedp.CSS("#token"), token),
 		chromedp.Submit(chromedp.CSS("#ingresar")),
 		chromedp.WaitVisible(chromedp.CSS("#vista-imagenes")),
@@ -214,11 +216,11 @@ func TestAdminPageInChromium(t *testing.T) {
 	noConsoleErrors("signed in")
 
 	// Two through the file input, one dropped on the zone.
-	run("upload two with the file input",
+	do("upload two with the file input",
 		chromedp.SetUploadFiles(chromedp.CSS("#archivo"), files),
 		waitJS(`document.querySelectorAll("#grilla .tarjeta").length === 2`),
 	)
-	run("drop a third on the drop zone",
+	do("drop a third on the drop zone",
 		chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
 			_, err := chromedp.Evaluate[chromedp.Void](`(async () => {
 			const c = document.createElement("canvas"); c.width = 200; c.height = 120;
@@ -258,7 +260,7 @@ func TestAdminPageInChromium(t *testing.T) {
 
 	// Send the two newest to the trash.
 	del := ids[1:]
-	run("select two and send them to the trash",
+	do("select two and send them to the trash",
 		chromedp.Click(chromedp.CSS(fmt.Sprintf(`#grilla input[data-id="%d"]`, del[0]))),
 		chromedp.Click(chromedp.CSS(fmt.Sprintf(`#grilla input[data-id="%d"]`, del[1]))),
 		chromedp.Click(chromedp.CSS("#eliminar")),
@@ -280,7 +282,7 @@ func TestAdminPageInChromium(t *testing.T) {
 	}
 	noConsoleErrors("delete")
 
-	run("the trash shows both with thumbnails",
+	do("the trash shows both with thumbnails",
 		chromedp.Click(chromedp.CSS("#tab-papelera")),
 		waitJS(`document.querySelectorAll("#grilla-papelera .tarjeta").length === 2`),
 		waitJS(`[...document.querySelectorAll("#grilla-papelera img")].length === 2 && [...document.querySelectorAll("#grilla-papelera img")].every((i) => i.complete && i.naturalWidth > 0)`),
@@ -295,7 +297,7 @@ func TestAdminPageInChromium(t *testing.T) {
 	noConsoleErrors("trash")
 
 	entries := db.ids(`SELECT id FROM imagenes_papelera ORDER BY id`)
-	run("restore one",
+	do("restore one",
 		chromedp.Click(chromedp.CSS(fmt.Sprintf(`#grilla-papelera .tarjeta[data-id="%d"] .restaurar-una`, entries[0]))),
 		waitJS(`document.querySelectorAll("#grilla-papelera .tarjeta").length === 1`),
 		waitJS(`document.getElementById("aviso").textContent.includes("restaurada")`),
@@ -308,11 +310,11 @@ func TestAdminPageInChromium(t *testing.T) {
 
 	// A 409: another image took the trashed one's url meanwhile.
 	db.exec(`INSERT INTO producto_imagenes (url, orden) VALUES ($1, 1)`, trashed[1])
-	run("a conflicting restore says why",
+	do("a conflicting restore says why",
 		chromedp.Click(chromedp.CSS(fmt.Sprintf(`#grilla-papelera .tarjeta[data-id="%d"] .restaurar-una`, entries[1]))),
 		waitJS(`document.getElementById("aviso").textContent.includes("No se pudo restaurar")`),
 	)
-	run("screenshot the 409", shot("3-papelera-409"))
+	do("screenshot the 409", shot("3-papelera-409"))
 	conflict := text("#aviso")
 	if !strings.Contains(conflict, "ya está en uso") || !strings.Contains(conflict, "Quedó en la papelera") {
 		t.Errorf("409 message: got %q", conflict)
@@ -323,10 +325,30 @@ func TestAdminPageInChromium(t *testing.T) {
 	db.exec(`DELETE FROM producto_imagenes WHERE url = $1`, trashed[1])
 	noConsoleErrors("409", "status of 409 (Conflict)")
 
+	// A real pass by the standalone janitor (another process, as in
+	// production): it sweeps the cached thumbnail of the image still in
+	// the trash, and the Conserje view shows its report.
+	stale := filepath.Join(root, ".miniaturas", "256", strings.TrimPrefix(trashed[1], "/recursos/")+".png")
+	if _, err := os.Stat(stale); err != nil {
+		t.Fatalf("the grid's thumbnail of %s was not cached: %v", trashed[1], err)
+	}
+	var out bytes.Buffer
+	if err := run(context.Background(), []string{"janitor", "--once", "--json"}, envOf(map[string]string{"DATABASE_URL": dbURL, "STORAGE_DIR": root, "LOG_LEVEL": "error"}), &out, io.Discard); err != nil {
+		t.Fatalf("janitor --once: %v %s", err, out.String())
+	}
+	if !strings.Contains(out.String(), `"thumbnails":1`) {
+		t.Errorf("janitor --once --json: got %s, want thumbnails 1", out.String())
+	}
+	if _, err := os.Stat(stale); err == nil {
+		t.Errorf("the janitor left %s", stale)
+	}
 	rowsBefore := db.ids(`SELECT id FROM producto_imagenes ORDER BY id`)
-	run("the janitor's dry run",
+	do("the last pass's report",
 		chromedp.Click(chromedp.CSS("#tab-conserje")),
 		waitJS(`document.getElementById("metricas").children.length === 4`),
+		waitJS(`document.querySelector('#ultima tr[data-campo="thumbnails"] td')?.textContent === "1"`),
+	)
+	do("the janitor's dry run",
 		chromedp.Click(chromedp.CSS("#simular")),
 		waitJS(`document.querySelector("#simulacion table.informe") !== null`),
 		shot("4-conserje"),
@@ -346,12 +368,29 @@ func TestAdminPageInChromium(t *testing.T) {
 	if got := db.ids(`SELECT id FROM producto_imagenes ORDER BY id`); fmt.Sprint(got) != fmt.Sprint(rowsBefore) {
 		t.Errorf("the dry run changed the rows: %v, was %v", got, rowsBefore)
 	}
-	if n := db.count(`SELECT count(*) FROM conserje_informes`); n != 0 {
-		t.Errorf("the dry run was stored as a real pass (%d reports)", n)
+	if n := db.count(`SELECT count(*) FROM conserje_informes`); n != 1 {
+		t.Errorf("%d stored reports, want 1 (the real pass; a dry run is not stored)", n)
+	}
+	// A refusal is explained in words: the marker gone (as on an unmounted
+	// volume), the dry run refuses and the page says what that means.
+	marker := filepath.Join(root, storage.MarkerName)
+	if err := os.Rename(marker, marker+".aparte"); err != nil {
+		t.Fatal(err)
+	}
+	do("a refused dry run",
+		chromedp.Click(chromedp.CSS("#simular")),
+		waitJS(`document.querySelector("#simulacion .rechazo") !== null`),
+		shot("5-conserje-rechazo"),
+	)
+	if why := text("#simulacion .rechazo"); !strings.Contains(why, "marcador") || !strings.Contains(why, "volumen") {
+		t.Errorf("the refusal in words: got %q", why)
+	}
+	if err := os.Rename(marker+".aparte", marker); err != nil {
+		t.Fatal(err)
 	}
 	noConsoleErrors("conserje")
 
-	run("sign out",
+	do("sign out",
 		chromedp.Click(chromedp.CSS("#salir")),
 		chromedp.WaitVisible(chromedp.CSS("#token")),
 	)
