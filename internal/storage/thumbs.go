@@ -18,11 +18,13 @@ import (
 // whose original is gone.
 const thumbDir = ".miniaturas"
 
-// thumbPath is the cache path of the thumbnail of url at width w, encoded
-// as ext: .miniaturas/<w>/<url without /recursos/>.<ext>. The original's
+// ThumbKey is the cache path (below the storage root, or the bucket's
+// prefix) of the thumbnail of url at width w, encoded as ext ("png" or
+// "jpg"): .miniaturas/<w>/<url without /recursos/>.<ext>. The original's
 // url is the path minus the width folder and the last extension, so the
-// janitor can tell from a name alone whose thumbnail it is.
-func thumbPath(url string, w int, ext string) (string, error) {
+// janitor can tell from a name alone whose thumbnail it is. Both backends
+// use it, so a cache moved between them keeps its meaning.
+func ThumbKey(url string, w int, ext string) (string, error) {
 	rel, err := RelPath(url)
 	if err != nil {
 		return "", err
@@ -58,7 +60,7 @@ func ThumbOriginal(key string) (url string, ok bool) {
 // OpenThumb opens the cached thumbnail of url at width w (ext "png" or
 // "jpg"); a missing one is ErrNotExist.
 func (s *Storage) OpenThumb(url string, w int, ext string) (File, error) {
-	p, err := thumbPath(url, w, ext)
+	p, err := ThumbKey(url, w, ext)
 	if err != nil {
 		return nil, err
 	}
@@ -77,7 +79,7 @@ func (s *Storage) OpenThumb(url string, w int, ext string) (File, error) {
 // crash leaves only a staging file that CleanStaging removes. No fsync: a
 // thumbnail lost to a power cut is generated again.
 func (s *Storage) WriteThumb(url string, w int, ext string, data []byte) error {
-	p, err := thumbPath(url, w, ext)
+	p, err := ThumbKey(url, w, ext)
 	if err != nil {
 		return err
 	}
@@ -101,12 +103,29 @@ func (s *Storage) WriteThumb(url string, w int, ext string, data []byte) error {
 	return nil
 }
 
+// CheckThumbKey validates a key as WalkThumbs gives it (a path below
+// .miniaturas/): no "..", no absolute path, no backslash or NUL.
+func CheckThumbKey(key string) error {
+	if key == "" || strings.HasPrefix(key, "/") || strings.ContainsAny(key, "\\\x00") {
+		return fmt.Errorf("%w: thumbnail %q", ErrUnsafePath, key)
+	}
+	for _, seg := range strings.Split(key, "/") {
+		if seg == "" || seg == "." || seg == ".." {
+			return fmt.Errorf("%w: thumbnail %q", ErrUnsafePath, key)
+		}
+	}
+	return nil
+}
+
+// ThumbDir is the folder (or key prefix) of the thumbnail cache.
+const ThumbDir = thumbDir
+
 // RemoveThumb deletes the cached thumbnail at key (below .miniaturas/); a
 // missing one is fine.
 func (s *Storage) RemoveThumb(key string) error {
 	p := thumbDir + "/" + key
-	if strings.Contains(key, "..") || strings.ContainsAny(key, "\\\x00") || strings.HasPrefix(key, "/") {
-		return fmt.Errorf("%w: thumbnail %q", ErrUnsafePath, key)
+	if err := CheckThumbKey(key); err != nil {
+		return err
 	}
 	if err := s.root.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return classify("remove", p, err)

@@ -1,0 +1,92 @@
+package objstore
+
+import (
+	"bytes"
+	"context"
+	"strings"
+
+	"github.com/minio/minio-go/v7"
+
+	"github.com/imagenes/imagenes/internal/storage"
+)
+
+// The thumbnail cache on the bucket: the same keys as on disk
+// (storage.ThumbKey under the prefix), so the thumbnail routes and the
+// janitor's sweep work on either backend.
+
+// open GETs key as a streaming File; a missing key is storage.ErrNotExist.
+func (s *Store) open(k string) (storage.File, error) {
+	ctx, cancel := context.WithCancel(context.Background())
+	o, err := s.c.GetObject(ctx, s.bucket, k, minio.GetObjectOptions{})
+	if err != nil {
+		cancel()
+		return nil, s.fail("open", k, err)
+	}
+	oi, err := o.Stat()
+	if err != nil {
+		o.Close()
+		cancel()
+		return nil, s.fail("open", k, err)
+	}
+	return &File{Object: o, info: info(oi), cancel: cancel}, nil
+}
+
+// OpenTrash opens trash object name (the admin's preview of a trashed
+// image).
+func (s *Store) OpenTrash(name string) (storage.File, error) {
+	k, err := s.trashKey(name)
+	if err != nil {
+		return nil, err
+	}
+	return s.open(k)
+}
+
+// OpenThumb opens the cached thumbnail of url at width w.
+func (s *Store) OpenThumb(url string, w int, ext string) (storage.File, error) {
+	k, err := storage.ThumbKey(url, w, ext)
+	if err != nil {
+		return nil, err
+	}
+	return s.open(s.prefix + k)
+}
+
+// WriteThumb PUTs the thumbnail of url at width w. A PUT is atomic, and two
+// writers of one thumbnail write the same bytes, so the last one may win.
+func (s *Store) WriteThumb(url string, w int, ext string, data []byte) error {
+	k, err := storage.ThumbKey(url, w, ext)
+	if err != nil {
+		return err
+	}
+	ct := "image/png"
+	if ext == "jpg" {
+		ct = "image/jpeg"
+	}
+	ctx, cancel := s.ctx()
+	defer cancel()
+	if _, err := s.c.PutObject(ctx, s.bucket, s.prefix+k, bytes.NewReader(data), int64(len(data)), minio.PutObjectOptions{ContentType: ct}); err != nil {
+		return s.fail("put", s.prefix+k, err)
+	}
+	return nil
+}
+
+// RemoveThumb deletes the cached thumbnail at key (as WalkThumbs gives it);
+// a missing one is fine.
+func (s *Store) RemoveThumb(key string) error {
+	if err := storage.CheckThumbKey(key); err != nil {
+		return err
+	}
+	return s.remove(s.prefix + storage.ThumbDir + "/" + key)
+}
+
+// WalkThumbs calls fn for every cached thumbnail with its key (below
+// .miniaturas/), page by page. fn returning fs.SkipAll stops the walk.
+func (s *Store) WalkThumbs(fn func(key string) error) error {
+	base := s.prefix + storage.ThumbDir + "/"
+	return s.list(base, func(oi minio.ObjectInfo) error {
+		key := strings.TrimPrefix(oi.Key, base)
+		if storage.CheckThumbKey(key) != nil {
+			return nil
+		}
+		return fn(key)
+	})
+}
