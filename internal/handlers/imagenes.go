@@ -11,6 +11,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/imagenes/imagenes/internal/auth"
+	"github.com/imagenes/imagenes/internal/catalog"
 	"github.com/imagenes/imagenes/internal/repo"
 	"github.com/imagenes/imagenes/internal/storage"
 	"github.com/imagenes/imagenes/internal/trash"
@@ -26,6 +27,7 @@ type imagenStore interface {
 }
 
 type imagenCatalog interface {
+	DeleteImagenesBulk(ctx context.Context, ids []int32, deletedBy string) (catalog.Bulk, error)
 	DeleteImagen(ctx context.Context, id int32, scope repo.Scope, deletedBy string) (repo.Entrada, error)
 	Upload(ctx context.Context, st *storage.Staged, n repo.NuevaImagen) (repo.Imagen, error)
 	Restore(ctx context.Context, id int64) (repo.Imagen, error)

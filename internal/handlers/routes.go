@@ -119,6 +119,7 @@ func NewApp(d Deps) *fiber.App {
 	admin.Post("/imagenes/subir", img.upload)
 	admin.Get("/imagenes", img.list)
 	admin.Delete("/imagenes/:id", img.delete)
+	admin.Post("/imagenes/eliminar", img.deleteBulk)
 	admin.Get("/papelera", img.listTrash)
 	admin.Post("/papelera/:id/restaurar", img.restore)
 	admin.Get("/papelera/:id/miniatura", (&trashThumbHandler{store: d.Store, thumbs: th}).serve)

@@ -1,0 +1,63 @@
+package catalog
+
+import (
+	"context"
+
+	"github.com/imagenes/imagenes/internal/repo"
+	"github.com/imagenes/imagenes/internal/trash"
+)
+
+// MaxBulk is the most ids one bulk delete takes (SPEC §10).
+const MaxBulk = 1000
+
+// Bulk is what a bulk delete did, in the order the ids were given.
+type Bulk struct {
+	Deleted  []repo.Entrada // one per image trashed
+	NotFound []int32        // ids no image had
+}
+
+// DeleteImagenesBulk trashes every image of ids that exists, rows and files
+// in one transaction: all of them, or, on any failure, none (every file
+// moved is put back). Repeated ids count once. Concurrent deletes cannot
+// deadlock with it: each takes its rows' url locks in one key order before
+// any row lock (see repo.TrashImagenes).
+func (s *Service) DeleteImagenesBulk(ctx context.Context, ids []int32, deletedBy string) (Bulk, error) {
+	uniq := make([]int32, 0, len(ids))
+	seen := make(map[int32]bool, len(ids))
+	for _, id := range ids {
+		if !seen[id] {
+			seen[id] = true
+			uniq = append(uniq, id)
+		}
+	}
+	var es []repo.Entrada
+	err := s.proto.Run(ctx, func(tx *trash.Tx) error {
+		var err error
+		es, err = tx.DeleteImagenes(ctx, uniq, repo.All, repo.MotivoImagen, deletedBy)
+		return err
+	})
+	if err != nil {
+		for range uniq {
+			s.metrics.deleted(repo.Entrada{}, err)
+		}
+		return Bulk{}, err
+	}
+	byID := make(map[int32]repo.Entrada, len(es))
+	for _, e := range es {
+		if e.ImagenID != nil {
+			byID[*e.ImagenID] = e
+		}
+	}
+	var out Bulk
+	for _, id := range uniq {
+		e, ok := byID[id]
+		if !ok {
+			out.NotFound = append(out.NotFound, id)
+			s.metrics.deleted(repo.Entrada{}, repo.ErrNotFound)
+			continue
+		}
+		out.Deleted = append(out.Deleted, e)
+		s.metrics.deleted(e, nil)
+	}
+	return out, nil
+}

@@ -1,0 +1,224 @@
+package handlers_test
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+)
+
+// POST /api/v1/admin/imagenes/eliminar (SPEC §10): every image found goes
+// to the trash in one transaction, all or none; the answer names each.
+func TestBulkDelete(t *testing.T) {
+	t.Parallel()
+	type want struct {
+		status     int
+		mensaje    string
+		eliminadas []int // indexes of the uploaded images, in the answer's order
+		missing    []int // ids in no_encontradas
+		trashed    []int // indexes whose file ends in the trash
+	}
+	tests := []struct {
+		name   string
+		images int
+		body   func(ids []int) string
+		setup  func(e *env, urls []string)
+		token  func(e *env) string
+		want   want
+	}{
+		{name: "found, missing and repeated ids", images: 3,
+			body: func(ids []int) string {
+				return fmt.Sprintf(`{"ids": [%d, 999999, %d, %d, %d]}`, ids[2], ids[0], ids[2], ids[1])
+			},
+			want: want{status: 200, mensaje: "Imágenes eliminadas correctamente", eliminadas: []int{2, 0, 1}, missing: []int{999999}, trashed: []int{0, 1, 2}}},
+		{name: "only missing ids", images: 1,
+			body: func([]int) string { return `{"ids": [999998, 999999]}` },
+			want: want{status: 200, mensaje: "Imágenes eliminadas correctamente", missing: []int{999998, 999999}}},
+		{name: "a file already gone is deleted anyway", images: 2,
+			body:  func(ids []int) string { return fmt.Sprintf(`{"ids": [%d, %d]}`, ids[0], ids[1]) },
+			setup: func(e *env, urls []string) { os.Remove(e.livePath(urls[0])) },
+			want:  want{status: 200, mensaje: "Imágenes eliminadas correctamente", eliminadas: []int{0, 1}, trashed: []int{1}}},
+		{name: "commit refused after every move: nothing changes", images: 3,
+			body:  func(ids []int) string { return fmt.Sprintf(`{"ids": [%d, %d, %d]}`, ids[0], ids[1], ids[2]) },
+			setup: func(e *env, _ []string) { e.refuseCommits() },
+			want:  want{status: 500, mensaje: "Error al eliminar las imágenes de la base de datos"}},
+		{name: "not admin", images: 1, token: func(e *env) string { return e.alice },
+			body: func(ids []int) string { return fmt.Sprintf(`{"ids": [%d]}`, ids[0]) },
+			want: want{status: 403}},
+	}
+	bad := map[string]string{
+		"empty body": ``, "not JSON": `ids=1`, "an array": `[1, 2]`, "no ids": `{}`, "null ids": `{"ids": null}`,
+		"empty list": `{"ids": []}`, "zero": `{"ids": [0]}`, "negative": `{"ids": [-1]}`, "fraction": `{"ids": [1.5]}`,
+		"exponent": `{"ids": [1e3]}`, "string": `{"ids": ["1"]}`, "too big": `{"ids": [2147483648]}`,
+		"null id": `{"ids": [null]}`, "trailing garbage": `{"ids": [1]} x`,
+		"1001 ids": `{"ids": [` + strings.TrimSuffix(strings.Repeat("1,", 1001), ",") + `]}`,
+	}
+	for name, body := range bad {
+		tests = append(tests, struct {
+			name   string
+			images int
+			body   func(ids []int) string
+			setup  func(e *env, urls []string)
+			token  func(e *env) string
+			want   want
+		}{name: "bad body: " + name, images: 1, body: func([]int) string { return body },
+			want: want{status: 400, mensaje: "Lista de IDs inválida"}})
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			e := newEnv(t)
+			var ids []int
+			var urls []string
+			for range tt.images {
+				id, url := e.upload(pngBytes)
+				ids, urls = append(ids, id), append(urls, url)
+			}
+			if tt.setup != nil {
+				tt.setup(e, urls)
+			}
+			token := e.admin
+			if tt.token != nil {
+				token = tt.token(e)
+			}
+			got := e.do(t, req{method: "POST", path: "/api/v1/admin/imagenes/eliminar", token: token,
+				body: strings.NewReader(tt.body(ids)), contentType: "application/json"})
+			if got.status != tt.want.status {
+				t.Fatalf("got %d %s, want %d", got.status, got.body, tt.want.status)
+			}
+			m := got.json(t)
+			if tt.want.mensaje != "" && m["mensaje"] != tt.want.mensaje {
+				t.Errorf("mensaje %q, want %q", m["mensaje"], tt.want.mensaje)
+			}
+			if tt.want.status == 200 {
+				var gotIDs []string
+				for _, x := range m["eliminadas"].([]any) {
+					el := x.(map[string]any)
+					if el["papelera_id"].(float64) < 1 {
+						t.Errorf("eliminada %v without a papelera_id", el)
+					}
+					gotIDs = append(gotIDs, fmt.Sprint(el["id"]))
+				}
+				var wantIDs []string
+				for _, i := range tt.want.eliminadas {
+					wantIDs = append(wantIDs, fmt.Sprint(ids[i]))
+				}
+				if fmt.Sprint(gotIDs) != fmt.Sprint(wantIDs) {
+					t.Errorf("eliminadas %v, want %v", gotIDs, wantIDs)
+				}
+				if fmt.Sprint(m["no_encontradas"]) != fmt.Sprint(toAny(tt.want.missing)) {
+					t.Errorf("no_encontradas %v, want %v", m["no_encontradas"], tt.want.missing)
+				}
+			}
+			deleted := map[int]bool{}
+			for _, i := range tt.want.eliminadas {
+				deleted[i] = true
+			}
+			for i, id := range ids {
+				if e.rowExists(id) == deleted[i] {
+					t.Errorf("image %d: row exists=%v, want %v", i, e.rowExists(id), !deleted[i])
+				}
+			}
+			if n := len(e.trashFiles()); n != len(tt.want.trashed) {
+				t.Errorf("got %d trash files, want %d", n, len(tt.want.trashed))
+			}
+			for _, i := range tt.want.trashed {
+				if exists(e.livePath(urls[i])) {
+					t.Errorf("image %d: file still live", i)
+				}
+			}
+			e.checkConsistent()
+		})
+	}
+}
+
+func toAny(xs []int) []any {
+	out := []any{}
+	for _, x := range xs {
+		out = append(out, float64(x))
+	}
+	return out
+}
+
+// Overlapping bulk deletes and single deletes at once, ids in opposite
+// orders: no deadlock (every delete takes its url locks in one key order
+// before any row lock), and each image is trashed by exactly one of them.
+func TestBulkDeletesOverlap(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	const rounds, n = 4, 12
+	for round := range rounds {
+		var ids []int
+		for range n {
+			id, _ := e.upload(pngBytes)
+			ids = append(ids, id)
+		}
+		list := func(xs []int) string {
+			s := make([]string, len(xs))
+			for i, x := range xs {
+				s[i] = fmt.Sprint(x)
+			}
+			return `{"ids": [` + strings.Join(s, ",") + `]}`
+		}
+		rev := make([]int, n)
+		for i, id := range ids {
+			rev[n-1-i] = id
+		}
+		reqs := []req{
+			{method: "POST", path: "/api/v1/admin/imagenes/eliminar", body: strings.NewReader(list(ids))},
+			{method: "POST", path: "/api/v1/admin/imagenes/eliminar", body: strings.NewReader(list(rev))},
+			{method: "POST", path: "/api/v1/admin/imagenes/eliminar", body: strings.NewReader(list(ids[n/2:]))},
+		}
+		for _, id := range ids[:n/2] {
+			reqs = append(reqs, req{method: "DELETE", path: fmt.Sprintf("/api/v1/admin/imagenes/%d", id)})
+		}
+		got := make([]resp, len(reqs))
+		errs := make([]error, len(reqs))
+		start := make(chan struct{})
+		var wg sync.WaitGroup
+		for i, r := range reqs {
+			r.token, r.contentType = e.admin, "application/json"
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				<-start
+				got[i], errs[i] = e.try(r)
+			}()
+		}
+		close(start)
+		wg.Wait()
+		trashedBy := map[int]int{}
+		for i, g := range got {
+			if errs[i] != nil {
+				t.Fatal(errs[i])
+			}
+			switch {
+			case reqs[i].method == "DELETE" && g.status == 200:
+				var id int
+				fmt.Sscanf(reqs[i].path, "/api/v1/admin/imagenes/%d", &id)
+				trashedBy[id]++
+			case reqs[i].method == "DELETE" && g.status == 404:
+			case g.status == 200:
+				var m struct {
+					Eliminadas []struct{ ID int } `json:"eliminadas"`
+				}
+				if err := json.Unmarshal(g.body, &m); err != nil {
+					t.Fatal(err)
+				}
+				for _, el := range m.Eliminadas {
+					trashedBy[el.ID]++
+				}
+			default:
+				t.Fatalf("round %d: %s %s: %d %s", round, reqs[i].method, reqs[i].path, g.status, g.body)
+			}
+		}
+		for _, id := range ids {
+			if trashedBy[id] != 1 || e.rowExists(id) {
+				t.Errorf("round %d: image %d trashed by %d requests (row exists %v), want exactly one", round, id, trashedBy[id], e.rowExists(id))
+			}
+		}
+		e.checkConsistent()
+	}
+}
