@@ -10,7 +10,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	mrand "math/rand/v2"
 	"mime/multipart"
 	"net"
@@ -237,7 +236,7 @@ func (h *harness) janitorCrash() string {
 			h.t.Fatal(err)
 		}
 	}
-	for sum := range h.hashes(filepath.Join(h.root, ".papelera")) {
+	for sum := range Hashes(filepath.Join(h.root, ".papelera")) {
 		delete(h.stored, sum)
 	}
 	time.Sleep(1100 * time.Millisecond) // the trash is now older than the 1s retention
@@ -418,98 +417,13 @@ func (h *harness) createProduct(c *http.Client, urls []string) (int, error) {
 	return out.Producto.ID, nil
 }
 
-// hashes returns the sha256 of every regular file under dir.
-func (h *harness) hashes(dir string) map[string]string {
-	out := map[string]string{}
-	_ = filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
-		if err != nil || !d.Type().IsRegular() || strings.HasPrefix(d.Name(), ".") {
-			return nil
-		}
-		b, err := os.ReadFile(p)
-		if err != nil {
-			return nil
-		}
-		sum := sha256.Sum256(b)
-		out[hex.EncodeToString(sum[:])] = p
-		return nil
-	})
-	return out
-}
-
-// checkInvariants: every row's local file is in place; every live file has
-// a row; every trash file has its entry and every entry with a file has it;
-// every image that got its 201 is live or in the trash (or left the
-// tracked set when a short-retention janitor pass could purge it).
+// checkInvariants checks CheckInvariants against the uploads tracked so far
+// and stops the harness at the first crash that broke one.
 func (h *harness) checkInvariants(when string) {
 	h.t.Helper()
-	ctx := context.Background()
-	rows := map[string]bool{}
-	r, err := h.pool.Query(ctx, `SELECT url FROM producto_imagenes`)
-	if err != nil {
-		h.t.Fatal(err)
-	}
-	for r.Next() {
-		var u string
-		if err := r.Scan(&u); err != nil {
-			h.t.Fatal(err)
-		}
-		rows[u] = true
-		if storage.IsLocal(u) {
-			if _, err := os.Stat(filepath.Join(h.root, filepath.FromSlash(u))); err != nil {
-				h.t.Errorf("%s: row %s has no live file", when, u)
-			}
-		}
-	}
-	r.Close()
-	live := filepath.Join(h.root, "recursos")
-	_ = filepath.WalkDir(live, func(p string, d fs.DirEntry, err error) error {
-		if err == nil && d.Type().IsRegular() {
-			rel, _ := filepath.Rel(h.root, p)
-			if !rows["/"+filepath.ToSlash(rel)] {
-				h.t.Errorf("%s: live file %s has no row", when, rel)
-			}
-		}
-		return nil
-	})
-	names := map[string]bool{}
-	r, err = h.pool.Query(ctx, `SELECT id, eliminado_en, url, sin_archivo FROM imagenes_papelera`)
-	if err != nil {
-		h.t.Fatal(err)
-	}
-	for r.Next() {
-		var id int64
-		var at time.Time
-		var u string
-		var sin bool
-		if err := r.Scan(&id, &at, &u, &sin); err != nil {
-			h.t.Fatal(err)
-		}
-		name := storage.TrashName(id, at, u)
-		names[name] = true
-		if !sin && storage.IsLocal(u) {
-			if _, err := os.Stat(filepath.Join(h.root, ".papelera", name)); err != nil {
-				h.t.Errorf("%s: trash entry %d has no file %s", when, id, name)
-			}
-		}
-	}
-	r.Close()
-	ents, err := os.ReadDir(filepath.Join(h.root, ".papelera"))
-	if err != nil {
-		h.t.Fatal(err)
-	}
-	for _, e := range ents {
-		if !names[e.Name()] {
-			h.t.Errorf("%s: trash file %s has no entry", when, e.Name())
-		}
-	}
-	present := h.hashes(h.root)
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	for sum := range h.stored {
-		if _, ok := present[sum]; !ok {
-			h.t.Errorf("%s: an uploaded image (sha256 %s…) is neither live nor in the trash", when, sum[:12])
-		}
-	}
+	CheckInvariants(h.t, h.pool, h.root, h.stored, when)
 	if h.t.Failed() {
 		h.t.FailNow()
 	}

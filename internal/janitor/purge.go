@@ -88,6 +88,7 @@ func (p *pass) checkEntry(ctx context.Context, e repo.Entrada) error {
 	if err != nil || inTrash {
 		return err
 	}
+	p.at("check-entry-moved", name)
 	// Everything below is decided under the url's lock with the entry read
 	// again: what was seen before may be a restore (and a new delete) that
 	// committed since the entry was listed, or one still in flight.
