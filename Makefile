@@ -11,7 +11,7 @@ DEV_SECRET ?= dev-secret-change-me-0123456789
 
 export CGO_ENABLED ?= 0
 
-.PHONY: help build run minio-stop test test-short vet fmt clean db-stop janitor-measure bench k6 crash fuzz e2e
+.PHONY: help build run minio-stop test test-short vet fmt clean db-stop janitor-measure bench k6 crash fuzz e2e soak
 
 help: ## list the targets
 	@grep -hE '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -56,6 +56,11 @@ crash: ## the crash harness: CRASH_POINTS (default 500) SIGKILLs, each followed 
 	@set -euo pipefail; \
 	export IMAGENES_TEST_DATABASE_URL=$$(scripts/localpg.sh start test --fast); \
 	CRASH_POINTS=$${CRASH_POINTS:-500} $(GO) test -count=1 -timeout 90m -v -run TestCrashHarness ./internal/crashtest/ 2>&1 | grep -E 'survived|FAIL|ok|---|crash_test'
+
+soak: ## the service and a standalone janitor (every 2s) under 8 lifecycle clients for SOAK (default 3m), then invariants, passes, logs, RSS and fds
+	@set -euo pipefail; \
+	export IMAGENES_TEST_DATABASE_URL=$$(scripts/localpg.sh start test --fast); \
+	SOAK=$${SOAK:-3m} $(GO) test -count=1 -timeout $${SOAK_TIMEOUT:-3h} -v -run '^TestSoak$$' ./internal/soak/
 
 fuzz: ## every fuzz target for FUZZTIME each (default 20s); findings land in testdata/fuzz
 	@set -euo pipefail; \
