@@ -52,7 +52,7 @@ func TestSoak(t *testing.T) {
 
 	samples := make(chan []sample, 1)
 	stopSampling := make(chan struct{})
-	go func() { samples <- sampleProc(s.server.cmd.Process.Pid, stopSampling) }()
+	go func() { samples <- sampleProc(s.server.cmd.Process.Pid, s.root, stopSampling) }()
 
 	until := time.Now().Add(d)
 	results := make(chan clientResult, clients)
@@ -131,7 +131,7 @@ func TestSoak(t *testing.T) {
 	}
 	crashtest.CheckInvariants(t, s.pool, s.root, stored, "after the soak")
 
-	flat(t, <-samples, d)
+	flat(t, <-samples, d, s.root)
 }
 
 // soak is one run: the binary, its database and storage folder, and the two
@@ -473,11 +473,15 @@ func (s *soak) upload(c *http.Client, w int, cat bool, st *stats) (image, error)
 		ID  int
 		URL string
 	}
-	if err := s.call(c, "GET", fmt.Sprintf("/api/images?after=%d&limit=1", img.id-1), token, "", http.StatusOK, &list); err != nil {
+	page := "/api/images?limit=1"
+	if img.id > 1 {
+		page += fmt.Sprintf("&after=%d", img.id-1) // after is a positive id
+	}
+	if err := s.call(c, "GET", page, token, "", http.StatusOK, &list); err != nil {
 		return img, err
 	}
 	if len(list) != 1 || list[0].ID != img.id {
-		return img, fmt.Errorf("GET /api/images after %d: %+v, want image %d", img.id-1, list, img.id)
+		return img, fmt.Errorf("GET %s: %+v, want image %d", page, list, img.id)
 	}
 	img.url = list[0].URL
 	return img, nil
