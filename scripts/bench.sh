@@ -1,20 +1,31 @@
 #!/usr/bin/env bash
 # bench.sh — `make bench`: the delete path measured against PostgreSQL's own
-# limit, on this machine, in one run.
+# limit, on this machine, in one run, with the load generator's cost apart
+# from ours.
 #
 # For each of RUNS runs (default 1): a fresh database on the durable `bench`
-# cluster, N images with real files (COPY, progress bar), the service on
-# 127.0.0.1:$PORT, the k6 delete scenario (ITERATIONS distinct ids at VUS
-# clients), the server's peak RSS, then pgbench with exactly the service's
-# delete transaction (bench/delete.pgbench) on the other half of the ids.
-# Prints one table: req/s, p50, p99, server peak RSS, ratios to pgbench and
-# to Balsamoa's figure. Results land in bench/out/ (git-ignored): k6 JSON
-# summaries, HTML dashboards, pgbench output and logs.
+# cluster, 3×ITERATIONS images with real files (COPY, progress bar), the
+# service on 127.0.0.1:$PORT driven twice over distinct ids — by k6 (the
+# scenario k6/delete-balsamoa.js, VUS clients) and by wrk (a C client on
+# epoll, WRK_THREADS thread(s) and VUS connections: light, so it leaves the
+# cores to the server and PostgreSQL) — then pgbench with exactly the
+# service's per-delete transaction (bench/delete.pgbench, the reference) on
+# the last third. Around each phase it reads CPU ticks from /proc: the
+# server's (utime+stime), PostgreSQL's (the postmaster with its reaped
+# children and every live backend) and the client's (/usr/bin/time), and
+# counts the deletes by the trash table. Prints one table of rates and
+# ratios and one of CPU µs per delete. Results land in bench/out/
+# (git-ignored): k6 JSON summaries, HTML dashboards, wrk and pgbench output,
+# CPU counts, logs.
 #
-#   make bench                 RUNS=3 make bench          N=20000 ITERATIONS=10000 VUS=32
+#   make bench                 RUNS=3 make bench          ITERATIONS=10000 VUS=32 WRK_THREADS=1
+#
+# wrk comes from Debian (apt-get install wrk) when missing; k6 from go install.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-RUNS=${RUNS:-1} N=${N:-20000} ITERATIONS=${ITERATIONS:-10000} VUS=${VUS:-32} PORT=${PORT:-18080}
+RUNS=${RUNS:-1} ITERATIONS=${ITERATIONS:-10000} VUS=${VUS:-32} PORT=${PORT:-18080} WRK_THREADS=${WRK_THREADS:-1}
+# k6's ids, then wrk's (plus the requests in flight when it stops), then pgbench's.
+N=${N:-$((3 * ITERATIONS + 2 * VUS))}
 OUT=bench/out
 SECRET=bench-secret-0123456789abcdef
 
@@ -23,18 +34,79 @@ if ! command -v k6 >/dev/null; then
 	echo "bench: installing k6 v1.8.1 (go install, a few minutes the first time)" >&2
 	go install go.k6.io/k6@v1.8.1
 fi
+if ! command -v wrk >/dev/null; then
+	echo "bench: installing wrk from Debian (apt-get install wrk)" >&2
+	apt-get install -y -qq wrk >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq wrk; } >&2
+fi
 command -v pgbench >/dev/null || PATH="$PATH:$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)"
 make -s build
 BASE=$(scripts/localpg.sh start bench)
 export PGOPTIONS="-c client_min_messages=warning"
 rm -rf "$OUT" && mkdir -p "$OUT"
 
+# CPU ticks of one process (utime+stime; with its reaped children's when $2
+# is 1). Fields after "pid (comm) ": $12 utime, $13 stime, $14 cutime, $15 cstime.
+ticks() { awk -v kids="${2:-0}" '{sub(/^.*\) /, ""); print $12 + $13 + kids * ($14 + $15)}' "/proc/$1/stat" 2>/dev/null || echo 0; }
+PGDATA_DIR=$(psql -Atq "$BASE" -c 'SHOW data_directory')
+# PostgreSQL's ticks: the postmaster with every backend it reaped, plus the
+# live ones (a backend that exits moves its ticks into the postmaster's).
+pg_ticks() {
+	local pm t c
+	pm=$(head -1 "$PGDATA_DIR/postmaster.pid")
+	t=$(ticks "$pm" 1)
+	for c in $(ps --ppid "$pm" -o pid=); do t=$((t + $(ticks "$c"))); done
+	echo "$t"
+}
+trashed() { psql -Atq "$DATABASE_URL" -c 'SELECT count(*) FROM imagenes_papelera'; }
+# measure NAME CMD…: runs CMD (the client) and writes $dir/NAME.cpu with the
+# deletes it made, the wall time and the CPU ticks of server, PostgreSQL and
+# client over it.
+measure() {
+	local name=$1 d0 s0=0 p0 t0 d1 s1=0 p1 t1
+	shift
+	d0=$(trashed) p0=$(pg_ticks) t0=$(date +%s.%N)
+	[ -n "$server" ] && s0=$(ticks "$server")
+	if declare -F "$1" >/dev/null; then
+		"$@" "$dir/$name.time" # a function times its client itself
+	else
+		/usr/bin/time -f '%U %S' -o "$dir/$name.time" "$@"
+	fi || echo "bench: $name failed or its thresholds did (see $dir)" >&2
+	t1=$(date +%s.%N) p1=$(pg_ticks)
+	[ -n "$server" ] && s1=$(ticks "$server")
+	d1=$(trashed)
+	read -r cu cs <"$dir/$name.time"
+	echo "deletes=$((d1 - d0)) wall=$(awk -v a="$t0" -v b="$t1" 'BEGIN{print b-a}') server_ticks=$((s1 - s0)) pg_ticks=$((p1 - p0)) client_s=$(awk -v u="$cu" -v s="$cs" 'BEGIN{print u+s}') clk_tck=$(getconf CLK_TCK)" >"$dir/$name.cpu"
+}
+
+# wrk_run ARGS… TIMEFILE: wrk's main thread sleeps for the whole -d even
+# when its threads have stopped (bench/wrk-delete.lua stops each after PER
+# answers), so once they have, SIGINT ends the sleep and wrk reports the
+# time the deletes really took. Its CPU is read from /proc just before.
+wrk_run() {
+	local timefile=${*: -1} pid tasks i
+	wrk "${@:1:$#-1}" &
+	pid=$!
+	for i in $(seq 200); do # its threads start…
+		tasks=(/proc/$pid/task/*)
+		[ "${#tasks[@]}" -gt 1 ] && break
+		sleep 0.01
+	done
+	while [ -d "/proc/$pid" ]; do # …and stop
+		tasks=(/proc/$pid/task/*)
+		[ "${#tasks[@]}" -le 1 ] && break
+		sleep 0.05
+	done
+	awk -v hz="$(getconf CLK_TCK)" '{sub(/^.*\) /, ""); print $12 / hz, $13 / hz}' "/proc/$pid/stat" >"$timefile" 2>/dev/null || echo "0 0" >"$timefile"
+	kill -INT "$pid" 2>/dev/null || true
+	wait "$pid"
+}
+
 server=
 cleanup() { [ -n "$server" ] && kill "$server" 2>/dev/null || true; }
 trap cleanup EXIT
 
 for run in $(seq 1 "$RUNS"); do
-	dir="$OUT/run-$run"
+	dir="$PWD/$OUT/run-$run"
 	mkdir -p "$dir"
 	db=imagenes_bench
 	psql -q "$BASE" -c "DROP DATABASE IF EXISTS $db" -c "CREATE DATABASE $db" >/dev/null
@@ -53,15 +125,18 @@ for run in $(seq 1 "$RUNS"); do
 	TOKEN=$(./imagenes token --sub admin --role admin --ttl 1h)
 	K6_WEB_DASHBOARD=true K6_WEB_DASHBOARD_PERIOD=1s K6_WEB_DASHBOARD_EXPORT="$dir/delete-balsamoa.html" K6_WEB_DASHBOARD_PORT=-1 \
 		BASE_URL="http://$HTTP_ADDR" TOKEN=$TOKEN FIRST=$first ITERATIONS=$ITERATIONS VUS=$VUS OUT_DIR=$dir \
-		k6 run --quiet k6/delete-balsamoa.js || echo "bench: k6 thresholds failed (see $dir)" >&2
+		measure k6 k6 run --quiet k6/delete-balsamoa.js
+	FIRST=$((first + ITERATIONS)) THREADS=$WRK_THREADS PER=$((ITERATIONS / WRK_THREADS)) TOKEN=$TOKEN \
+		measure wrk wrk_run -t"$WRK_THREADS" -c"$VUS" -d120s --latency -s bench/wrk-delete.lua "http://$HTTP_ADDR" >"$dir/wrk.txt"
 	grep VmHWM "/proc/$server/status" | awk '{print $2}' >"$dir/server-vmhwm-kb"
 	kill "$server" && wait "$server" 2>/dev/null || true
 	server=
 
-	# pgbench: the same transaction on ids the k6 run did not touch.
+	# pgbench: the same transaction on ids neither client touched.
 	per=$((ITERATIONS / VUS))
-	(cd "$dir" && pgbench -n -M prepared -c "$VUS" -j 2 -t "$per" -l \
-		-D first=$((first + ITERATIONS)) -D clients="$VUS" -D n=0 \
+	pgfirst=$((first + 2 * ITERATIONS + 2 * VUS))
+	(cd "$dir" && measure pgbench pgbench -n -M prepared -c "$VUS" -j 2 -t "$per" -l \
+		-D first=$pgfirst -D clients="$VUS" -D n=0 \
 		-f ../../delete.pgbench "$DATABASE_URL" >pgbench.txt 2>&1) || { cat "$dir/pgbench.txt"; exit 1; }
 done
 go run ./bench/report bench "$OUT"

@@ -36,16 +36,32 @@ func fail(msg string) {
 	os.Exit(2)
 }
 
-// balsamoaRPS is the reference figure of issue 5: the Express + pg service
-// Balsamoa runs today, same machine kind, same scenario.
-const balsamoaRPS = 600.0
+// balsamoaRPS is the reference figure of issue 13: the Express + pg service
+// Balsamoa runs today, on this machine, 32 k6 VUs, three interleaved rounds.
+const balsamoaRPS = 789.0
 
 type row struct {
 	run                 string
-	rps, p50, p99       float64
+	rps, p50, p99       float64 // k6
+	wrkRPS, wrkP50      float64
+	wrkP99, wrkBad      float64
 	rssMiB              float64
 	pgTPS, pgP50, pgP99 float64
 	failed              float64
+	cpu                 map[string]cpu // by phase: k6, wrk, pgbench
+}
+
+// cpu is what scripts/bench.sh's measure wrote for one phase.
+type cpu struct {
+	deletes, wall, serverTicks, pgTicks, clientS, clkTck float64
+}
+
+// perDelete is µs of CPU per delete.
+func (c cpu) perDelete(ticks float64) float64 {
+	if c.deletes == 0 || c.clkTck == 0 {
+		return 0
+	}
+	return ticks / c.clkTck * 1e6 / c.deletes
 }
 
 func benchTable(dir string) {
@@ -61,29 +77,99 @@ func benchTable(dir string) {
 		k6.run = filepath.Base(r)
 		k6.rssMiB = readNumber(filepath.Join(r, "server-vmhwm-kb")) / 1024
 		k6.pgTPS, k6.pgP50, k6.pgP99 = readPgbench(r)
+		k6.wrkRPS, k6.wrkP50, k6.wrkP99, k6.wrkBad = readWrk(filepath.Join(r, "wrk.txt"))
+		k6.cpu = map[string]cpu{}
+		for _, phase := range []string{"k6", "wrk", "pgbench"} {
+			k6.cpu[phase] = readCPU(filepath.Join(r, phase+".cpu"))
+		}
 		rows = append(rows, k6)
 	}
 	if len(rows) == 0 {
 		fail("no runs in " + dir)
 	}
-	fmt.Printf("\n%-8s %9s %8s %8s %9s | %9s %8s %8s | %8s %8s %9s\n",
-		"run", "req/s", "p50 ms", "p99 ms", "RSS MiB", "pg tps", "p50 ms", "p99 ms", "÷pgbench", "÷Bals.", "p99÷pg")
+	fmt.Printf("\ndeletes/s and latency (ms); ratios to pgbench's per-delete transaction, same run\n")
+	fmt.Printf("%-6s %7s %6s | %7s %6s %6s | %6s | %7s %6s %6s | %7s %6s %7s %7s\n",
+		"run", "k6/s", "p99", "wrk/s", "p50", "p99", "RSS", "pg tps", "p50", "p99", "wrk÷pg", "k6÷pg", "k6÷Bals", "p99÷pg")
 	for _, r := range rows {
-		fmt.Printf("%-8s %9.0f %8.1f %8.1f %9.1f | %9.0f %8.1f %8.1f | %8.2f %8.2f %9.2f\n",
-			r.run, r.rps, r.p50, r.p99, r.rssMiB, r.pgTPS, r.pgP50, r.pgP99, r.rps/r.pgTPS, r.rps/balsamoaRPS, r.p99/r.pgP99)
+		fmt.Printf("%-6s %7.0f %6.1f | %7.0f %6.1f %6.1f | %6.1f | %7.0f %6.1f %6.1f | %7.2f %6.2f %7.2f %7.2f\n",
+			r.run, r.rps, r.p99, r.wrkRPS, r.wrkP50, r.wrkP99, r.rssMiB, r.pgTPS, r.pgP50, r.pgP99,
+			r.wrkRPS/r.pgTPS, r.rps/r.pgTPS, r.rps/balsamoaRPS, r.wrkP99/r.pgP99)
+	}
+	fmt.Printf("\nCPU µs per delete (ticks from /proc over each phase ÷ rows the trash gained)\n")
+	fmt.Printf("%-6s %-8s %8s %8s %10s %8s %8s\n", "run", "client", "deletes", "server", "PostgreSQL", "client", "wall s")
+	for _, r := range rows {
+		for _, phase := range []string{"k6", "wrk", "pgbench"} {
+			c := r.cpu[phase]
+			server := fmt.Sprintf("%8.0f", c.perDelete(c.serverTicks))
+			if phase == "pgbench" {
+				server = fmt.Sprintf("%8s", "–")
+			}
+			fmt.Printf("%-6s %-8s %8.0f %s %10.0f %8.0f %8.1f\n", r.run, phase, c.deletes, server,
+				c.perDelete(c.pgTicks), c.perDelete(c.clientS*c.clkTck), c.wall)
+		}
 	}
 	if len(rows) > 1 {
-		ratio := func(r row) float64 { return r.rps / r.pgTPS }
-		rps := func(r row) float64 { return r.rps }
-		fmt.Printf("spread   req/s %.0f–%.0f, ratio to pgbench %.2f–%.2f over %d runs\n",
-			minOf(rows, rps), maxOf(rows, rps), minOf(rows, ratio), maxOf(rows, ratio), len(rows))
+		ratio := func(r row) float64 { return r.wrkRPS / r.pgTPS }
+		k6ratio := func(r row) float64 { return r.rps / r.pgTPS }
+		fmt.Printf("spread over %d runs: wrk÷pg %.2f–%.2f, k6÷pg %.2f–%.2f\n",
+			len(rows), minOf(rows, ratio), maxOf(rows, ratio), minOf(rows, k6ratio), maxOf(rows, k6ratio))
 	}
 	for _, r := range rows {
 		if r.failed > 0 {
-			fmt.Printf("%s: %.2f%% of requests failed\n", r.run, r.failed*100)
+			fmt.Printf("%s: %.2f%% of k6 requests failed\n", r.run, r.failed*100)
+		}
+		if r.wrkBad > 0 {
+			fmt.Printf("%s: %.0f wrk answers were not 2xx\n", r.run, r.wrkBad)
 		}
 	}
-	fmt.Println("targets: ÷pgbench ≥ 0.80, ÷Balsamoa ≥ 4, p99÷pg < 2, RSS < 64 MiB")
+	fmt.Println("targets (issue 13): wrk÷pg ≥ 1.0, k6÷Bals ≥ 4, p99÷pg ≤ 2, server ≤ 100 µs/delete, RSS < 64 MiB")
+}
+
+// readWrk reads wrk's Requests/sec, its --latency percentiles (ms) and the
+// count of answers that were not 2xx or 3xx.
+func readWrk(path string) (rps, p50, p99, bad float64) {
+	b, _ := os.ReadFile(path)
+	for _, line := range strings.Split(string(b), "\n") {
+		f := strings.Fields(line)
+		switch {
+		case len(f) == 2 && f[0] == "Requests/sec:":
+			rps, _ = strconv.ParseFloat(f[1], 64)
+		case len(f) == 2 && f[0] == "50%":
+			p50 = wrkMS(f[1])
+		case len(f) == 2 && f[0] == "99%":
+			p99 = wrkMS(f[1])
+		case strings.HasPrefix(strings.TrimSpace(line), "Non-2xx or 3xx responses:"):
+			bad, _ = strconv.ParseFloat(f[len(f)-1], 64)
+		}
+	}
+	return rps, p50, p99, bad
+}
+
+// wrkMS turns wrk's "812.00us", "9.12ms" or "1.02s" into milliseconds.
+func wrkMS(s string) float64 {
+	for _, u := range []struct {
+		suffix string
+		ms     float64
+	}{{"us", 0.001}, {"ms", 1}, {"s", 1000}} {
+		if v, ok := strings.CutSuffix(s, u.suffix); ok {
+			f, _ := strconv.ParseFloat(v, 64)
+			return f * u.ms
+		}
+	}
+	return 0
+}
+
+// readCPU reads a measure file: key=value pairs on one line.
+func readCPU(path string) cpu {
+	b, _ := os.ReadFile(path)
+	v := map[string]float64{}
+	for _, kv := range strings.Fields(string(b)) {
+		if k, x, ok := strings.Cut(kv, "="); ok {
+			v[k], _ = strconv.ParseFloat(x, 64)
+		}
+	}
+	return cpu{deletes: v["deletes"], wall: v["wall"], serverTicks: v["server_ticks"], pgTicks: v["pg_ticks"],
+		clientS: v["client_s"], clkTck: v["clk_tck"]}
 }
 
 func minOf(rs []row, f func(row) float64) float64 {
