@@ -18,10 +18,13 @@ type Service struct {
 	proto   *trash.Service
 	files   *storage.Storage
 	metrics *Metrics
+	deletes *coalescer
 }
 
 // New returns a Service over the protocol and its storage (for discarding
 // staged uploads). metrics may be nil.
 func New(proto *trash.Service, files *storage.Storage, metrics *Metrics) *Service {
-	return &Service{proto: proto, files: files, metrics: metrics}
+	s := &Service{proto: proto, files: files, metrics: metrics}
+	s.deletes = &coalescer{run: s.deleteBatch}
+	return s
 }

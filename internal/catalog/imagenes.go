@@ -10,24 +10,32 @@ import (
 )
 
 // DeleteImagen deletes image id (if scope may see it) and moves its file to
-// the trash, in one transaction. It returns the trash entry, or an error
-// wrapping repo.ErrNotFound.
+// the trash. Concurrent calls share transactions (see coalescer); each gets
+// the trash entry, or an error wrapping repo.ErrNotFound, as if alone.
 func (s *Service) DeleteImagen(ctx context.Context, id int32, scope repo.Scope, deletedBy string) (repo.Entrada, error) {
+	r := s.deletes.do(&deleteCall{ctx: ctx, req: repo.DeleteRequest{ID: id, Scope: scope, DeletedBy: deletedBy}, done: make(chan deleteResult, 1)})
+	s.metrics.deleted(r.entry, r.err)
+	return r.entry, r.err
+}
+
+// deleteOne deletes one image in its own transaction.
+func (s *Service) deleteOne(ctx context.Context, r repo.DeleteRequest) (repo.Entrada, error) {
 	var entry repo.Entrada
 	err := s.proto.Run(ctx, func(tx *trash.Tx) error {
-		es, err := tx.DeleteImagenes(ctx, []int32{id}, scope, repo.MotivoImagen, deletedBy)
+		es, err := tx.DeleteImagenes(ctx, []int32{r.ID}, r.Scope, repo.MotivoImagen, r.DeletedBy)
 		if err != nil {
 			return err
 		}
 		if len(es) == 0 {
-			return fmt.Errorf("imagen %d: %w", id, repo.ErrNotFound)
+			return notFound(r.ID)
 		}
 		entry = es[0]
 		return nil
 	})
-	s.metrics.deleted(entry, err)
 	return entry, err
 }
+
+func notFound(id int32) error { return fmt.Errorf("imagen %d: %w", id, repo.ErrNotFound) }
 
 // Upload stores a staged file as a new image at a fresh url. On any failure
 // the staged or published file is removed.

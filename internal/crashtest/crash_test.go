@@ -182,7 +182,7 @@ func (h *harness) cycle(i int) string {
 	if i%4 == 3 {
 		return h.janitorCrash()
 	}
-	faults := "after-move=0.02,after-commit=0.02,upload=0.02"
+	faults := "after-move=0.02,after-commit=0.02,upload=0.02,delete-batch=0.3"
 	if i%4 == 2 {
 		faults = "" // a random SIGKILL from outside
 	}

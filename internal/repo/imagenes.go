@@ -42,6 +42,12 @@ type Scope struct {
 // All is the scope of an admin.
 var All = Scope{}
 
+// Allows reports whether the scope may see an image owned by owner: the
+// same rule as the SQL that ownerArg feeds.
+func (s Scope) Allows(owner *string) bool {
+	return s.Owner == "" || (owner != nil && *owner == s.Owner)
+}
+
 func (s Scope) ownerArg() *string {
 	if s.Owner == "" {
 		return nil

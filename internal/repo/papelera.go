@@ -113,6 +113,48 @@ FROM d
 RETURNING ` + entradaColumns
 }
 
+// DeleteRequest is one caller's delete of one image, as its own request
+// would make it.
+type DeleteRequest struct {
+	ID        int32
+	Scope     Scope
+	DeletedBy string
+}
+
+// TrashRequested is TrashImagenes for several callers at once (coalesced
+// single deletes): each image is deleted once, on behalf of the first
+// request for it, in order, whose scope may see it; its entry records that
+// caller as eliminado_por. The urls of every requested id are locked first,
+// as TrashImagenes does.
+func (s *Store) TrashRequested(ctx context.Context, rs []DeleteRequest, motivo string) ([]Entrada, error) {
+	ids := make([]int32, len(rs))
+	owners := make([]*string, len(rs))
+	by := make([]string, len(rs))
+	for i, r := range rs {
+		ids[i], owners[i], by[i] = r.ID, r.Scope.ownerArg(), r.DeletedBy
+	}
+	return s.trash(ctx, lockRequestedSQL, trashRequestedSQL, 1, ids, owners, by, motivo)
+}
+
+var lockRequestedSQL = lockURLsOfSQL(`id = ANY($1)`)
+
+// trashRequestedSQL: each row goes to the first request (by position) that
+// may see it, so a repeated id is deleted once and the others find nothing.
+const trashRequestedSQL = `WITH r AS (
+  SELECT * FROM unnest($1::int[], $2::text[], $3::text[]) WITH ORDINALITY AS r(id, owner, por, ord)
+), pick AS (
+  SELECT DISTINCT ON (p.id) p.id, r.por FROM producto_imagenes p JOIN r ON p.id = r.id AND (r.owner IS NULL OR p.owner_sub = r.owner)
+  ORDER BY p.id, r.ord
+), d AS (
+  DELETE FROM producto_imagenes p USING pick WHERE p.id = pick.id
+  RETURNING p.id, p.producto_id, p.url, p.orden, p.owner_sub, p.bytes, p.content_type, p.sha256, p.created_at, pick.por
+)
+INSERT INTO imagenes_papelera (imagen_id, producto_id, url, orden, owner_sub, bytes, content_type, sha256, creado_en, motivo, eliminado_por, sin_archivo)
+SELECT id, producto_id, url, orden, owner_sub, bytes, content_type, sha256, created_at, $4, NULLIF(por, ''),
+  url NOT LIKE '/recursos/%' OR EXISTS (SELECT 1 FROM producto_imagenes o WHERE o.url = d.url AND o.id NOT IN (SELECT id FROM d))
+FROM d
+RETURNING ` + entradaColumns
+
 // trash runs lockQ (with the selection's n parameters) then q, in one
 // pipeline: each statement has its own snapshot, so q sees every delete
 // that committed while lockQ waited.

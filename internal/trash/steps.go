@@ -33,6 +33,16 @@ func (tx *Tx) DeleteImagenes(ctx context.Context, ids []int32, scope repo.Scope,
 	return es, tx.trash(ctx, es)
 }
 
+// DeleteRequested deletes, for several callers at once, the images they
+// asked for (repo.TrashRequested) and moves their files to the trash.
+func (tx *Tx) DeleteRequested(ctx context.Context, rs []repo.DeleteRequest, motivo string) ([]repo.Entrada, error) {
+	es, err := tx.store.TrashRequested(ctx, rs, motivo)
+	if err != nil {
+		return nil, err
+	}
+	return es, tx.trash(ctx, es)
+}
+
 // DeleteProducto locks product id, trashes every image of it (rows and
 // files) and deletes it. Errors wrap repo.ErrNotFound when it does not exist.
 func (tx *Tx) DeleteProducto(ctx context.Context, id int32, deletedBy string) ([]repo.Entrada, error) {
