@@ -24,8 +24,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 RUNS=${RUNS:-1} ITERATIONS=${ITERATIONS:-10000} VUS=${VUS:-32} PORT=${PORT:-18080} WRK_THREADS=${WRK_THREADS:-1}
-# k6's ids, then wrk's (plus the requests in flight when it stops), then pgbench's.
-N=${N:-$((3 * ITERATIONS + 2 * VUS))}
+BULK=${BULK:-1000} # ids per bulk request; ITERATIONS/BULK requests, one after another
+# k6's ids, then wrk's (plus the requests in flight when it stops), then
+# pgbench's, then the bulk route's.
+N=${N:-$((4 * ITERATIONS + 2 * VUS))}
 OUT=bench/out
 SECRET=bench-secret-0123456789abcdef
 
@@ -128,6 +130,14 @@ for run in $(seq 1 "$RUNS"); do
 		measure k6 k6 run --quiet k6/delete-balsamoa.js
 	FIRST=$((first + ITERATIONS)) THREADS=$WRK_THREADS PER=$((ITERATIONS / WRK_THREADS)) TOKEN=$TOKEN \
 		measure wrk wrk_run -t"$WRK_THREADS" -c"$VUS" -d120s --latency -s bench/wrk-delete.lua "http://$HTTP_ADDR" >"$dir/wrk.txt"
+	# The bulk route (SPEC §10), as an admin panel's "delete selected" or a
+	# clean-up script sends it: BULK ids a request, one request at a time.
+	BASE_URL="http://$HTTP_ADDR" TOKEN=$TOKEN FIRST=$((first + 3 * ITERATIONS + 2 * VUS)) COUNT=$((ITERATIONS / BULK)) BULK=$BULK \
+		measure bulk bash -c 'for ((r = 0; r < COUNT; r++)); do
+			ids=$(seq -s, $((FIRST + r * BULK)) $((FIRST + (r + 1) * BULK - 1)))
+			curl -fsS -o /dev/null -X POST -H "Authorization: Bearer $TOKEN" -H "Content-Type: application/json" \
+				--data "{\"ids\":[$ids]}" "$BASE_URL/api/v1/admin/imagenes/eliminar" || exit 1
+		done'
 	grep VmHWM "/proc/$server/status" | awk '{print $2}' >"$dir/server-vmhwm-kb"
 	kill "$server" && wait "$server" 2>/dev/null || true
 	server=
