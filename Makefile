@@ -11,7 +11,7 @@ DEV_SECRET ?= dev-secret-change-me-0123456789
 
 export CGO_ENABLED ?= 0
 
-.PHONY: help build run minio-stop test test-short vet fmt clean db-stop janitor-measure bench k6 crash fuzz e2e soak
+.PHONY: help build run run-s3 minio-stop test test-short vet fmt clean db-stop janitor-measure bench k6 crash fuzz e2e soak
 
 help: ## list the targets
 	@grep -hE '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -39,12 +39,31 @@ run: build ## serve on :8080; starts a local PostgreSQL under ./.data when DATAB
 	echo; \
 	exec $(BIN) serve
 
+run-s3: build ## like make run, with the images in a bucket of a local MinIO (scripts/minio.sh) instead of a folder
+	@set -euo pipefail; \
+	if [ -z "$${DATABASE_URL:-}" ]; then \
+	  DATABASE_URL=$$(scripts/localpg.sh start dev); \
+	fi; \
+	S3=$$(scripts/minio.sh start dev); \
+	scripts/minio.sh bucket dev imagenes; \
+	CREDS=$${S3#http://}; CREDS=$${CREDS%@*}; \
+	export DATABASE_URL AWS_ACCESS_KEY_ID=$${CREDS%%:*} AWS_SECRET_ACCESS_KEY=$${CREDS#*:}; \
+	export STORAGE_URL="s3://imagenes?endpoint=http://$${S3##*@}&path_style=true"; \
+	echo "local MinIO: $${S3##*@}, bucket imagenes (stop it with: make minio-stop)" >&2; \
+	export JWT_SECRET="$${JWT_SECRET:-$(DEV_SECRET)}" LOG_FORMAT="$${LOG_FORMAT:-console}"; \
+	$(BIN) migrate up; \
+	TOKEN=$$($(BIN) token --sub admin --role admin --ttl 24h); \
+	echo; echo "admin token (24h): $$TOKEN"; echo; \
+	exec $(BIN) serve
+
 test: ## run every test against a throwaway local PostgreSQL and MinIO
 	@set -euo pipefail; \
 	export IMAGENES_TEST_DATABASE_URL=$$(scripts/localpg.sh start test --fast); \
 	export IMAGENES_TEST_S3_URL=$$(scripts/minio.sh start test); \
 	$(GO) vet ./...; \
-	$(GO) test -count=1 -timeout 15m ./...
+	$(GO) test -count=1 -timeout 15m ./...; \
+	echo "== the HTTP and janitor suites again, on the S3 backend (MinIO)"; \
+	IMAGENES_TEST_STORAGE=s3 $(GO) test -count=1 -timeout 15m ./internal/handlers/ ./internal/janitor/ ./internal/crashtest/
 
 e2e: ## the nginx config beside Balsamoa with the real nginx, and the admin page in headless Chromium (both installed with apt-get when missing)
 	scripts/e2e.sh
@@ -52,9 +71,10 @@ e2e: ## the nginx config beside Balsamoa with the real nginx, and the admin page
 bench: ## delete throughput vs pgbench on the same transaction (RUNS=3 for spread); results in bench/out/
 	scripts/bench.sh
 
-crash: ## the crash harness: CRASH_POINTS (default 500) SIGKILLs, each followed by restart, janitor and invariants
+crash: ## the crash harness: CRASH_POINTS (default 500) SIGKILLs, each followed by restart, janitor and invariants; BACKEND=s3 on MinIO
 	@set -euo pipefail; \
 	export IMAGENES_TEST_DATABASE_URL=$$(scripts/localpg.sh start test --fast); \
+	if [ "$${BACKEND:-disk}" = s3 ]; then export IMAGENES_TEST_S3_URL=$$(scripts/minio.sh start test) IMAGENES_TEST_STORAGE=s3; fi; \
 	CRASH_POINTS=$${CRASH_POINTS:-500} $(GO) test -count=1 -timeout 90m -v -run TestCrashHarness ./internal/crashtest/ 2>&1 | grep -E 'survived|FAIL|ok|---|crash_test'
 
 soak: ## the service and a standalone janitor (every 2s) under 8 lifecycle clients for SOAK (default 3m), then invariants, passes, logs, RSS and fds

@@ -129,7 +129,7 @@ type deps struct {
 	cfg      config.Config
 	pool     *pgxpool.Pool
 	store    *repo.Store
-	files    *storage.Storage
+	files    storage.Backend
 	protocol *trash.Service
 	catalog  *catalog.Service
 	// domain are the domain's metrics (deletes, uploads, restores, images
@@ -158,10 +158,10 @@ func build(ctx context.Context, cfg config.Config, log *zap.Logger) (*deps, func
 		pool.Close()
 		return nil, nil, fmt.Errorf("database schema is at version %d of %d: run `imagenes migrate up`", st.Current, st.Latest)
 	}
-	files, err := storage.Open(cfg.StorageDir)
+	files, err := openStorage(cfg)
 	if err != nil {
 		pool.Close()
-		return nil, nil, fmt.Errorf("STORAGE_DIR: %w", err)
+		return nil, nil, err
 	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
@@ -200,6 +200,7 @@ func (d *deps) janitor(log *zap.Logger) *janitor.Janitor {
 func (d *deps) handlerDeps(cfg config.Config, a *auth.Auth) handlers.Deps {
 	return handlers.Deps{
 		Store: d.store, Catalog: d.catalog, Files: d.files, Auth: a, Log: d.log,
+		Redirect: d.redirect(), RedirectTTL: cfg.StorageRedirectTTL,
 		Registry: d.registry, RequestTimeout: cfg.RequestTimeout, Balsamoa: d.balsamoa,
 		JanitorConfig: janitorConfig(cfg),
 		Ready: func(ctx context.Context) error {

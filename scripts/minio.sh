@@ -7,6 +7,7 @@
 #   scripts/minio.sh url NAME     print the URL of the running server NAME (exit 1 if not running)
 #   scripts/minio.sh stop NAME    stop it, if it runs
 #   scripts/minio.sh destroy NAME stop it and delete its data folder
+#   scripts/minio.sh bucket NAME BUCKET  create BUCKET on the running server NAME (if absent)
 #   scripts/minio.sh install      build the pinned MinIO into the cache (no server started)
 #
 # The URL carries the generated credentials:
@@ -29,7 +30,7 @@ MINIO_MODULE=github.com/minio/minio
 MINIO_VERSION=${MINIO_VERSION:-v0.0.0-20260212201848-7aac2a2c5b7c}
 
 usage() {
-	echo "usage: $0 start NAME | url NAME | stop NAME | destroy NAME | install" >&2
+	echo "usage: $0 start NAME | url NAME | stop NAME | destroy NAME | bucket NAME BUCKET | install" >&2
 	exit 2
 }
 log() { printf 'minio: %s\n' "$*" >&2; }
@@ -158,8 +159,20 @@ stop() {
 	rm -f "$d/pid"
 }
 
+# bucket creates a bucket with curl's own SigV4 signing (no S3 client to
+# install); 409 means it is there already.
+bucket() {
+	local b=$1 code
+	[[ "$b" =~ ^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$ ]] || die "bad bucket name '$b'"
+	pid_alive && live "$(<"$d/port")" || die "server '$name' is not running"
+	code=$(curl -sS -o /dev/null -w '%{http_code}' -m 10 --aws-sigv4 "aws:amz:us-east-1:s3" \
+		--user "$(<"$d/access"):$(<"$d/secret")" -X PUT "http://127.0.0.1:$(<"$d/port")/$b")
+	[[ "$code" == 200 || "$code" == 409 ]] || die "create bucket $b: HTTP $code"
+}
+
 case "$cmd" in
 install) install ;;
+bucket) bucket "${3:-}" ;;
 start) start ;;
 url)
 	pid_alive && live "$(<"$d/port")" || die "server '$name' is not running"

@@ -16,14 +16,14 @@ import (
 // Service runs the catalogue's use cases.
 type Service struct {
 	proto   *trash.Service
-	files   *storage.Storage
+	files   storage.Backend
 	metrics *Metrics
 	deletes *coalescer
 }
 
 // New returns a Service over the protocol and its storage (for discarding
 // staged uploads). metrics may be nil.
-func New(proto *trash.Service, files *storage.Storage, metrics *Metrics) *Service {
+func New(proto *trash.Service, files storage.Backend, metrics *Metrics) *Service {
 	s := &Service{proto: proto, files: files, metrics: metrics}
 	s.deletes = &coalescer{run: s.deleteBatch}
 	return s

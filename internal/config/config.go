@@ -26,6 +26,18 @@ type Config struct {
 	DatabaseURL string
 	HTTPAddr    string
 	StorageDir  string
+	// StorageS3 is the s3://BUCKET[/PREFIX]?… url of STORAGE_URL, or ""
+	// for the local folder StorageDir (SPEC §9). Its parameters are read by
+	// the object store, which says what is wrong with them.
+	StorageS3 string
+	// StorageRedirect answers image reads with a 302 to a presigned url
+	// valid for StorageRedirectTTL (S3 only).
+	StorageRedirect    bool
+	StorageRedirectTTL time.Duration
+	// S3 credentials, from the standard AWS_ACCESS_KEY_ID,
+	// AWS_SECRET_ACCESS_KEY and AWS_SESSION_TOKEN (never flags: a flag's
+	// value shows in the process list).
+	S3AccessKey, S3SecretKey, S3SessionToken string
 
 	JWTSecret   string
 	JWKSURL     string
@@ -90,6 +102,34 @@ var settings = []setting{
 		c.StorageDir = v
 		return nil
 	}},
+	{"STORAGE_URL", "", "s3://BUCKET[/PREFIX]?endpoint=&region=&path_style= or file:///path; unset = STORAGE_DIR", func(c *Config, v string) error {
+		switch {
+		case v == "":
+		case strings.HasPrefix(v, "s3://"):
+			c.StorageS3 = v
+		case strings.HasPrefix(v, "file://"):
+			u, err := url.Parse(v)
+			if err != nil || (u.Host != "" && u.Host != "localhost") || !strings.HasPrefix(u.Path, "/") || u.RawQuery != "" {
+				return errors.New("want file:///absolute/path")
+			}
+			c.StorageDir = u.Path
+		default:
+			return errors.New("want s3://BUCKET[/PREFIX]?endpoint=…&region=…&path_style=… or file:///absolute/path")
+		}
+		return nil
+	}},
+	{"STORAGE_REDIRECT", "false", "answer image reads with a 302 to a presigned url (s3 only)", func(c *Config, v string) error {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			return errors.New("want true or false")
+		}
+		if b && c.StorageS3 == "" {
+			return errors.New("needs an s3:// STORAGE_URL")
+		}
+		c.StorageRedirect = b
+		return nil
+	}},
+	{"STORAGE_REDIRECT_TTL", "5m", "validity of a presigned url", durationAtLeast(time.Second, func(c *Config) *time.Duration { return &c.StorageRedirectTTL })},
 	{"JWT_SECRET", "", "HS256 secret; enables HS256 tokens", func(c *Config, v string) error {
 		if v != "" && len(v) < 16 {
 			return errors.New("must be at least 16 characters")
@@ -208,6 +248,12 @@ func LoadFlags(fs *flag.FlagSet, args []string, getenv func(string) string) (Con
 		}
 		if err := s.set(&c, v); err != nil {
 			return Config{}, nil, fmt.Errorf("%s: %w", s.env, err)
+		}
+	}
+	if c.StorageS3 != "" {
+		c.S3AccessKey, c.S3SecretKey, c.S3SessionToken = getenv("AWS_ACCESS_KEY_ID"), getenv("AWS_SECRET_ACCESS_KEY"), getenv("AWS_SESSION_TOKEN")
+		if (c.S3AccessKey == "") != (c.S3SecretKey == "") {
+			return Config{}, nil, errors.New("AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY: set both, or neither for a public bucket")
 		}
 	}
 	return c, fs.Args(), nil

@@ -54,6 +54,20 @@ func TestLoad(t *testing.T) {
 		{name: "bad addr", env: map[string]string{"HTTP_ADDR": "8080"}, wantErr: "HTTP_ADDR:"},
 		{name: "bad database url", env: map[string]string{"DATABASE_URL": "mysql://x"}, wantErr: "DATABASE_URL:"},
 		{name: "unknown flag", args: []string{"--nope"}, wantErr: "flags:"},
+		{name: "storage url s3", env: map[string]string{"STORAGE_URL": "s3://fotos/tienda?endpoint=http://127.0.0.1:9000", "STORAGE_REDIRECT": "true"}, check: func(t *testing.T, c Config) {
+			if c.StorageS3 != "s3://fotos/tienda?endpoint=http://127.0.0.1:9000" || !c.StorageRedirect || c.StorageRedirectTTL != 5*time.Minute {
+				t.Errorf("got %q redirect %v ttl %s, want the url, true, 5m", c.StorageS3, c.StorageRedirect, c.StorageRedirectTTL)
+			}
+		}},
+		{name: "storage url file", env: map[string]string{"STORAGE_URL": "file:///srv/imagenes", "STORAGE_DIR": "/otro"}, check: func(t *testing.T, c Config) {
+			if c.StorageDir != "/srv/imagenes" || c.StorageS3 != "" {
+				t.Errorf("got dir %q s3 %q, want /srv/imagenes and no s3", c.StorageDir, c.StorageS3)
+			}
+		}},
+		{name: "storage url relative file", env: map[string]string{"STORAGE_URL": "file://data"}, wantErr: "STORAGE_URL:"},
+		{name: "storage url other scheme", env: map[string]string{"STORAGE_URL": "gs://fotos"}, wantErr: "STORAGE_URL:"},
+		{name: "redirect without s3", env: map[string]string{"STORAGE_REDIRECT": "true"}, wantErr: "STORAGE_REDIRECT:"},
+		{name: "short redirect ttl", env: map[string]string{"STORAGE_REDIRECT_TTL": "10ms"}, wantErr: "STORAGE_REDIRECT_TTL:"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -27,19 +27,23 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/imagenes/imagenes/internal/dbtest"
+	"github.com/imagenes/imagenes/internal/s3test"
 	"github.com/imagenes/imagenes/internal/storage"
+	"github.com/imagenes/imagenes/internal/storagetest"
 )
 
 const secret = "crash-secret-0123456789abcdef"
 
-// harness is one crash run: a binary, a database, a storage folder, and the
+// harness is one crash run: a binary, a database, a storage (a folder, or a
+// bucket under IMAGENES_TEST_STORAGE=s3: `make crash BACKEND=s3`), and the
 // images it knows were stored.
 type harness struct {
 	t       *testing.T
 	bin     string
 	pool    *pgxpool.Pool
 	dbURL   string
-	root    string
+	kit     *storagetest.Kit
+	storage []string // the storage's settings for the processes
 	addr    string
 	token   string
 	mu      sync.Mutex
@@ -90,14 +94,22 @@ func newHarness(t *testing.T) *harness {
 	if out, err := build.CombinedOutput(); err != nil {
 		t.Fatalf("build with -tags faults: %v\n%s", err, out)
 	}
-	root := filepath.Join(dir, "storage")
+	kit := storagetest.FromEnv(t)
+	settings := []string{"STORAGE_DIR=" + kit.Dir}
+	if kit.Kind == storagetest.S3 {
+		o := s3test.Server(t)
+		settings = []string{
+			fmt.Sprintf("STORAGE_URL=s3://%s?endpoint=%s&path_style=true", kit.S3().Bucket(), o.Endpoint),
+			"AWS_ACCESS_KEY_ID=" + o.AccessKey, "AWS_SECRET_ACCESS_KEY=" + o.SecretKey,
+		}
+	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	addr := ln.Addr().String()
 	ln.Close()
-	h := &harness{t: t, bin: bin, pool: pool, dbURL: dbURL, root: root, addr: addr,
+	h := &harness{t: t, bin: bin, pool: pool, dbURL: dbURL, kit: kit, storage: settings, addr: addr,
 		stored: map[string]bool{}, counts: map[string]int{}}
 	out, err := h.run(nil, "token", "--sub", "crash-admin", "--role", "admin")
 	if err != nil {
@@ -118,10 +130,10 @@ func newHarness(t *testing.T) *harness {
 
 func (h *harness) env(extra ...string) []string {
 	return append([]string{
-		"DATABASE_URL=" + h.dbURL, "STORAGE_DIR=" + h.root, "HTTP_ADDR=" + h.addr, "JWT_SECRET=" + secret,
+		"DATABASE_URL=" + h.dbURL, "HTTP_ADDR=" + h.addr, "JWT_SECRET=" + secret,
 		"LOG_LEVEL=warn", "JANITOR_ORPHAN_GRACE=0s", "JANITOR_UNATTACHED_TTL=0", "JANITOR_MAX_ORPHANS=100000",
 		"PATH=" + os.Getenv("PATH"),
-	}, extra...)
+	}, append(append([]string(nil), h.storage...), extra...)...)
 }
 
 // run runs a subcommand to completion.
@@ -183,6 +195,15 @@ func (h *harness) cycle(i int) string {
 		return h.janitorCrash()
 	}
 	faults := "after-move=0.02,after-commit=0.02,upload=0.02,delete-batch=0.3"
+	if h.kit.Kind == storagetest.S3 {
+		// Between an upload's PUT and its commit; and, in one cycle of
+		// four, between a move's copy and its delete (deletes, restores,
+		// product writes and their undos all move by copy then delete).
+		faults += ",upload-put=0.05,move-copied=0.02"
+		if i%4 == 1 {
+			faults = "move-copied=0.3"
+		}
+	}
 	if i%4 == 2 {
 		faults = "" // a random SIGKILL from outside
 	}
@@ -227,16 +248,9 @@ func faultName(stderr string) string {
 func (h *harness) janitorCrash() string {
 	h.t.Helper()
 	for i := 0; i < 3; i++ { // orphans: files nobody recorded
-		url := storage.NewImageURL("png")
-		p := filepath.Join(h.root, filepath.FromSlash(url))
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			h.t.Fatal(err)
-		}
-		if err := os.WriteFile(p, pngContent(), 0o644); err != nil {
-			h.t.Fatal(err)
-		}
+		h.kit.Put(h.t, storage.NewImageURL("png")[1:], pngContent(), 0)
 	}
-	for sum := range Hashes(filepath.Join(h.root, ".papelera")) {
+	for sum := range HashesOf(h.t, h.kit, ".papelera/") {
 		delete(h.stored, sum)
 	}
 	time.Sleep(1100 * time.Millisecond) // the trash is now older than the 1s retention
@@ -417,13 +431,13 @@ func (h *harness) createProduct(c *http.Client, urls []string) (int, error) {
 	return out.Producto.ID, nil
 }
 
-// checkInvariants checks CheckInvariants against the uploads tracked so far
+// checkInvariants checks CheckStore against the uploads tracked so far
 // and stops the harness at the first crash that broke one.
 func (h *harness) checkInvariants(when string) {
 	h.t.Helper()
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	CheckInvariants(h.t, h.pool, h.root, h.stored, when)
+	CheckStore(h.t, h.pool, h.kit, h.stored, when)
 	if h.t.Failed() {
 		h.t.FailNow()
 	}

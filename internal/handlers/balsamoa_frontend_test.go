@@ -117,8 +117,8 @@ func TestBalsamoaFrontend(t *testing.T) {
 	if upd.status != 200 {
 		t.Fatalf("update: got %d %s", upd.status, upd.body)
 	}
-	if exists(e.livePath(u2)) || !exists(e.livePath(u1)) || !exists(e.livePath(u3)) {
-		t.Errorf("after the update: u2 live %v (want false), u1 %v, u3 %v (want true)", exists(e.livePath(u2)), exists(e.livePath(u1)), exists(e.livePath(u3)))
+	if e.live(u2) || !e.live(u1) || !e.live(u3) {
+		t.Errorf("after the update: u2 live %v (want false), u1 %v, u3 %v (want true)", e.live(u2), e.live(u1), e.live(u3))
 	}
 	got := admin.do(t, "GET", fmt.Sprintf("/api/v1/admin/productos/%d", pid), nil).json(t)
 	if got["imagen_principal"] != u3 || got["stock_total"] != 3.0 || got["precio"] != "26000.00" {
@@ -153,7 +153,7 @@ func TestBalsamoaFrontend(t *testing.T) {
 	if r := admin.do(t, "DELETE", fmt.Sprintf("/api/v1/admin/productos/%d", pid), nil); r.status != 200 {
 		t.Fatalf("delete: got %d %s", r.status, r.body)
 	}
-	if exists(e.livePath(u1)) || exists(e.livePath(u3)) || e.count(`SELECT count(*) FROM variantes WHERE producto_id = $1`, pid) != 0 {
+	if e.live(u1) || e.live(u3) || e.count(`SELECT count(*) FROM variantes WHERE producto_id = $1`, pid) != 0 {
 		t.Errorf("after delete: images live or variants left")
 	}
 	e.checkConsistent()

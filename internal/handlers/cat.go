@@ -35,6 +35,7 @@ type catHandler struct {
 	store   catStore
 	catalog imagenCatalog
 	files   liveFiles
+	links   redirector
 }
 
 func scopeOf(u auth.User) repo.Scope {
@@ -120,6 +121,13 @@ func (h *catHandler) get(c *fiber.Ctx) error {
 	}
 	if !storage.IsLocal(img.URL) {
 		return errFileMissing
+	}
+	if h.links.on() {
+		err := h.links.redirect(c, img.URL, "private, no-store")
+		if errors.Is(err, storage.ErrNotExist) || errors.Is(err, storage.ErrUnsafePath) {
+			return errFileMissing
+		}
+		return err
 	}
 	f, err := h.files.OpenLive(img.URL)
 	if err != nil {

@@ -2,8 +2,6 @@ package handlers_test
 
 import (
 	"context"
-	"io/fs"
-	"path/filepath"
 	"sort"
 	"strings"
 
@@ -35,18 +33,10 @@ func (e *env) snapshot() snapshot {
 	if err := rows.Err(); err != nil {
 		e.t.Fatal(err)
 	}
-	err = filepath.WalkDir(filepath.Join(e.root, "recursos"), func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
+	for _, k := range e.kit.Keys(e.t) {
+		if strings.HasPrefix(k, "recursos/") {
+			s.live = append(s.live, "/"+k)
 		}
-		if d.Type().IsRegular() {
-			rel, _ := filepath.Rel(e.root, p)
-			s.live = append(s.live, "/"+filepath.ToSlash(rel))
-		}
-		return nil
-	})
-	if err != nil {
-		e.t.Fatal(err)
 	}
 	s.trash = e.trashFiles()
 	sort.Strings(s.live)
@@ -63,7 +53,7 @@ func (e *env) checkConsistent() {
 	byURL := map[string]bool{}
 	for id, url := range s.rows {
 		byURL[url] = true
-		if storage.IsLocal(url) && !exists(e.livePath(url)) {
+		if storage.IsLocal(url) && !e.live(url) {
 			e.t.Errorf("image %d: row with url %s but no live file", id, url)
 		}
 	}
@@ -85,7 +75,7 @@ func (e *env) checkConsistent() {
 		}
 		name := storage.TrashName(en.id, en.at, en.url)
 		want[name] = true
-		if !exists(filepath.Join(e.root, ".papelera", name)) {
+		if !e.kit.Exists(e.t, ".papelera/"+name) {
 			e.t.Errorf("trash entry %d (%s) has no file %s", en.id, en.url, name)
 		}
 	}

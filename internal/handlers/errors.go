@@ -56,6 +56,7 @@ var statusTable = []struct {
 	{repo.ErrConflict, fiber.StatusConflict, "Conflicto con el estado actual", "Conflict."},
 	{repo.ErrInvalid, fiber.StatusBadRequest, "Valor inválido", "Invalid value."},
 	{repo.ErrUnavailable, fiber.StatusServiceUnavailable, "Base de datos no disponible, intente de nuevo", "Service unavailable, try again."},
+	{storage.ErrUnavailable, fiber.StatusServiceUnavailable, "Almacenamiento no disponible, intente de nuevo", "Storage unavailable, try again."},
 	{context.DeadlineExceeded, fiber.StatusServiceUnavailable, "La solicitud tardó demasiado, intente de nuevo", "Request timed out, try again."},
 }
 

@@ -17,6 +17,7 @@ import (
 	"testing"
 
 	"github.com/imagenes/imagenes/internal/storage"
+	"github.com/imagenes/imagenes/internal/storagetest"
 )
 
 // uploadURL is the only shape a stored upload may take: a uuid name with the
@@ -75,7 +76,7 @@ func checkTree(t testing.TB, root string, around []string) {
 // uuid name below /recursos/imagenes/productos/, and nothing appears outside
 // the storage root or stays in staging.
 func FuzzUpload(f *testing.F) {
-	e := newEnv(f)
+	e := newEnv(f, envOpts{storage: storagetest.Disk}) // checks the folder's tree
 	around := listNames(f, filepath.Dir(e.root))
 	seeds := []struct {
 		cat                    bool
@@ -181,7 +182,7 @@ func FuzzUpload(f *testing.F) {
 // route as sent). It never gets a 5xx, and a 200 is only ever the one live
 // image: never the secret outside the root, reachable by a symlink inside.
 func FuzzStaticPath(f *testing.F) {
-	e := newEnv(f)
+	e := newEnv(f, envOpts{storage: storagetest.Disk}) // symlinks: the folder's own attack
 	_, live := e.upload(pngBytes)
 	outside := f.TempDir()
 	secret := filepath.Join(outside, "secret.png")

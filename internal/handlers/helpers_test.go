@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"mime/multipart"
@@ -30,20 +31,23 @@ import (
 	"github.com/imagenes/imagenes/internal/janitor"
 	"github.com/imagenes/imagenes/internal/repo"
 	"github.com/imagenes/imagenes/internal/storage"
+	"github.com/imagenes/imagenes/internal/storagetest"
 	"github.com/imagenes/imagenes/internal/trash"
 )
 
 const testSecret = "test-secret-0123456789abcdef"
 
 // env is one test's service: the real app over a fresh database and a
-// storage root in t.TempDir().
+// storage root in t.TempDir() — or a fresh bucket on the test MinIO under
+// IMAGENES_TEST_STORAGE=s3 (make test runs the backend-neutral tests so).
 type env struct {
 	t     testing.TB
 	app   *fiber.App
 	pool  *pgxpool.Pool
 	store *repo.Store
-	files *storage.Storage
-	root  string
+	files storage.Backend
+	kit   *storagetest.Kit // nil when envOpts.files was given
+	root  string           // the folder (disk only)
 	logs  *observer.ObservedLogs
 	admin string // admin token, sub "admin-1"
 	alice string // user token, sub "alice"
@@ -56,6 +60,12 @@ type envOpts struct {
 	// balsamoa adds Balsamoa's own tables and catalogue view
 	// (testdata/balsamoa.sql) before the app starts, as beside a real shop.
 	balsamoa bool
+	// storage: "disk" or "s3"; "" is what IMAGENES_TEST_STORAGE says.
+	storage string
+	// files, when set, is the storage itself (an unreachable bucket).
+	files storage.Backend
+	// redirect answers image reads with presigned urls (s3 only).
+	redirect bool
 }
 
 func newEnv(t testing.TB, opts ...envOpts) *env {
@@ -65,12 +75,22 @@ func newEnv(t testing.TB, opts ...envOpts) *env {
 		o = opts[0]
 	}
 	pool, _ := dbtest.New(t)
-	root := t.TempDir()
-	files, err := storage.Open(root)
-	if err != nil {
-		t.Fatalf("open storage: %v", err)
+	var kit *storagetest.Kit
+	files, root := o.files, ""
+	if files == nil {
+		kind := o.storage
+		if kind == "" {
+			kind = storagetest.KindFromEnv(t)
+		}
+		kit = storagetest.New(t, kind)
+		// The backend itself, not the kit: optional methods (the
+		// thumbnail cache) are found by type assertion.
+		files, root = kit.Backend, kit.Dir
 	}
-	t.Cleanup(func() { files.Close() })
+	var presign handlers.Presigner
+	if o.redirect {
+		presign = kit.S3()
+	}
 	acfg := auth.Config{Secret: testSecret}
 	if o.auth != nil {
 		acfg = *o.auth
@@ -110,9 +130,10 @@ func newEnv(t testing.TB, opts ...envOpts) *env {
 			Log: log, Trashed: domain}),
 		JanitorConfig: janitor.Config{Retention: 168 * time.Hour, OrphanGrace: time.Hour, UnattachedTTL: 24 * time.Hour, MaxOrphans: 1000, BatchSize: 100},
 		Registry:      reg, RequestTimeout: 10 * time.Second, ReadTimeout: o.readTimeout, Balsamoa: bals,
-		Ready: func(ctx context.Context) error { return store.Ping(ctx) },
+		Ready:    func(ctx context.Context) error { return errors.Join(store.Ping(ctx), files.Usable()) },
+		Redirect: presign, RedirectTTL: time.Minute,
 	})
-	e := &env{t: t, app: app, pool: pool, store: store, files: files, root: root, logs: logs}
+	e := &env{t: t, app: app, pool: pool, store: store, files: files, kit: kit, root: root, logs: logs}
 	e.admin = mint(t, "admin-1", true)
 	e.alice = mint(t, "alice", false)
 	e.bob = mint(t, "bob", false)
@@ -223,38 +244,32 @@ func (e *env) uploadCat(token string, content []byte) int {
 	return int(r.json(e.t)["id"].(float64))
 }
 
-func (e *env) livePath(url string) string { return filepath.Join(e.root, filepath.FromSlash(url)) }
+// livePath is url's file (disk only: tests of the folder itself).
+func (e *env) livePath(url string) string {
+	if e.root == "" {
+		e.t.Fatalf("livePath(%s) on a %s storage: this test is for the folder", url, e.kit.Kind)
+	}
+	return filepath.Join(e.root, filepath.FromSlash(url))
+}
+
+// live reports whether url has its live file, on either storage.
+func (e *env) live(url string) bool { return e.kit.Live(e.t, url) }
 
 func exists(p string) bool {
 	_, err := os.Lstat(p)
 	return err == nil
 }
 
-// trashFiles lists the files in the trash folder.
+// trashFiles lists the files in the trash, on either storage.
 func (e *env) trashFiles() []string {
 	e.t.Helper()
-	ents, err := os.ReadDir(filepath.Join(e.root, ".papelera"))
-	if err != nil {
-		e.t.Fatalf("read trash: %v", err)
-	}
-	var names []string
-	for _, d := range ents {
-		names = append(names, d.Name())
-	}
-	return names
+	return e.kit.Trash(e.t)
 }
 
+// stagingFiles lists the staged uploads, on either storage.
 func (e *env) stagingFiles() []string {
 	e.t.Helper()
-	ents, err := os.ReadDir(filepath.Join(e.root, ".tmp"))
-	if err != nil {
-		e.t.Fatalf("read staging: %v", err)
-	}
-	var names []string
-	for _, d := range ents {
-		names = append(names, d.Name())
-	}
-	return names
+	return e.kit.Staging(e.t)
 }
 
 func (e *env) rowExists(id int) bool {

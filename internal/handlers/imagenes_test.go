@@ -63,7 +63,7 @@ func TestBalsamoaUpload(t *testing.T) {
 				if !strings.HasPrefix(url, "/recursos/imagenes/productos/") || m["filename"] == "" || m["id"] == nil {
 					t.Errorf("got body %s, want url under /recursos/imagenes/productos/, filename and id", got.body)
 				}
-				if !exists(e.livePath(url)) {
+				if !e.live(url) {
 					t.Errorf("got no file at %s, want the upload there", url)
 				}
 			}
@@ -120,7 +120,7 @@ func TestBalsamoaDelete(t *testing.T) {
 	if e.rowExists(id) {
 		t.Errorf("got row %d still there, want it deleted", id)
 	}
-	if exists(e.livePath(url)) {
+	if e.live(url) {
 		t.Errorf("got live file %s still there, want it in the trash", url)
 	}
 	if tf := e.trashFiles(); len(tf) != 1 || !strings.HasSuffix(tf[0], "-"+url[strings.LastIndex(url, "/")+1:]) {

@@ -110,10 +110,10 @@ func TestProductoLifecycle(t *testing.T) {
 	if got := urlsOf(put.json(t)["producto"].(map[string]any)); fmt.Sprint(got) != fmt.Sprint([]string{u2, u1}) {
 		t.Errorf("PUT answer images: got %v, want [%s %s]", got, u2, u1)
 	}
-	if e.rowExists(id3) || exists(e.livePath(u3)) {
-		t.Errorf("dropped image: row present=%v, live file present=%v; want both gone", e.rowExists(id3), exists(e.livePath(u3)))
+	if e.rowExists(id3) || e.live(u3) {
+		t.Errorf("dropped image: row present=%v, live file present=%v; want both gone", e.rowExists(id3), e.live(u3))
 	}
-	if !e.rowExists(id1) || !e.rowExists(id2) || !exists(e.livePath(u1)) || !exists(e.livePath(u2)) {
+	if !e.rowExists(id1) || !e.rowExists(id2) || !e.live(u1) || !e.live(u2) {
 		t.Errorf("kept images were touched")
 	}
 	if n := len(e.trashFiles()); n != 1 {
@@ -129,7 +129,7 @@ func TestProductoLifecycle(t *testing.T) {
 	if n := len(del.json(t)["papelera"].([]any)); n != 2 {
 		t.Errorf("DELETE answer lists %d trash entries, want 2", n)
 	}
-	if e.rowExists(id1) || e.rowExists(id2) || exists(e.livePath(u1)) || exists(e.livePath(u2)) {
+	if e.rowExists(id1) || e.rowExists(id2) || e.live(u1) || e.live(u2) {
 		t.Errorf("product delete left rows or live files")
 	}
 	if n := len(e.trashFiles()); n != 3 {
@@ -493,8 +493,8 @@ func TestConcurrentRestores(t *testing.T) {
 	if won != 1 {
 		t.Errorf("got %d successful restores (%v), want exactly 1", won, statuses)
 	}
-	if !e.rowExists(id) || !exists(e.livePath(url)) || len(e.trashFiles()) != 0 {
-		t.Errorf("after restores: row=%v live=%v trash=%v; want row and live file, empty trash", e.rowExists(id), exists(e.livePath(url)), e.trashFiles())
+	if !e.rowExists(id) || !e.live(url) || len(e.trashFiles()) != 0 {
+		t.Errorf("after restores: row=%v live=%v trash=%v; want row and live file, empty trash", e.rowExists(id), e.live(url), e.trashFiles())
 	}
 	e.checkConsistent()
 }

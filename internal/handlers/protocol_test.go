@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"sync"
 	"testing"
+
+	"github.com/imagenes/imagenes/internal/storagetest"
 )
 
 // refuseCommits installs a deferred constraint trigger: every transaction
@@ -31,6 +33,7 @@ func TestDeleteProtocolUnderFailure(t *testing.T) {
 	tests := []struct {
 		name   string
 		family string // "balsamoa" or "cat"
+		disk   bool   // a failure only a folder can have
 		setup  func(e *env, url string)
 		want   outcome
 	}{
@@ -38,7 +41,7 @@ func TestDeleteProtocolUnderFailure(t *testing.T) {
 			want: outcome{status: 500, rowKept: true, fileLive: true}},
 		{name: "commit refused (cat)", family: "cat", setup: func(e *env, _ string) { e.refuseCommits() },
 			want: outcome{status: 500, rowKept: true, fileLive: true}},
-		{name: "move fails", family: "balsamoa", setup: func(e *env, _ string) {
+		{name: "move fails", family: "balsamoa", disk: true, setup: func(e *env, _ string) {
 			// A file where the trash folder should be: every rename into it fails.
 			trash := filepath.Join(e.root, ".papelera")
 			if err := os.Remove(trash); err != nil {
@@ -49,21 +52,21 @@ func TestDeleteProtocolUnderFailure(t *testing.T) {
 			}
 		}, want: outcome{status: 500, rowKept: true, fileLive: true, trashSize: -1}},
 		{name: "file already gone (balsamoa)", family: "balsamoa", setup: func(e *env, url string) {
-			if err := os.Remove(e.livePath(url)); err != nil {
-				e.t.Fatal(err)
-			}
+			e.kit.Remove(e.t, url[1:])
 		}, want: outcome{status: 200, logged: "file already gone"}},
 		{name: "file already gone (cat)", family: "cat", setup: func(e *env, url string) {
-			if err := os.Remove(e.livePath(url)); err != nil {
-				e.t.Fatal(err)
-			}
+			e.kit.Remove(e.t, url[1:])
 		}, want: outcome{status: 204, logged: "file already gone"}},
 		{name: "healthy", family: "cat", setup: func(*env, string) {}, want: outcome{status: 204, trashSize: 1}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			e := newEnv(t)
+			var o envOpts
+			if tt.disk {
+				o.storage = storagetest.Disk
+			}
+			e := newEnv(t, o)
 			id, url := e.upload(pngBytes)
 			tt.setup(e, url)
 			path := fmt.Sprintf("/api/v1/admin/imagenes/%d", id)
@@ -89,8 +92,8 @@ func TestDeleteProtocolUnderFailure(t *testing.T) {
 			if e.rowExists(id) != tt.want.rowKept {
 				t.Errorf("got row present=%v, want %v", e.rowExists(id), tt.want.rowKept)
 			}
-			if exists(e.livePath(url)) != tt.want.fileLive {
-				t.Errorf("got live file present=%v, want %v", exists(e.livePath(url)), tt.want.fileLive)
+			if e.live(url) != tt.want.fileLive {
+				t.Errorf("got live file present=%v, want %v", e.live(url), tt.want.fileLive)
 			}
 			if tt.want.trashSize >= 0 {
 				if n := len(e.trashFiles()); n != tt.want.trashSize {
@@ -141,8 +144,8 @@ func TestConcurrentDeletesOfOneID(t *testing.T) {
 	if err := e.pool.QueryRow(context.Background(), `SELECT count(*) FROM imagenes_papelera WHERE imagen_id = $1`, id).Scan(&entries); err != nil {
 		t.Fatal(err)
 	}
-	if entries != 1 || len(e.trashFiles()) != 1 || exists(e.livePath(url)) {
-		t.Errorf("got %d entries, trash %v, live file present=%v; want one entry, one trash file, no live file", entries, e.trashFiles(), exists(e.livePath(url)))
+	if entries != 1 || len(e.trashFiles()) != 1 || e.live(url) {
+		t.Errorf("got %d entries, trash %v, live file present=%v; want one entry, one trash file, no live file", entries, e.trashFiles(), e.live(url))
 	}
 }
 
@@ -150,7 +153,7 @@ func TestConcurrentDeletesOfOneID(t *testing.T) {
 // old bug) are deleted without the service touching anything outside.
 func TestDeleteNeverTouchesOutsideRoot(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t)
+	e := newEnv(t, envOpts{storage: storagetest.Disk}) // symlinks: the folder's own attack
 	outside := t.TempDir()
 	victim := filepath.Join(outside, "victim.png")
 	if err := os.WriteFile(victim, pngBytes, 0o644); err != nil {
@@ -226,8 +229,8 @@ func TestDeleteOfSharedURL(t *testing.T) {
 		if got.status != 200 {
 			t.Fatalf("step %d: got %d %s, want 200", i, got.status, got.body)
 		}
-		if exists(e.livePath(url)) != s.fileLive || len(e.trashFiles()) != s.trashSize {
-			t.Errorf("step %d: live=%v trash=%v, want live=%v and %d trash files", i, exists(e.livePath(url)), e.trashFiles(), s.fileLive, s.trashSize)
+		if e.live(url) != s.fileLive || len(e.trashFiles()) != s.trashSize {
+			t.Errorf("step %d: live=%v trash=%v, want live=%v and %d trash files", i, e.live(url), e.trashFiles(), s.fileLive, s.trashSize)
 		}
 		e.checkConsistent()
 	}

@@ -36,11 +36,16 @@ const (
 type Deps struct {
 	Store *repo.Store
 	// Catalog runs uploads, image deletes, restores and product writes.
-	Catalog  *catalog.Service
-	Files    *storage.Storage
-	Auth     *auth.Auth
-	Log      *zap.Logger
-	Registry *prometheus.Registry
+	Catalog *catalog.Service
+	Files   storage.Backend
+	// Redirect, when set, answers GET /recursos/* and /api/image/:id with a
+	// 302 to a presigned url of the object instead of streaming it.
+	Redirect Presigner
+	// RedirectTTL is how long a presigned url is valid (default 5m).
+	RedirectTTL time.Duration
+	Auth        *auth.Auth
+	Log         *zap.Logger
+	Registry    *prometheus.Registry
 	// Ready reports whether the database and storage are usable (/readyz).
 	Ready          func(ctx context.Context) error
 	RequestTimeout time.Duration
@@ -110,7 +115,11 @@ func NewApp(d Deps) *fiber.App {
 	app.Get("/admin/app.css", assetHandler("app.css", "text/css; charset=utf-8"))
 
 	th := d.thumbnails()
-	static := &staticHandler{files: d.Files, thumbs: th}
+	if d.RedirectTTL == 0 {
+		d.RedirectTTL = 5 * time.Minute
+	}
+	links := redirector{presign: d.Redirect, ttl: d.RedirectTTL}
+	static := &staticHandler{files: d.Files, thumbs: th, links: links}
 	app.Get("/recursos/*", static.serve)
 	app.Head("/recursos/*", static.serve)
 
@@ -144,7 +153,7 @@ func NewApp(d Deps) *fiber.App {
 
 	// Per-route middleware, not Group("/api", mw): a Use on /api would run
 	// the token check a second time on every /api/v1 route.
-	cat := &catHandler{store: d.Store, catalog: d.Catalog, files: d.Files}
+	cat := &catHandler{store: d.Store, catalog: d.Catalog, files: d.Files, links: links}
 	anyUser := d.Auth.Required()
 	app.Post("/api/image", anyUser, cat.upload)
 	app.Get("/api/images", anyUser, cat.list)

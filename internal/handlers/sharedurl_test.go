@@ -130,9 +130,9 @@ func TestConcurrentDeletesOfSharedURL(t *testing.T) {
 						inTrash++
 					}
 				}
-				if len(moved) != 1 || inTrash != 1 || exists(e.livePath(url)) {
+				if len(moved) != 1 || inTrash != 1 || e.live(url) {
 					t.Fatalf("round %d: entries with the file %v, trash files %d, live %v; want one entry, one trash file, not live",
-						round, moved, inTrash, exists(e.livePath(url)))
+						round, moved, inTrash, e.live(url))
 				}
 				if got := e.do(t, req{method: "GET", path: url}); got.status != 404 {
 					t.Fatalf("round %d: GET %s after every delete: %d, want 404", round, url, got.status)

@@ -24,6 +24,7 @@ type staticFiles interface {
 type staticHandler struct {
 	files  staticFiles
 	thumbs thumbMaker // nil: the storage keeps no thumbnails
+	links  redirector
 }
 
 // serve: GET|HEAD /recursos/*. The raw path is decoded once here and then
@@ -42,6 +43,14 @@ func (h *staticHandler) serve(c *fiber.Ctx) error {
 	}
 	if c.Request().URI().QueryArgs().Has("w") {
 		return h.thumbnail(c, u)
+	}
+	if h.links.on() {
+		// The url expires, so the redirect itself is never cached.
+		err := h.links.redirect(c, u, "no-store")
+		if errors.Is(err, storage.ErrNotExist) || errors.Is(err, storage.ErrUnsafePath) {
+			return fiber.ErrNotFound
+		}
+		return err
 	}
 	f, err := h.files.OpenLive(u)
 	if err != nil {

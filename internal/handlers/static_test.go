@@ -5,11 +5,13 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/imagenes/imagenes/internal/storagetest"
 )
 
 func TestStatic(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t)
+	e := newEnv(t, envOpts{storage: storagetest.Disk}) // symlinks: the folder's own attack
 	_, url := e.upload(pngBytes)
 
 	// A secret outside the storage root, and a symlink inside pointing at it.

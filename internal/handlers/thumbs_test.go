@@ -13,7 +13,6 @@ import (
 	"io"
 	"net/http"
 	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -129,14 +128,7 @@ func TestThumbnailEveryFormatAndWidth(t *testing.T) {
 			})
 		}
 	}
-	cached := 0
-	filepath.WalkDir(filepath.Join(e.root, ".miniaturas"), func(p string, d os.DirEntry, err error) error {
-		if err == nil && !d.IsDir() {
-			cached++
-		}
-		return nil
-	})
-	if cached != 4*5 {
+	if cached := e.thumbCache(); cached != 4*5 {
 		t.Errorf("got %d cache entries under .miniaturas, want 20", cached)
 	}
 }
@@ -170,17 +162,8 @@ func TestThumbnailRefusals(t *testing.T) {
 			}
 		})
 	}
-	if _, err := os.Stat(filepath.Join(e.root, ".miniaturas")); err == nil {
-		entries := 0
-		filepath.WalkDir(filepath.Join(e.root, ".miniaturas"), func(p string, d os.DirEntry, err error) error {
-			if err == nil && !d.IsDir() {
-				entries++
-			}
-			return nil
-		})
-		if entries != 0 {
-			t.Errorf("refusals left %d cache entries, want 0", entries)
-		}
+	if entries := e.thumbCache(); entries != 0 {
+		t.Errorf("refusals left %d cache entries, want 0", entries)
 	}
 }
 
@@ -202,8 +185,8 @@ func TestThumbnailOfDeletedImage(t *testing.T) {
 	if r := e.do(t, req{method: "GET", path: url + "?w=128"}); r.status != 404 {
 		t.Errorf("after the delete: got %d, want 404", r.status)
 	}
-	cacheFile := filepath.Join(e.root, ".miniaturas", "128", strings.TrimPrefix(url, "/recursos/")+".jpg")
-	if !exists(cacheFile) {
+	cacheFile := ".miniaturas/128/" + strings.TrimPrefix(url, "/recursos/") + ".jpg"
+	if !e.kit.Exists(t, cacheFile) {
 		t.Errorf("cache entry %s gone before the janitor ran", cacheFile)
 	}
 	prev := fmt.Sprintf("/api/v1/admin/papelera/%d/miniatura", pid)
@@ -288,4 +271,16 @@ func grepLines(s, sub string) string {
 		}
 	}
 	return strings.Join(out, "\n")
+}
+
+// thumbCache counts the thumbnail cache's entries, on either storage.
+func (e *env) thumbCache() int {
+	e.t.Helper()
+	n := 0
+	for _, k := range e.kit.Keys(e.t) {
+		if strings.HasPrefix(k, ".miniaturas/") {
+			n++
+		}
+	}
+	return n
 }

@@ -2,7 +2,6 @@ package janitor_test
 
 import (
 	"context"
-	"os"
 	"sort"
 	"testing"
 
@@ -106,13 +105,13 @@ func TestBalsamoaFolder(t *testing.T) {
 		t.Errorf("site files changed (-before +after):\n%s", diff)
 	}
 	for _, u := range append(orphans, staleUpload) {
-		if _, err := os.Stat(f.live(u)); !os.IsNotExist(err) {
-			t.Errorf("%s: got %v, want it moved to the trash", u, err)
+		if f.isLive(u) {
+			t.Errorf("%s: still live, want it moved to the trash", u)
 		}
 	}
 	for _, l := range legacy {
-		if _, err := os.Stat(f.live(l.url)); err != nil {
-			t.Errorf("legacy image %s: %v, want it in place", l.url, err)
+		if !f.isLive(l.url) {
+			t.Errorf("legacy image %s: gone, want it in place", l.url)
 		}
 	}
 	if n := f.count(`SELECT count(*) FROM imagenes_papelera WHERE url NOT LIKE '/recursos/imagenes/productos/%'`); n != 0 {
@@ -128,12 +127,11 @@ func (f *fixture) siteFiles(t *testing.T) map[string]string {
 	t.Helper()
 	out := map[string]string{}
 	for _, u := range balsamoaSite {
-		b, err := os.ReadFile(f.live(u))
-		if err != nil {
-			out[u] = "missing: " + err.Error()
+		if !f.kit.Exists(t, key(u)) {
+			out[u] = "missing"
 			continue
 		}
-		out[u] = string(b)
+		out[u] = string(f.kit.Read(t, key(u)))
 	}
 	return out
 }

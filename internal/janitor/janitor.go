@@ -92,9 +92,9 @@ type PassLocker interface {
 
 // Deps is what a janitor works with, handed over by app.
 type Deps struct {
-	Store    *repo.Store      // reads outside any transaction
-	Files    *storage.Storage // the folders it walks
-	Protocol *trash.Service   // every change of rows and files
+	Store    *repo.Store     // reads outside any transaction
+	Files    storage.Backend // the folder or bucket it walks
+	Protocol *trash.Service  // every change of rows and files
 	PassLock PassLocker
 	Now      func() time.Time // the clock ages are measured by; nil is time.Now
 	Log      *zap.Logger
@@ -112,7 +112,7 @@ type TrashCounter interface {
 // Janitor runs passes.
 type Janitor struct {
 	store    *repo.Store
-	files    *storage.Storage
+	files    storage.Backend
 	proto    *trash.Service
 	passLock PassLocker
 	now      func() time.Time

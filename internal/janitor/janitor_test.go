@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"sort"
 	"sync"
 	"testing"
 	"time"
@@ -21,42 +20,52 @@ import (
 	"github.com/imagenes/imagenes/internal/janitor"
 	"github.com/imagenes/imagenes/internal/repo"
 	"github.com/imagenes/imagenes/internal/storage"
+	"github.com/imagenes/imagenes/internal/storagetest"
 	"github.com/imagenes/imagenes/internal/trash"
 )
 
-// fixture is one test's database, storage folder and janitor.
+// fixture is one test's database, storage and janitor. The storage is a
+// folder, or a bucket on the test MinIO under IMAGENES_TEST_STORAGE=s3
+// (make test runs this package on both).
 type fixture struct {
 	t     testing.TB
 	pool  *pgxpool.Pool
 	store *repo.Store
-	files *storage.Storage
+	files storage.Backend
+	kit   *storagetest.Kit
 	proto *trash.Service
 	cat   *catalog.Service
 	reg   *prometheus.Registry // the domain's metrics, the janitor's deletes among them
 	j     *janitor.Janitor
-	root  string
+	root  string // the folder (disk only)
+	clock func() time.Time
 }
 
 func newFixture(t testing.TB) *fixture {
 	t.Helper()
+	return newFixtureOn(t, storagetest.KindFromEnv(t))
+}
+
+func newFixtureOn(t testing.TB, kind string) *fixture {
+	t.Helper()
 	store, pool := dbtest.NewStore(t)
-	root := t.TempDir()
-	files, err := storage.Open(root)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { files.Close() })
-	if err := files.WriteMarker(); err != nil {
+	kit := storagetest.New(t, kind)
+	if err := kit.WriteMarker(); err != nil {
 		t.Fatal(err)
 	}
 	log := zap.NewNop()
+	// The backend itself, not the kit: optional methods (the thumbnail
+	// cache) are found by type assertion.
+	files := kit.Backend
 	proto := trash.New(store, files, log)
 	reg := prometheus.NewRegistry()
 	domain := catalog.NewMetrics(reg)
-	return &fixture{t: t, pool: pool, store: store, files: files, proto: proto, root: root, reg: reg,
+	// Objects are as old as the server says: a pass runs ahead instead.
+	clock := func() time.Time { return time.Now().Add(kit.Skew()) }
+	return &fixture{t: t, pool: pool, store: store, files: files, kit: kit, proto: proto, root: kit.Dir, clock: clock, reg: reg,
 		cat: catalog.New(proto, files, domain),
 		j: janitor.New(janitor.Deps{Store: store, Files: files, Protocol: proto, PassLock: repo.NewPassLocks(pool),
-			Log: log, Metrics: janitor.NewMetrics(prometheus.NewRegistry()), Trashed: domain})}
+			Now: clock, Log: log, Metrics: janitor.NewMetrics(prometheus.NewRegistry()), Trashed: domain})}
 }
 
 // cfg is a pass configuration whose clocks leave everything alone unless a
@@ -70,19 +79,27 @@ var old = time.Now().Add(-48 * time.Hour)
 // file writes a live file for url, aged to old.
 func (f *fixture) file(url string) {
 	f.t.Helper()
-	p := f.live(url)
-	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-		f.t.Fatal(err)
-	}
-	if err := os.WriteFile(p, []byte("img:"+url), 0o644); err != nil {
-		f.t.Fatal(err)
-	}
-	if err := os.Chtimes(p, old, old); err != nil {
-		f.t.Fatal(err)
-	}
+	f.kit.Put(f.t, key(url), []byte("img:"+url), time.Since(old))
 }
 
+// live is the path of url's file (disk only: benchmarks).
 func (f *fixture) live(url string) string { return filepath.Join(f.root, filepath.FromSlash(url)) }
+
+// age makes url's file old: on disk by its time; on s3 the pass's clock
+// runs ahead already (Kit.Skew).
+func (f *fixture) age(url string) error {
+	if f.kit.Kind != storagetest.Disk {
+		return nil
+	}
+	return os.Chtimes(f.live(url), old, old)
+}
+
+// isLive reports whether url has its live file.
+func (f *fixture) isLive(url string) bool { return f.kit.Live(f.t, url) }
+
+// key is url's key below the storage root; trashKey a trash file's.
+func key(url string) string       { return url[1:] }
+func trashKey(name string) string { return ".papelera/" + name }
 
 // image makes a row (attached to a product unless unattached) with a file.
 func (f *fixture) image(unattached bool) (int32, string) {
@@ -133,29 +150,13 @@ func (f *fixture) count(sql string, args ...any) int {
 
 func (f *fixture) trashFiles() []string {
 	f.t.Helper()
-	ents, err := os.ReadDir(filepath.Join(f.root, ".papelera"))
-	if err != nil {
-		f.t.Fatal(err)
-	}
-	var out []string
-	for _, e := range ents {
-		out = append(out, e.Name())
-	}
-	return out
+	return f.kit.Trash(f.t)
 }
 
 // state is every row, entry and file, to compare before and after.
 func (f *fixture) state() string {
 	f.t.Helper()
-	var files []string
-	filepath.WalkDir(f.root, func(p string, d os.DirEntry, err error) error { //nolint:errcheck // test listing
-		if err == nil && d.Type().IsRegular() {
-			rel, _ := filepath.Rel(f.root, p)
-			files = append(files, rel)
-		}
-		return nil
-	})
-	sort.Strings(files)
+	files := f.kit.Keys(f.t)
 	var rows, entries []string
 	r, _ := f.pool.Query(context.Background(), `SELECT id || ' ' || url || ' ' || coalesce(producto_id::text, '-') FROM producto_imagenes ORDER BY id`)
 	for r.Next() {
@@ -227,12 +228,10 @@ func TestPassSteps(t *testing.T) {
 			id, url := f.image(false)
 			// The file is in the trash under an entry id that never committed.
 			name := storage.TrashName(987654, time.Now(), url)
-			if err := os.Rename(f.live(url), filepath.Join(f.root, ".papelera", name)); err != nil {
-				t.Fatal(err)
-			}
+			f.kit.Move(f.t, key(url), trashKey(name))
 			return func(t *testing.T) {
-				if _, err := os.Stat(f.live(url)); err != nil {
-					t.Errorf("image %d: file not back in place: %v", id, err)
+				if !f.isLive(url) {
+					t.Errorf("image %d: file not back in place", id)
 				}
 				if n := len(f.trashFiles()); n != 0 {
 					t.Errorf("got %d trash files, want 0", n)
@@ -243,14 +242,12 @@ func TestPassSteps(t *testing.T) {
 			f.image(false)
 			e, url := f.trashed()
 			name := storage.TrashName(e.ID, e.EliminadoEn, url)
-			if err := os.Rename(filepath.Join(f.root, ".papelera", name), f.live(url)); err != nil {
-				t.Fatal(err)
-			}
+			f.kit.Move(f.t, trashKey(name), key(url))
 			return func(t *testing.T) {
-				if _, err := os.Stat(filepath.Join(f.root, ".papelera", name)); err != nil {
-					t.Errorf("file not moved into the trash under its entry's name: %v", err)
+				if !f.kit.Exists(t, trashKey(name)) {
+					t.Errorf("file not moved into the trash under its entry's name")
 				}
-				if _, err := os.Stat(f.live(url)); err == nil {
+				if f.isLive(url) {
 					t.Errorf("live file still there")
 				}
 			}
@@ -258,9 +255,7 @@ func TestPassSteps(t *testing.T) {
 		{name: "recover: a trash file without entry or row gets an entry", setup: func(f *fixture) func(*testing.T) {
 			url := storage.NewImageURL("png")
 			name := storage.TrashName(555555, time.Now(), url)
-			if err := os.WriteFile(filepath.Join(f.root, ".papelera", name), []byte("x"), 0o644); err != nil {
-				t.Fatal(err)
-			}
+			f.kit.Put(f.t, trashKey(name), []byte("x"), 0)
 			return func(t *testing.T) {
 				var id int64
 				var at time.Time
@@ -297,27 +292,29 @@ func TestPassSteps(t *testing.T) {
 				}
 			}
 		}},
-		{name: "orphans: old ones move, young ones stay", setup: func(f *fixture) func(*testing.T) {
+		{name: "orphans: old ones move", setup: func(f *fixture) func(*testing.T) {
 			f.image(false)
 			orphan := storage.NewImageURL("png")
 			f.file(orphan)
-			young := storage.NewImageURL("png")
-			f.file(young)
-			if err := os.Chtimes(f.live(young), time.Now(), time.Now()); err != nil {
-				t.Fatal(err)
-			}
 			return func(t *testing.T) {
-				if _, err := os.Stat(f.live(orphan)); err == nil {
+				if f.isLive(orphan) {
 					t.Errorf("old orphan still live")
-				}
-				if _, err := os.Stat(f.live(young)); err != nil {
-					t.Errorf("young orphan moved: %v", err)
 				}
 				if n := f.count(`SELECT count(*) FROM imagenes_papelera WHERE url = $1 AND motivo = 'huerfana'`, orphan); n != 1 {
 					t.Errorf("got %d entries for the orphan, want 1", n)
 				}
 			}
 		}, want: counts{orphans: 1}},
+		{name: "orphans: young ones stay", setup: func(f *fixture) func(*testing.T) {
+			f.image(false)
+			young := storage.NewImageURL("png")
+			f.kit.Put(f.t, key(young), []byte("young"), 0) // written now: within the grace on either clock
+			return func(t *testing.T) {
+				if !f.isLive(young) {
+					t.Errorf("young orphan moved")
+				}
+			}
+		}, cfg: func(c *janitor.Config) { c.OrphanGrace = 3 * time.Hour }},
 		{name: "unattached: old rows go, attached and legacy rows stay", setup: func(f *fixture) func(*testing.T) {
 			stale, staleURL := f.image(true)
 			f.exec(`UPDATE producto_imagenes SET created_at = now() - interval '3 days' WHERE id = $1`, stale)
@@ -330,7 +327,7 @@ func TestPassSteps(t *testing.T) {
 				if n := f.count(`SELECT count(*) FROM producto_imagenes WHERE id = ANY($1)`, []int32{fresh, legacy, attached}); n != 3 {
 					t.Errorf("got %d of the fresh, legacy and attached rows, want 3", n)
 				}
-				if _, err := os.Stat(f.live(staleURL)); err == nil {
+				if f.isLive(staleURL) {
 					t.Errorf("stale image's file still live")
 				}
 			}
@@ -342,7 +339,7 @@ func TestPassSteps(t *testing.T) {
 		}, cfg: func(c *janitor.Config) { c.UnattachedTTL = 0 }},
 		{name: "dangling: reported, not removed", setup: func(f *fixture) func(*testing.T) {
 			id, url := f.image(false)
-			os.Remove(f.live(url))
+			f.kit.Remove(f.t, key(url))
 			return func(t *testing.T) {
 				if n := f.count(`SELECT count(*) FROM producto_imagenes WHERE id = $1`, id); n != 1 {
 					t.Errorf("dangling row removed without --repair-dangling")
@@ -351,7 +348,7 @@ func TestPassSteps(t *testing.T) {
 		}, want: counts{dangling: 1}},
 		{name: "dangling: --repair-dangling trashes the row", setup: func(f *fixture) func(*testing.T) {
 			id, url := f.image(false)
-			os.Remove(f.live(url))
+			f.kit.Remove(f.t, key(url))
 			return func(t *testing.T) {
 				if n := f.count(`SELECT count(*) FROM imagenes_papelera WHERE imagen_id = $1 AND sin_archivo`, id); n != 1 {
 					t.Errorf("got %d sin_archivo entries for the row, want 1", n)
@@ -360,7 +357,7 @@ func TestPassSteps(t *testing.T) {
 		}, cfg: func(c *janitor.Config) { c.RepairDangling = true }, want: counts{dangling: 1, repaired: 1}},
 		{name: "entry whose file is nowhere is reported", setup: func(f *fixture) func(*testing.T) {
 			e, url := f.trashed()
-			os.Remove(filepath.Join(f.root, ".papelera", storage.TrashName(e.ID, e.EliminadoEn, url)))
+			f.kit.Remove(f.t, trashKey(storage.TrashName(e.ID, e.EliminadoEn, url)))
 			return func(*testing.T) {}
 		}, want: counts{missing: 1}},
 	}
@@ -454,7 +451,7 @@ func TestCrashWindow(t *testing.T) {
 	if rep.Recovered != 0 || rep.InFlight != 2 || rep.Dangling != 0 {
 		t.Errorf("in flight: got %+v, want it left alone (in_flight 2)", countsOf(rep))
 	}
-	if _, err := os.Stat(f.live(url)); err == nil {
+	if f.isLive(url) {
 		t.Fatalf("the in-flight delete's file was put back under it")
 	}
 
@@ -471,8 +468,8 @@ func TestCrashWindow(t *testing.T) {
 	if rep.Recovered != 1 {
 		t.Errorf("after the crash: got %+v, want recovered 1", countsOf(rep))
 	}
-	if _, err := os.Stat(f.live(url)); err != nil {
-		t.Errorf("file not back after the crash: %v", err)
+	if !f.isLive(url) {
+		t.Errorf("file not back after the crash")
 	}
 	if n := f.count(`SELECT count(*) FROM producto_imagenes WHERE id = $1`, id); n != 1 {
 		t.Errorf("row gone: the delete never committed")
@@ -502,7 +499,7 @@ func TestUploadInFlightIsNoOrphan(t *testing.T) {
 			}
 			// The file is published, the row not committed; aged past
 			// the grace period, so only the lock keeps it from the janitor.
-			if err := os.Chtimes(f.live(url), old, old); err != nil {
+			if err := f.age(url); err != nil {
 				return err
 			}
 			close(locked)
@@ -522,8 +519,8 @@ func TestUploadInFlightIsNoOrphan(t *testing.T) {
 	if rep.Orphans != 0 || rep.InFlight != 1 {
 		t.Errorf("got %+v, want no orphan and one in flight", countsOf(rep))
 	}
-	if _, err := os.Stat(f.live(url)); err != nil {
-		t.Errorf("the upload's file was moved: %v", err)
+	if !f.isLive(url) {
+		t.Errorf("the upload's file was moved")
 	}
 }
 
@@ -535,7 +532,7 @@ func TestConcurrentPasses(t *testing.T) {
 	for i := 0; i < 30; i++ {
 		f.file(storage.NewImageURL("png"))
 	}
-	other := janitor.New(janitor.Deps{Store: f.store, Files: f.files, Protocol: f.proto, PassLock: repo.NewPassLocks(f.pool), Log: zap.NewNop()})
+	other := janitor.New(janitor.Deps{Store: f.store, Files: f.files, Protocol: f.proto, PassLock: repo.NewPassLocks(f.pool), Now: f.clock, Log: zap.NewNop()})
 	var wg sync.WaitGroup
 	reps := make([]janitor.Report, 4)
 	errs := make([]error, 4)
@@ -588,7 +585,7 @@ func TestFailClosed(t *testing.T) {
 		{name: "no storage marker", setup: func(f *fixture) {
 			f.image(false)
 			f.file(storage.NewImageURL("png"))
-			os.Remove(filepath.Join(f.root, storage.MarkerName))
+			f.kit.Remove(f.t, storage.MarkerName)
 		}, want: janitor.ErrNoMarker},
 		{name: "empty table, full folder", setup: func(f *fixture) {
 			f.file(storage.NewImageURL("png"))

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"io/fs"
 
+	"go.uber.org/zap"
+
 	"github.com/imagenes/imagenes/internal/fault"
 	"github.com/imagenes/imagenes/internal/repo"
 	"github.com/imagenes/imagenes/internal/trash"
@@ -135,6 +137,9 @@ func (p *pass) moveOrphans(ctx context.Context, hs []repo.Huerfana) error {
 			}
 			return nil
 		}
+		if free, err = p.finishRestores(ctx, tx, free); err != nil || len(free) == 0 {
+			return err
+		}
 		es, err := tx.TrashOrphans(ctx, free, deletedBy)
 		if err != nil {
 			return err
@@ -151,4 +156,48 @@ func (p *pass) moveOrphans(ctx context.Context, hs []repo.Huerfana) error {
 		p.count(written) // committed
 	}
 	return err
+}
+
+// finishRestores settles the live files (locked, without a row) that an
+// existing trash entry owns: on an object store a restore moves the file by
+// copy then delete, and a crash between the two (in a restore, or in the
+// undo of a refused one) leaves the object under both keys with the entry
+// and no row. The entry is the fact, so the live copy goes (SettleLiveCopy: only
+// when the trash holds the same bytes, or moved in when it holds nothing);
+// it is never made a second entry. It returns the files still orphans.
+func (p *pass) finishRestores(ctx context.Context, tx *trash.Tx, hs []repo.Huerfana) ([]repo.Huerfana, error) {
+	urls := make([]string, len(hs))
+	for i, h := range hs {
+		urls[i] = h.URL
+	}
+	es, err := tx.Rows().EntradasByURL(ctx, urls)
+	if err != nil || len(es) == 0 {
+		return hs, err
+	}
+	byURL := map[string][]repo.Entrada{}
+	for _, e := range es {
+		byURL[e.URL] = append(byURL[e.URL], e)
+	}
+	rest := hs[:0:0]
+	for _, h := range hs {
+		settled := false
+		for _, e := range byURL[h.URL] {
+			ok, err := tx.SettleLiveCopy(e)
+			if err != nil {
+				return nil, err
+			}
+			if ok {
+				settled = true
+				p.rep.Recovered++
+				p.list(kindRecovered, entryItem(e))
+				p.log.Info("janitor: live file without a row belongs to its trash entry; settled",
+					zap.Int64("papelera_id", e.ID), zap.String("url", h.URL))
+				break
+			}
+		}
+		if !settled {
+			rest = append(rest, h)
+		}
+	}
+	return rest, nil
 }

@@ -3,7 +3,6 @@ package janitor_test
 import (
 	"context"
 	"errors"
-	"os"
 	"strconv"
 	"testing"
 	"time"
@@ -94,7 +93,7 @@ func TestRacesSettled(t *testing.T) {
 			if n := f.count(`SELECT count(*) FROM imagenes_papelera`); n != c.entries {
 				t.Errorf("%d trash entries, want %d", n, c.entries)
 			}
-			crashtest.CheckInvariants(t, f.pool, f.root, nil, "after the pass")
+			crashtest.CheckStore(t, f.pool, f.kit, nil, "after the pass")
 		})
 	}
 }
@@ -251,7 +250,7 @@ func TestAbortedMoveThenDelete(t *testing.T) {
 	if _, err := f.cat.Restore(ctx, e.ID); err != nil {
 		t.Fatalf("restore: %v", err)
 	}
-	if _, err := os.Stat(f.live(url)); err != nil {
-		t.Errorf("restored, but the file is not in place: %v", err)
+	if !f.isLive(url) {
+		t.Errorf("restored, but the file is not in place")
 	}
 }

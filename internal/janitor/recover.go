@@ -134,7 +134,13 @@ func (p *pass) recoverFile(ctx context.Context, f trashFile, candidates []repo.I
 					continue
 				}
 				live, err := p.files.LiveExists(row.URL)
-				if err != nil || live {
+				if err != nil {
+					continue
+				}
+				if live {
+					if settled, err := p.finishPutBack(ctx, tx, f, row); err != nil || settled {
+						return err
+					}
 					continue
 				}
 				// The row is ours (locked), its file is missing, and no
@@ -167,6 +173,34 @@ func (p *pass) recoverFile(ctx context.Context, f trashFile, candidates []repo.I
 		}
 	}
 	return err
+}
+
+// finishPutBack settles a trash file that is a copy of its row's live file:
+// on an object store a move is a copy then a delete, and a crash between
+// the two inside a delete (or inside the undo of a refused restore) leaves
+// the object under both keys, with the row and no entry. The row is locked
+// and no entry says the delete committed, so the live object is the one
+// that counts: putting the trash copy back finishes the move (the backend
+// only deletes the trash copy when both hold the same bytes). On a folder a
+// rename never leaves both, and a different file there is fs.ErrExist:
+// then it is not settled here. A dry run cannot tell the two apart without
+// moving, and reports nothing for it.
+func (p *pass) finishPutBack(ctx context.Context, tx *trash.Tx, f trashFile, row repo.Imagen) (bool, error) {
+	if p.cfg.DryRun {
+		return false, nil
+	}
+	err := tx.PutBack(f.name, row.URL)
+	if errors.Is(err, fs.ErrExist) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	p.rep.Recovered++
+	p.list(kindRecovered, Item{URL: row.URL, ImagenID: row.ID, TrashName: f.name, Bytes: f.size})
+	p.log.Info("janitor: finished a move cut between its copy and its delete (the row's live file stays)",
+		zap.Int32("imagen_id", row.ID), zap.String("url", row.URL), zap.String("trash_name", f.name))
+	return true, nil
 }
 
 // uuidName is the file name NewImageURL gives, whose folder follows from it.

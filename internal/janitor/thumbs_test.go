@@ -2,8 +2,6 @@ package janitor_test
 
 import (
 	"context"
-	"os"
-	"path/filepath"
 	"sort"
 	"strings"
 	"testing"
@@ -21,31 +19,23 @@ func TestThumbnailCacheSweep(t *testing.T) {
 	_, live := f.image(false)
 	_, gone := f.trashed()
 	cache := func(url string, w string) string {
-		p := filepath.Join(f.root, ".miniaturas", w, filepath.FromSlash(strings.TrimPrefix(url, "/recursos/"))+".png")
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(p, []byte("thumb"), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return p
+		k := ".miniaturas/" + w + "/" + strings.TrimPrefix(url, "/recursos/") + ".png"
+		f.kit.Put(t, k, []byte("thumb"), 0)
+		return k
 	}
 	keep := []string{cache(live, "64"), cache(live, "1024")}
 	drop := []string{cache(gone, "64"), cache(gone, "256"), cache("/recursos/imagenes/productos/zz/never.png", "128")}
-	junk := filepath.Join(f.root, ".miniaturas", "notawidth", "x.png")
-	os.MkdirAll(filepath.Dir(junk), 0o755)
-	os.WriteFile(junk, []byte("?"), 0o644)
+	junk := ".miniaturas/notawidth/x.png"
+	f.kit.Put(t, junk, []byte("?"), 0)
 	drop = append(drop, junk)
 
 	remaining := func() []string {
 		var got []string
-		filepath.WalkDir(filepath.Join(f.root, ".miniaturas"), func(p string, d os.DirEntry, err error) error {
-			if err == nil && !d.IsDir() {
-				got = append(got, p)
+		for _, k := range f.kit.Keys(t) {
+			if strings.HasPrefix(k, ".miniaturas/") {
+				got = append(got, k)
 			}
-			return nil
-		})
-		sort.Strings(got)
+		}
 		return got
 	}
 	all := append(append([]string(nil), keep...), drop...)
@@ -75,8 +65,8 @@ func TestThumbnailCacheSweep(t *testing.T) {
 	if diff := cmp.Diff(keep, remaining()); diff != "" {
 		t.Errorf("cache after the pass (-want +got):\n%s", diff)
 	}
-	if _, err := os.Stat(f.live(live)); err != nil {
-		t.Errorf("the live original was touched: %v", err)
+	if !f.isLive(live) {
+		t.Errorf("the live original was touched")
 	}
 	rep, err = f.j.Run(context.Background(), cfg())
 	if err != nil || rep.Thumbnails != 0 {

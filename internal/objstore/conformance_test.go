@@ -34,6 +34,22 @@ var (
 type backend struct {
 	storage.Backend
 	putRaw func(t *testing.T, key string, data []byte)
+	s3     *objstore.Store // s3 backends only
+	prefix string
+}
+
+// exists and remove reach an s3 backend's keys directly.
+func (b backend) exists(t *testing.T, key string) bool {
+	t.Helper()
+	_, err := b.s3.Client().StatObject(context.Background(), b.s3.Bucket(), b.prefix+key, minio.StatObjectOptions{})
+	return err == nil
+}
+
+func (b backend) remove(t *testing.T, key string) {
+	t.Helper()
+	if err := b.s3.Client().RemoveObject(context.Background(), b.s3.Bucket(), b.prefix+key, minio.RemoveObjectOptions{}); err != nil {
+		t.Fatal(err)
+	}
 }
 
 func backends(t *testing.T) map[string]func(t *testing.T) backend {
@@ -45,7 +61,7 @@ func backends(t *testing.T) map[string]func(t *testing.T) backend {
 				t.Fatalf("open: %v", err)
 			}
 			t.Cleanup(func() { s.Close() })
-			return backend{s, func(t *testing.T, key string, data []byte) {
+			return backend{Backend: s, putRaw: func(t *testing.T, key string, data []byte) {
 				p := filepath.Join(root, filepath.FromSlash(key))
 				if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
 					t.Fatal(err)
@@ -65,7 +81,7 @@ func s3backend(t *testing.T, prefix string) backend {
 	if prefix != "" {
 		prefix += "/"
 	}
-	return backend{s, func(t *testing.T, key string, data []byte) {
+	return backend{Backend: s, s3: s, prefix: prefix, putRaw: func(t *testing.T, key string, data []byte) {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
 		if _, err := s.Client().PutObject(ctx, s.Bucket(), prefix+key, bytes.NewReader(data), int64(len(data)), minio.PutObjectOptions{}); err != nil {
@@ -218,7 +234,7 @@ func TestMoves(t *testing.T) {
 			if _, renamed := exists(t, b, "", "2-100-abc.png"); !renamed {
 				t.Error("the new name is not there")
 			}
-			b.putRaw(t, ".papelera/3-100-abc.png", pngBytes)
+			b.putRaw(t, ".papelera/3-100-abc.png", []byte("otra imagen"))
 			if err := b.RenameTrash("3-100-abc.png", "2-100-abc.png"); !errors.Is(err, fs.ErrExist) {
 				t.Errorf("rename over an existing name: got %v, want fs.ErrExist", err)
 			}

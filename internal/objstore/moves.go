@@ -9,18 +9,29 @@ import (
 
 	"github.com/minio/minio-go/v7"
 
+	"github.com/imagenes/imagenes/internal/fault"
 	"github.com/imagenes/imagenes/internal/storage"
 )
 
 // stat returns the object's info; a missing key is storage.ErrNotExist.
+// A HEAD's 404 has no body to say whether the key or the whole bucket is
+// missing, so a missing key is confirmed by asking for the bucket: a
+// deleted bucket must stop a delete (503), not let it record every file as
+// already gone. The extra request is only paid on the missing path.
 func (s *Store) stat(key string) (minio.ObjectInfo, error) {
 	ctx, cancel := s.ctx()
 	defer cancel()
 	oi, err := s.c.StatObject(ctx, s.bucket, key, minio.StatObjectOptions{})
-	if err != nil {
-		return oi, s.fail("stat", key, err)
+	if err == nil {
+		return oi, nil
 	}
-	return oi, nil
+	err = s.fail("stat", key, err)
+	if errors.Is(err, storage.ErrNotExist) {
+		if uerr := s.Usable(); uerr != nil {
+			return oi, uerr
+		}
+	}
+	return oi, err
 }
 
 // exists reports whether key is there.
@@ -32,9 +43,9 @@ func (s *Store) exists(key string) (bool, error) {
 	return err == nil, err
 }
 
-// absent fails with fs.ErrExist when key exists: moves never overwrite.
-// Names are unique by construction (uuids, trash entry ids), so the gap
-// between this check and the copy is not reachable by our own writers.
+// absent fails with fs.ErrExist when key exists: uploads never overwrite.
+// Names are unique by construction (uuids), so the gap between this check
+// and the PUT is not reachable by our own writers.
 func (s *Store) absent(key string) error {
 	ok, err := s.exists(key)
 	if err != nil {
@@ -44,6 +55,13 @@ func (s *Store) absent(key string) error {
 		return fmt.Errorf("%q: %w", key, fs.ErrExist)
 	}
 	return nil
+}
+
+// same reports whether two objects hold the same bytes, by size and ETag:
+// a server-side copy of a single-part object keeps its ETag (the MD5 of its
+// bytes), and our objects are all single PUTs.
+func same(a, b minio.ObjectInfo) bool {
+	return a.Size == b.Size && a.ETag != "" && a.ETag == b.ETag
 }
 
 func (s *Store) remove(key string) error {
@@ -60,14 +78,21 @@ func (s *Store) remove(key string) error {
 // move is the object store's rename: a server-side copy of exactly the
 // object that was stat'ed (If-Match on its ETag), then a delete of the
 // source. When the delete fails the copy is removed again, so an error
-// leaves the source where it was; only a crash between the two leaves
-// both, which the janitor settles. src missing is storage.ErrNotExist.
+// leaves the source where it was. Only a crash between the two leaves
+// both: a later move of the same object finds its copy already at dst and
+// finishes by deleting the source; a different object at dst is
+// fs.ErrExist (never overwritten). src missing is storage.ErrNotExist.
 func (s *Store) move(src, dst string) error {
 	oi, err := s.stat(src)
 	if err != nil {
 		return err
 	}
-	if err := s.absent(dst); err != nil {
+	switch di, err := s.stat(dst); {
+	case err == nil && same(oi, di):
+		return s.remove(src) // the copy of an interrupted move: finish it
+	case err == nil:
+		return fmt.Errorf("%q: %w", dst, fs.ErrExist)
+	case !errors.Is(err, storage.ErrNotExist):
 		return err
 	}
 	ctx, cancel := s.ctx()
@@ -78,6 +103,7 @@ func (s *Store) move(src, dst string) error {
 	if err != nil {
 		return s.fail("copy to "+dst+" from", src, err)
 	}
+	fault.Point("move-copied") // both keys hold the object: what a crash here leaves
 	if err := s.remove(src); err != nil {
 		return errors.Join(err, s.remove(dst))
 	}

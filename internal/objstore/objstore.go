@@ -77,11 +77,14 @@ func ParseURL(raw string) (Options, error) {
 		}
 	}
 	q := u.Query()
-	for k := range q {
+	for k, vs := range q {
 		switch k {
 		case "endpoint", "region", "path_style":
 		default:
 			return Options{}, fmt.Errorf("unknown parameter %q (endpoint, region, path_style)", k)
+		}
+		if len(vs) > 1 {
+			return Options{}, fmt.Errorf("parameter %q given %d times", k, len(vs))
 		}
 	}
 	if e := q.Get("endpoint"); e != "" {
@@ -204,6 +207,10 @@ func (s *Store) Close() error { return os.RemoveAll(s.spool) }
 // Root names the storage for logs: s3://bucket/prefix/.
 func (s *Store) Root() string { return s.name }
 
+// Spool is the local folder of uploads being judged (tests check it is
+// left empty).
+func (s *Store) Spool() string { return s.spool }
+
 // Client and Bucket give tests and tools the bucket itself.
 func (s *Store) Client() *minio.Client { return s.c }
 
@@ -265,7 +272,7 @@ func (s *Store) fail(op, key string, err error) error {
 	case r.Code == "PreconditionFailed" || r.StatusCode == http.StatusPreconditionFailed:
 		return fmt.Errorf("%s %q: %w", op, key, errPrecondition)
 	}
-	return fmt.Errorf("%s %q: %w", op, key, errors.Join(storage.ErrUnavailable, err))
+	return fmt.Errorf("%s %q: %w: %w", op, key, storage.ErrUnavailable, err)
 }
 
 // errPrecondition: a conditional request (If-None-Match, a copy's

@@ -40,6 +40,7 @@ func TestParseURL(t *testing.T) {
 		{in: "s3://fotos?endpoint=http://x/path", wantErr: "endpoint"},
 		{in: "s3://fotos?path_style=quizas", wantErr: "path_style"},
 		{in: "s3://fotos?bucket=otro", wantErr: "unknown parameter"},
+		{in: "s3://fotos?path_style=true&path_style=false", wantErr: "given 2 times"},
 		{in: "s3://fotos\x7f", wantErr: "not a url"},
 	}
 	for _, tc := range cases {
@@ -199,5 +200,71 @@ func TestPrefixesAreApart(t *testing.T) {
 	n := 0
 	if err := b.WalkTrash(func(string, fs.FileInfo) error { n++; return nil }); err != nil || n != 0 {
 		t.Errorf("b's trash walk: %d objects, %v; want none", n, err)
+	}
+}
+
+// A move cut between its copy and its delete leaves the same bytes under
+// both keys; the next move of that object finishes it (deletes the source)
+// instead of refusing, and a different object there is still refused.
+func TestInterruptedMoveFinishes(t *testing.T) {
+	t.Parallel()
+	b := s3backend(t, "")
+	cases := []struct {
+		name     string
+		src, dst string
+		move     func() error
+	}{
+		{"to the trash", "recursos/imagenes/productos/ab/abc.png", ".papelera/1-1-abc.png",
+			func() error { _, err := b.MoveToTrash(url1, "1-1-abc.png"); return err }},
+		{"out of the trash", ".papelera/2-1-abc.png", "recursos/imagenes/productos/ab/abc.png",
+			func() error { return b.MoveFromTrash("2-1-abc.png", url1) }},
+		{"in the trash", ".papelera/3-1-abc.png", ".papelera/4-1-abc.png",
+			func() error { return b.RenameTrash("3-1-abc.png", "4-1-abc.png") }},
+	}
+	for _, tc := range cases {
+		b.putRaw(t, tc.src, pngBytes)
+		b.putRaw(t, tc.dst, pngBytes)
+		if err := tc.move(); err != nil {
+			t.Errorf("%s: %v, want the move finished", tc.name, err)
+		}
+		if b.exists(t, tc.src) || !b.exists(t, tc.dst) {
+			t.Errorf("%s: source %v destination %v, want only the destination", tc.name, b.exists(t, tc.src), b.exists(t, tc.dst))
+		}
+		b.remove(t, tc.dst)
+		b.putRaw(t, tc.src, pngBytes)
+		b.putRaw(t, tc.dst, []byte("otra"))
+		if err := tc.move(); !errors.Is(err, fs.ErrExist) {
+			t.Errorf("%s over a different object: %v, want fs.ErrExist", tc.name, err)
+		}
+		b.remove(t, tc.src)
+		b.remove(t, tc.dst)
+	}
+}
+
+// A bucket that disappears is an outage, never "every file already gone":
+// the delete protocol would otherwise record the files as missing.
+func TestMissingBucketIsUnavailable(t *testing.T) {
+	t.Parallel()
+	o := s3test.Server(t)
+	o.Bucket = "imagenes-no-existe"
+	s, err := objstore.New(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	ops := map[string]func() error{
+		"MoveToTrash":   func() error { _, err := s.MoveToTrash(url1, "1-1-abc.png"); return err },
+		"MoveFromTrash": func() error { return s.MoveFromTrash("1-1-abc.png", url1) },
+		"LiveExists":    func() error { _, err := s.LiveExists(url1); return err },
+		"TrashExists":   func() error { _, err := s.TrashExists("1-1-abc.png"); return err },
+		"OpenLive":      func() error { _, err := s.OpenLive(url1); return err },
+		"Presign":       func() error { _, err := s.Presign(url1, time.Minute); return err },
+		"MarkerExists":  func() error { _, err := s.MarkerExists(); return err },
+		"WalkTrash":     func() error { return s.WalkTrash(func(string, fs.FileInfo) error { return nil }) },
+	}
+	for name, op := range ops {
+		if err := op(); !errors.Is(err, storage.ErrUnavailable) {
+			t.Errorf("%s: got %v, want ErrUnavailable", name, err)
+		}
 	}
 }

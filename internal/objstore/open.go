@@ -38,19 +38,7 @@ func (s *Store) OpenLive(u string) (storage.File, error) {
 	if err != nil {
 		return nil, err
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	o, err := s.c.GetObject(ctx, s.bucket, k, minio.GetObjectOptions{})
-	if err != nil {
-		cancel()
-		return nil, s.fail("open", k, err)
-	}
-	oi, err := o.Stat()
-	if err != nil {
-		o.Close()
-		cancel()
-		return nil, s.fail("open", k, err)
-	}
-	return &File{Object: o, info: info(oi), cancel: cancel}, nil
+	return s.open(k)
 }
 
 // Presign returns a GET url of the live object of url valid for ttl, for

@@ -11,6 +11,7 @@ import (
 
 	"github.com/minio/minio-go/v7"
 
+	"github.com/imagenes/imagenes/internal/fault"
 	"github.com/imagenes/imagenes/internal/storage"
 )
 
@@ -67,6 +68,7 @@ func (s *Store) Publish(st *storage.Staged, url string) error {
 		}
 		return s.fail("put", k, err)
 	}
+	fault.Point("upload-put") // the object is in the bucket, the row not committed
 	f.Close()
 	os.Remove(p) //nolint:errcheck // the upload is in the bucket; CleanStaging catches a leftover
 	return nil

@@ -313,6 +313,21 @@ WHERE sin_archivo AND substring(url from '[^/]*$') = $1 ORDER BY id DESC FOR UPD
 	return es, nil
 }
 
+// EntradasByURL returns the trash entries with a file whose url is one of
+// urls, newest first: the entries a live file without a row may be a copy
+// of. It scans the trash table, which is fine for what it serves (orphans,
+// rare by design), and is why it is not on any request path.
+func (s *Store) EntradasByURL(ctx context.Context, urls []string) ([]Entrada, error) {
+	const q = `SELECT ` + entradaColumns + ` FROM imagenes_papelera
+WHERE url = ANY($1) AND NOT sin_archivo ORDER BY id DESC`
+	rows, _ := s.db.Query(ctx, q, urls)
+	es, err := pgx.CollectRows(rows, pgx.RowToStructByName[Entrada])
+	if err != nil {
+		return nil, fmt.Errorf("entradas by url: %w", translate(err))
+	}
+	return es, nil
+}
+
 // ClearSinArchivo records that entry id's file is in the trash again.
 func (s *Store) ClearSinArchivo(ctx context.Context, id int64) error {
 	const q = `UPDATE imagenes_papelera SET sin_archivo = false WHERE id = $1`

@@ -21,6 +21,7 @@ type Rows interface {
 	URLInUse(ctx context.Context, url string) (bool, error)
 	URLsInUse(ctx context.Context, urls []string) (map[string]bool, error)
 	SinArchivoByBase(ctx context.Context, base string) ([]repo.Entrada, error)
+	EntradasByURL(ctx context.Context, urls []string) ([]repo.Entrada, error)
 	LockProducto(ctx context.Context, id int32) (repo.Producto, error)
 
 	// Product rows, and image rows that name no local file.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"time"
 
 	"github.com/imagenes/imagenes/internal/fault"
@@ -185,6 +186,29 @@ func (tx *Tx) RejoinEntry(ctx context.Context, e repo.Entrada, name string) erro
 		return err
 	}
 	return tx.rename(name, storage.TrashName(e.ID, e.EliminadoEn, e.URL))
+}
+
+// SettleLiveCopy moves the live file of entry e's url, which has no row
+// (the caller holds the url's lock and checked), into the trash as e's
+// file: the entry is the fact. When the trash already holds a copy of the
+// same bytes — an object store's move cut between its copy and its delete,
+// in a restore or in the undo of a refused one — the move finishes by
+// removing the live copy. A different file there is (false, nil): left to
+// the orphan rules. No row changes.
+func (tx *Tx) SettleLiveCopy(e repo.Entrada) (bool, error) {
+	if e.SinArchivo || !storage.IsLocal(e.URL) {
+		return false, nil
+	}
+	name, url := storage.TrashName(e.ID, e.EliminadoEn, e.URL), e.URL
+	moved, err := tx.files.MoveToTrash(url, name)
+	if errors.Is(err, fs.ErrExist) {
+		return false, nil
+	}
+	if err != nil || !moved {
+		return false, err
+	}
+	tx.undo = append(tx.undo, func() error { return tx.files.MoveFromTrash(name, url) })
+	return true, nil
 }
 
 // rename renames trash file from to to.

@@ -27,12 +27,12 @@ import (
 // Service runs transactions whose rows and files change together.
 type Service struct {
 	store *repo.Store
-	files *storage.Storage
+	files storage.Backend
 	log   *zap.Logger
 }
 
 // New returns a Service over store and files.
-func New(store *repo.Store, files *storage.Storage, log *zap.Logger) *Service {
+func New(store *repo.Store, files storage.Backend, log *zap.Logger) *Service {
 	return &Service{store: store, files: files, log: log}
 }
 
@@ -72,7 +72,7 @@ func (s *Service) Run(ctx context.Context, fn func(tx *Tx) error) error {
 // commit.
 type Tx struct {
 	store *repo.Store
-	files *storage.Storage
+	files storage.Backend
 	log   *zap.Logger
 	undo  []func() error
 }
