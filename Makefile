@@ -11,7 +11,7 @@ DEV_SECRET ?= dev-secret-change-me-0123456789
 
 export CGO_ENABLED ?= 0
 
-.PHONY: help build run run-s3 minio-stop test test-short vet fmt clean db-stop janitor-measure bench k6 crash fuzz e2e soak
+.PHONY: help build run run-s3 minio-stop replicas test test-short vet fmt clean db-stop janitor-measure bench k6 crash fuzz e2e soak
 
 help: ## list the targets
 	@grep -hE '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -63,7 +63,7 @@ test: ## run every test against a throwaway local PostgreSQL and MinIO
 	$(GO) vet ./...; \
 	$(GO) test -count=1 -timeout 15m ./...; \
 	echo "== the HTTP and janitor suites again, on the S3 backend (MinIO)"; \
-	IMAGENES_TEST_STORAGE=s3 $(GO) test -count=1 -timeout 15m ./internal/handlers/ ./internal/janitor/ ./internal/crashtest/
+	IMAGENES_TEST_STORAGE=s3 $(GO) test -count=1 -timeout 15m -skip '^TestReplicas$$' ./internal/handlers/ ./internal/janitor/ ./internal/crashtest/
 
 e2e: ## the nginx config beside Balsamoa with the real nginx, and the admin page in headless Chromium (both installed with apt-get when missing)
 	scripts/e2e.sh
@@ -81,6 +81,12 @@ soak: ## the service and a standalone janitor (every 2s) under 8 lifecycle clien
 	@set -euo pipefail; \
 	export IMAGENES_TEST_DATABASE_URL=$$(scripts/localpg.sh start test --fast); \
 	SOAK=$${SOAK:-3m} $(GO) test -count=1 -timeout $${SOAK_TIMEOUT:-3h} -v -run '^TestSoak$$' ./internal/soak/
+
+replicas: ## three serve processes and two janitors on one database and one bucket (and one shared folder) for REPLICAS_SECONDS (default 30), then the invariants
+	@set -euo pipefail; \
+	export IMAGENES_TEST_DATABASE_URL=$$(scripts/localpg.sh start test --fast); \
+	export IMAGENES_TEST_S3_URL=$$(scripts/minio.sh start test); \
+	REPLICAS_SECONDS=$${REPLICAS_SECONDS:-30} $(GO) test -count=1 -timeout 30m -v -run '^TestReplicas$$' ./internal/crashtest/ 2>&1 | grep -E 'replicas_test|FAIL|ok|---'
 
 fuzz: ## every fuzz target for FUZZTIME each (default 20s); findings land in testdata/fuzz
 	@set -euo pipefail; \

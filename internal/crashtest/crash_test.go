@@ -85,7 +85,10 @@ func TestCrashHarness(t *testing.T) {
 	t.Logf("survived %d crash points: %s; %d uploads tracked by hash", points, strings.Join(kinds, ", "), len(h.stored))
 }
 
-func newHarness(t *testing.T) *harness {
+func newHarness(t *testing.T) *harness { return newHarnessOn(t, storagetest.KindFromEnv(t)) }
+
+// newHarnessOn is newHarness on a storage of kind.
+func newHarnessOn(t *testing.T, kind string) *harness {
 	pool, dbURL := dbtest.New(t)
 	dir := t.TempDir()
 	bin := filepath.Join(dir, "imagenes-faults")
@@ -94,7 +97,7 @@ func newHarness(t *testing.T) *harness {
 	if out, err := build.CombinedOutput(); err != nil {
 		t.Fatalf("build with -tags faults: %v\n%s", err, out)
 	}
-	kit := storagetest.FromEnv(t)
+	kit := storagetest.New(t, kind)
 	settings := []string{"STORAGE_DIR=" + kit.Dir}
 	if kit.Kind == storagetest.S3 {
 		o := s3test.Server(t)
@@ -349,7 +352,12 @@ func (h *harness) someID() int {
 // (the pool losing connections while PostgreSQL terminates a dead
 // server's backends is not our case; we never see it, and it would say so).
 func (h *harness) call(c *http.Client, method, path, body string, out any) error {
-	req, err := http.NewRequest(method, "http://"+h.addr+path, strings.NewReader(body))
+	return h.callAt(c, h.addr, method, path, body, out)
+}
+
+// callAt is call on the server at addr.
+func (h *harness) callAt(c *http.Client, addr, method, path, body string, out any) error {
+	req, err := http.NewRequest(method, "http://"+addr+path, strings.NewReader(body))
 	if err != nil {
 		return err
 	}
@@ -384,13 +392,20 @@ func pngContent() []byte {
 
 // upload stores a unique image and records its hash once the 201 arrived.
 func (h *harness) upload(c *http.Client) (string, error) {
+	return h.uploadAt(c, h.addr, "/api/v1/admin/imagenes/subir", "imagen")
+}
+
+// uploadAt uploads through the route path of either family (field is its
+// form field) on the server at addr; the answer is Balsamoa's {url} or the
+// Cat API's {id}, returned as the url or the id in text.
+func (h *harness) uploadAt(c *http.Client, addr, path, field string) (string, error) {
 	content := pngContent()
 	var buf bytes.Buffer
 	w := multipart.NewWriter(&buf)
-	fw, _ := w.CreateFormFile("imagen", "crash.png")
+	fw, _ := w.CreateFormFile(field, "crash.png")
 	fw.Write(content)
 	w.Close()
-	req, _ := http.NewRequest("POST", "http://"+h.addr+"/api/v1/admin/imagenes/subir", &buf)
+	req, _ := http.NewRequest("POST", "http://"+addr+path, &buf)
 	req.Header.Set("Authorization", "Bearer "+h.token)
 	req.Header.Set("Content-Type", w.FormDataContentType())
 	res, err := c.Do(req)
@@ -405,7 +420,10 @@ func (h *harness) upload(c *http.Client) (string, error) {
 	if res.StatusCode != 201 {
 		return "", fmt.Errorf("upload: %d %s", res.StatusCode, b)
 	}
-	var m struct{ URL string }
+	var m struct {
+		URL string
+		ID  int
+	}
 	if err := json.Unmarshal(b, &m); err != nil {
 		return "", err
 	}
@@ -413,10 +431,17 @@ func (h *harness) upload(c *http.Client) (string, error) {
 	h.mu.Lock()
 	h.stored[hex.EncodeToString(sum[:])] = true
 	h.mu.Unlock()
+	if m.URL == "" {
+		return strconv.Itoa(m.ID), nil
+	}
 	return m.URL, nil
 }
 
 func (h *harness) createProduct(c *http.Client, urls []string) (int, error) {
+	return h.createProductAt(c, h.addr, urls)
+}
+
+func (h *harness) createProductAt(c *http.Client, addr string, urls []string) (int, error) {
 	var set []map[string]any
 	for i, u := range urls {
 		set = append(set, map[string]any{"url": u, "orden": i + 1})
@@ -425,7 +450,7 @@ func (h *harness) createProduct(c *http.Client, urls []string) (int, error) {
 	var out struct {
 		Producto struct{ ID int } `json:"producto"`
 	}
-	if err := h.call(c, "POST", "/api/v1/admin/productos", string(body), &out); err != nil {
+	if err := h.callAt(c, addr, "POST", "/api/v1/admin/productos", string(body), &out); err != nil {
 		return 0, err
 	}
 	return out.Producto.ID, nil

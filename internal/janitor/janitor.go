@@ -167,6 +167,10 @@ func (j *Janitor) Run(ctx context.Context, cfg Config) (Report, error) {
 		return rep, nil
 	}
 	defer lock.Release(context.WithoutCancel(ctx))
+	// Wall time the lock was taken: with the log line's own time (written
+	// before the release) it is the span this process held it, which the
+	// replicas test compares across processes.
+	lockedAt := time.Now()
 
 	p := &pass{Janitor: j, cfg: cfg, rep: &rep, lock: lock, now: start, bar: newProgress(cfg.Progress), dryMoved: map[string]bool{}}
 	err = p.run(ctx)
@@ -183,7 +187,7 @@ func (j *Janitor) Run(ctx context.Context, cfg Config) (Report, error) {
 		zap.Int("unattached", rep.Unattached), zap.Int("dangling", rep.Dangling), zap.Int("repaired", rep.Repaired),
 		zap.Int("adopted", rep.Adopted), zap.Int("trash_missing", rep.TrashMissing), zap.Int("in_flight", rep.InFlight),
 		zap.Int("staging", rep.Staging), zap.Int("thumbnails", rep.Thumbnails), zap.Int("files_scanned", rep.FilesScanned), zap.Int("rows_scanned", rep.RowsScanned),
-		zap.Bool("dry_run", rep.DryRun), zap.Int64("duration_ms", rep.DurationMS),
+		zap.Bool("dry_run", rep.DryRun), zap.Int64("duration_ms", rep.DurationMS), zap.Time("locked_at", lockedAt),
 	}
 	if err != nil {
 		j.log.Error("janitor pass stopped", append(fields, zap.Error(err))...)
