@@ -3,7 +3,6 @@ package handlers_test
 import (
 	"encoding/json"
 	"fmt"
-	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -38,7 +37,7 @@ func TestBulkDelete(t *testing.T) {
 			want: want{status: 200, mensaje: "Imágenes eliminadas correctamente", missing: []int{999998, 999999}}},
 		{name: "a file already gone is deleted anyway", images: 2,
 			body:  func(ids []int) string { return fmt.Sprintf(`{"ids": [%d, %d]}`, ids[0], ids[1]) },
-			setup: func(e *env, urls []string) { os.Remove(e.livePath(urls[0])) },
+			setup: func(e *env, urls []string) { e.kit.Remove(e.t, urls[0][1:]) },
 			want:  want{status: 200, mensaje: "Imágenes eliminadas correctamente", eliminadas: []int{0, 1}, trashed: []int{1}}},
 		{name: "commit refused after every move: nothing changes", images: 3,
 			body:  func(ids []int) string { return fmt.Sprintf(`{"ids": [%d, %d, %d]}`, ids[0], ids[1], ids[2]) },
@@ -125,7 +124,7 @@ func TestBulkDelete(t *testing.T) {
 				t.Errorf("got %d trash files, want %d", n, len(tt.want.trashed))
 			}
 			for _, i := range tt.want.trashed {
-				if exists(e.livePath(urls[i])) {
+				if e.live(urls[i]) {
 					t.Errorf("image %d: file still live", i)
 				}
 			}
