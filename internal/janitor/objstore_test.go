@@ -77,6 +77,20 @@ func TestInterruptedMovesOnS3(t *testing.T) {
 			f := newFixtureOn(t, storagetest.S3)
 			f.image(false) // the janitor refuses an empty table
 			check := tc.setup(f)
+			// A dry run tells the same story and moves nothing.
+			before := f.state()
+			dc := cfg()
+			dc.DryRun = true
+			dry, err := f.j.Run(ctx, dc)
+			if err != nil {
+				t.Fatalf("dry run: %v", err)
+			}
+			if got := countsOf(dry); got != tc.want {
+				t.Errorf("dry run: got %+v, want %+v", got, tc.want)
+			}
+			if after := f.state(); after != before {
+				t.Errorf("the dry run changed the state:\n%s\n%s", before, after)
+			}
 			rep, err := f.j.Run(ctx, cfg())
 			if err != nil {
 				t.Fatalf("pass: %v", err)

@@ -9,6 +9,7 @@ import (
 
 	"github.com/imagenes/imagenes/internal/fault"
 	"github.com/imagenes/imagenes/internal/repo"
+	"github.com/imagenes/imagenes/internal/storage"
 	"github.com/imagenes/imagenes/internal/trash"
 )
 
@@ -129,11 +130,18 @@ func (p *pass) moveOrphans(ctx context.Context, hs []repo.Huerfana) error {
 			if err != nil {
 				return err
 			}
+			unused := free[:0:0]
 			for _, h := range free {
 				if !used[h.URL] {
-					p.rep.Orphans++
-					p.list(kindOrphans, Item{URL: h.URL, Bytes: h.Bytes})
+					unused = append(unused, h)
 				}
+			}
+			if unused, err = p.finishRestores(ctx, tx, unused); err != nil {
+				return err
+			}
+			for _, h := range unused {
+				p.rep.Orphans++
+				p.list(kindOrphans, Item{URL: h.URL, Bytes: h.Bytes})
 			}
 			return nil
 		}
@@ -182,7 +190,7 @@ func (p *pass) finishRestores(ctx context.Context, tx *trash.Tx, hs []repo.Huerf
 	for _, h := range hs {
 		settled := false
 		for _, e := range byURL[h.URL] {
-			ok, err := tx.SettleLiveCopy(e)
+			ok, err := p.settleLiveCopy(tx, e)
 			if err != nil {
 				return nil, err
 			}
@@ -200,4 +208,22 @@ func (p *pass) finishRestores(ctx context.Context, tx *trash.Tx, hs []repo.Huerf
 		}
 	}
 	return rest, nil
+}
+
+// settleLiveCopy is tx.SettleLiveCopy, or in a dry run what it would do:
+// settle when the entry's trash file is missing (the live file moves in) or
+// holds the same bytes (the live copy goes).
+func (p *pass) settleLiveCopy(tx *trash.Tx, e repo.Entrada) (bool, error) {
+	if !p.cfg.DryRun {
+		return tx.SettleLiveCopy(e)
+	}
+	if e.SinArchivo || !storage.IsLocal(e.URL) {
+		return false, nil
+	}
+	name := storage.TrashName(e.ID, e.EliminadoEn, e.URL)
+	inTrash, err := p.files.TrashExists(name)
+	if err != nil || !inTrash {
+		return err == nil, err
+	}
+	return p.sameCopy(name, e.URL)
 }

@@ -183,24 +183,44 @@ func (p *pass) recoverFile(ctx context.Context, f trashFile, candidates []repo.I
 // that counts: putting the trash copy back finishes the move (the backend
 // only deletes the trash copy when both hold the same bytes). On a folder a
 // rename never leaves both, and a different file there is fs.ErrExist:
-// then it is not settled here. A dry run cannot tell the two apart without
-// moving, and reports nothing for it.
+// then it is not settled here. A dry run asks the storage whether the two
+// are the same bytes instead of moving.
 func (p *pass) finishPutBack(ctx context.Context, tx *trash.Tx, f trashFile, row repo.Imagen) (bool, error) {
 	if p.cfg.DryRun {
-		return false, nil
-	}
-	err := tx.PutBack(f.name, row.URL)
-	if errors.Is(err, fs.ErrExist) {
-		return false, nil
-	}
-	if err != nil {
-		return false, err
+		if same, err := p.sameCopy(f.name, row.URL); err != nil || !same {
+			return false, err
+		}
+	} else {
+		err := tx.PutBack(f.name, row.URL)
+		if errors.Is(err, fs.ErrExist) {
+			return false, nil
+		}
+		if err != nil {
+			return false, err
+		}
 	}
 	p.rep.Recovered++
 	p.list(kindRecovered, Item{URL: row.URL, ImagenID: row.ID, TrashName: f.name, Bytes: f.size})
 	p.log.Info("janitor: finished a move cut between its copy and its delete (the row's live file stays)",
 		zap.Int32("imagen_id", row.ID), zap.String("url", row.URL), zap.String("trash_name", f.name))
 	return true, nil
+}
+
+// copies is a storage whose moves can be cut between a copy and a delete
+// (the object store): it tells whether a trash file and a live file are
+// the same bytes.
+type copies interface {
+	SameObject(trashName, url string) (bool, error)
+}
+
+// sameCopy reports whether trash file name is a copy of url's live file; a
+// folder, whose renames never leave both, says no.
+func (p *pass) sameCopy(name, url string) (bool, error) {
+	c, ok := p.files.(copies)
+	if !ok {
+		return false, nil
+	}
+	return c.SameObject(name, url)
 }
 
 // uuidName is the file name NewImageURL gives, whose folder follows from it.

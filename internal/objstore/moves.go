@@ -177,6 +177,36 @@ func (s *Store) RemoveLive(url string) error {
 	return s.remove(k)
 }
 
+// SameObject reports whether trash object name and the live object of url
+// both exist and hold the same bytes (size and ETag): what a move cut
+// between its copy and its delete leaves. The janitor's dry runs ask it
+// instead of finishing the move.
+func (s *Store) SameObject(name, url string) (bool, error) {
+	tk, err := s.trashKey(name)
+	if err != nil {
+		return false, err
+	}
+	lk, err := s.liveKey(url)
+	if err != nil {
+		return false, err
+	}
+	a, err := s.stat(tk)
+	if errors.Is(err, storage.ErrNotExist) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	b, err := s.stat(lk)
+	if errors.Is(err, storage.ErrNotExist) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	return same(a, b), nil
+}
+
 // LiveExists reports whether url has a live object.
 func (s *Store) LiveExists(url string) (bool, error) {
 	k, err := s.liveKey(url)
