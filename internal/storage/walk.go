@@ -12,8 +12,9 @@ import (
 const readDirBatch = 1024
 
 // WalkLive calls fn for every product image (IsProductImage) below
-// ROOT/recursos/imagenes/productos, with its url and directory entry (whose Info costs an lstat where the filesystem
-// reports entry types, so callers ask only for the files they care about).
+// ROOT/recursos/imagenes/productos, with its url and directory entry. Entries are read with getdents and
+// their types from the kernel (dirents.go): Info costs an fstatat, so callers
+// ask only for the files they care about.
 // It streams folder by folder in batches, so memory does not grow with the
 // number of files; symlinks are skipped, never followed, and names that
 // RelPath refuses are skipped. fn returning fs.SkipAll stops the walk
@@ -32,13 +33,20 @@ func (s *Storage) WalkLive(fn func(url string, d fs.DirEntry) error) error {
 }
 
 func (s *Storage) walkDir(dir string, fn func(url string, d fs.DirEntry) error) error {
-	d, err := s.root.Open(dir)
+	r, err := s.openDirReader(dir)
 	if err != nil {
-		return classify("open", dir, err)
+		return err
 	}
-	defer d.Close()
+	defer r.Close()
+	ents := make([]fs.DirEntry, 0, readDirBatch)
 	for {
-		ents, rerr := d.ReadDir(readDirBatch)
+		ents, err = r.next(ents, readDirBatch)
+		if err != nil {
+			return err
+		}
+		if len(ents) == 0 {
+			return nil
+		}
 		for _, e := range ents {
 			p := path.Join(dir, e.Name())
 			switch {
@@ -60,12 +68,6 @@ func (s *Storage) walkDir(dir string, fn func(url string, d fs.DirEntry) error) 
 					return err
 				}
 			}
-		}
-		if errors.Is(rerr, io.EOF) || (rerr == nil && len(ents) == 0) {
-			return nil
-		}
-		if rerr != nil {
-			return fmt.Errorf("read %s: %w", dir, rerr)
 		}
 	}
 }
