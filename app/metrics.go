@@ -8,6 +8,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/imagenes/imagenes/internal/repo"
+	"github.com/imagenes/imagenes/internal/storage"
 )
 
 // poolCollector exports pgxpool's statistics at scrape time.
@@ -85,4 +86,25 @@ func (c *trashCollector) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(c.entries, prometheus.GaugeValue, float64(st.Entries))
 	ch <- prometheus.MustNewConstMetric(c.bytes, prometheus.GaugeValue, float64(st.Bytes))
 	ch <- prometheus.MustNewConstMetric(c.oldest, prometheus.GaugeValue, age)
+}
+
+// storageCollector exports the background fsyncs of the trash folder that
+// failed (a rename that may not survive a power cut until the janitor
+// reconciles it).
+type storageCollector struct {
+	files      *storage.Storage
+	syncErrors *prometheus.Desc
+}
+
+func newStorageCollector(files *storage.Storage) *storageCollector {
+	return &storageCollector{files: files,
+		syncErrors: prometheus.NewDesc("imagenes_storage_fsync_errors_total", "Background fsyncs of the trash folder that failed (see the log's \"group fsync\" errors).", nil, nil),
+	}
+}
+
+func (c *storageCollector) Describe(ch chan<- *prometheus.Desc) { ch <- c.syncErrors }
+
+func (c *storageCollector) Collect(ch chan<- prometheus.Metric) {
+	n, _ := c.files.SyncErrors()
+	ch <- prometheus.MustNewConstMetric(c.syncErrors, prometheus.CounterValue, float64(n))
 }

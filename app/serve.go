@@ -172,7 +172,7 @@ func build(ctx context.Context, cfg config.Config, log *zap.Logger) (*deps, func
 		pool.Close()
 		return nil, nil, err
 	}
-	reg.MustRegister(newPoolCollector(pool), newTrashCollector(store))
+	reg.MustRegister(newPoolCollector(pool), newTrashCollector(store), newStorageCollector(files))
 	proto := trash.New(store, files, log)
 	domain := catalog.NewMetrics(reg)
 	d := &deps{
@@ -180,8 +180,13 @@ func build(ctx context.Context, cfg config.Config, log *zap.Logger) (*deps, func
 		protocol: proto, catalog: catalog.New(proto, files, domain), domain: domain,
 		registry: reg, log: log, balsamoa: bals,
 	}
+	files.OnSyncError(func(err error) {
+		log.Error("group fsync failed; the janitor reconciles a rename it may lose", zap.Error(err))
+	})
 	cleanup := func() {
-		files.Close()
+		if err := files.Close(); err != nil {
+			log.Error("storage close", zap.Error(err))
+		}
 		pool.Close()
 	}
 	return d, cleanup, nil

@@ -22,8 +22,9 @@ const maxCachedDirs = 4096
 // component through the root on every call: that resolution was 30% of the
 // server's CPU in a delete, and most of the janitor's dangling scan.
 type dirCache struct {
-	m sync.Map // folder (root-relative) → *os.File
-	n atomic.Int32
+	m   sync.Map // folder (root-relative) → *os.File
+	n   atomic.Int32
+	max int32 // maxCachedDirs; tests lower it to reach the full cache
 }
 
 // dir returns the open folder name and a release to call when done with it
@@ -36,7 +37,7 @@ func (s *Storage) dir(name string) (*os.File, func(), error) {
 	if err != nil {
 		return nil, nil, classify("open", name, err)
 	}
-	if s.dirs.n.Load() >= maxCachedDirs {
+	if s.dirs.n.Load() >= s.dirs.max {
 		return d, func() { d.Close() }, nil
 	}
 	if v, loaded := s.dirs.m.LoadOrStore(name, d); loaded {
@@ -117,7 +118,7 @@ func (s *Storage) moveToTrash(src, name string) (bool, error) {
 	}
 	switch {
 	case err == nil:
-		s.sync.mark(td)
+		s.sync.mark(trashDir)
 		return true, nil
 	case errors.Is(err, unix.EEXIST):
 		return false, fmt.Errorf("%q: %w", trashDir+"/"+name, fs.ErrExist)

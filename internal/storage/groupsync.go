@@ -2,8 +2,10 @@ package storage
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 )
@@ -22,25 +24,49 @@ const groupSyncEvery = 10 * time.Millisecond
 // commit. Where that does not hold, or in that window, a lost rename is
 // still found by the janitor: entry committed, file still live, no row →
 // moved into the trash under the entry's name.
+//
+// Folders are queued by name, not by descriptor: a descriptor the caller
+// got from a full folder cache is closed when the move returns, before the
+// tick, and fsyncing it would fail (or, with the number reused, sync some
+// other file). The tick opens each folder through open (the cache, or a
+// descriptor of its own that it closes after the fsync).
 type groupSync struct {
-	once  sync.Once
-	mu    sync.Mutex
-	dirty map[*os.File]struct{}
-	stop  chan struct{}
-	done  chan struct{}
+	open func(name string) (*os.File, func(), error)
+
+	mu      sync.Mutex
+	dirty   map[string]struct{}
+	started bool
+	closed  bool
+	stop    chan struct{}
+	done    chan struct{}
+
+	// A failed fsync is not retried in place (after EIO Linux may report a
+	// later fsync of the same folder clean without having written it); it
+	// is counted, kept for Close and SyncErrors, and the janitor reconciles
+	// what it may have lost.
+	failures atomic.Uint64
+	lastErr  atomic.Pointer[error]
+	onError  atomic.Pointer[func(error)]
 }
 
 // mark queues folders for the next group fsync, starting the loop on first
-// use (most Storages in tests never move a file).
-func (g *groupSync) mark(ds ...*os.File) {
-	g.once.Do(func() {
-		g.dirty = map[*os.File]struct{}{}
+// use (most Storages in tests never move a file). After close it syncs in
+// line: the rename has already happened and must not go unsynced.
+func (g *groupSync) mark(names ...string) {
+	g.mu.Lock()
+	if g.closed {
+		g.mu.Unlock()
+		g.record(g.syncAll(names))
+		return
+	}
+	if !g.started {
+		g.started = true
+		g.dirty = map[string]struct{}{}
 		g.stop, g.done = make(chan struct{}), make(chan struct{})
 		go g.loop()
-	})
-	g.mu.Lock()
-	for _, d := range ds {
-		g.dirty[d] = struct{}{}
+	}
+	for _, n := range names {
+		g.dirty[n] = struct{}{}
 	}
 	g.mu.Unlock()
 }
@@ -52,34 +78,85 @@ func (g *groupSync) loop() {
 	for {
 		select {
 		case <-t.C:
-			g.flush()
+			g.record(g.flush())
 		case <-g.stop:
-			g.flush()
+			g.record(g.flush())
 			return
 		}
 	}
 }
 
-func (g *groupSync) flush() {
+// flush fsyncs every queued folder and returns what failed.
+func (g *groupSync) flush() error {
 	g.mu.Lock()
-	ds := g.dirty
-	g.dirty = make(map[*os.File]struct{}, len(ds))
+	names := make([]string, 0, len(g.dirty))
+	for n := range g.dirty {
+		names = append(names, n)
+	}
+	clear(g.dirty)
 	g.mu.Unlock()
-	for d := range ds {
-		// EINVAL: a filesystem that cannot sync folders; the rename is as
-		// durable as it will get.
-		if err := d.Sync(); err != nil && !errors.Is(err, syscall.EINVAL) {
-			continue // the janitor reconciles what a failed sync may lose
-		}
+	return g.syncAll(names)
+}
+
+func (g *groupSync) syncAll(names []string) error {
+	var errs []error
+	for _, n := range names {
+		errs = append(errs, g.syncOne(n))
+	}
+	return errors.Join(errs...)
+}
+
+func (g *groupSync) syncOne(name string) error {
+	d, release, err := g.open(name)
+	if err != nil {
+		return fmt.Errorf("group fsync of %s: %w", name, err)
+	}
+	defer release()
+	// EINVAL: a filesystem that cannot sync folders; the rename is as
+	// durable as it will get.
+	if err := d.Sync(); err != nil && !errors.Is(err, syscall.EINVAL) {
+		return fmt.Errorf("group fsync of %s: %w", name, err)
+	}
+	return nil
+}
+
+func (g *groupSync) record(err error) {
+	if err == nil {
+		return
+	}
+	g.lastErr.Store(&err)
+	g.failures.Add(1)
+	if fn := g.onError.Load(); fn != nil {
+		(*fn)(err)
 	}
 }
 
-// close flushes what is queued and stops the loop; call before closing the
-// folders.
-func (g *groupSync) close() {
-	if g.stop == nil {
-		return
+// errors reports how many group fsyncs failed and the last failure.
+func (g *groupSync) errors() (uint64, error) {
+	if p := g.lastErr.Load(); p != nil {
+		return g.failures.Load(), *p
 	}
-	close(g.stop)
-	<-g.done
+	return 0, nil
+}
+
+// close flushes what is queued, stops the loop and reports the fsync
+// failures since the start (their count and the last one); call before
+// closing the folders. Safe to call more than once.
+func (g *groupSync) close() error {
+	g.mu.Lock()
+	if g.closed {
+		g.mu.Unlock()
+		return nil
+	}
+	g.closed = true
+	started := g.started
+	g.mu.Unlock()
+	if started {
+		close(g.stop)
+		<-g.done
+	}
+	if n, err := g.errors(); n > 0 {
+		return fmt.Errorf("%d group fsync(s) of the trash folder failed, the last: %w", n, err)
+	}
+	return nil
 }

@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"sync"
 	"syscall"
 )
 
@@ -41,6 +42,9 @@ type Storage struct {
 	root *os.Root
 	dirs dirCache  // open folders of the request path
 	sync groupSync // background fsync of the folders renames touched
+
+	closeOnce sync.Once
+	closeErr  error
 }
 
 // Open opens root (creating it and its folders if needed) and checks that
@@ -78,15 +82,32 @@ func Open(root string) (*Storage, error) {
 		r.Close()
 		return nil, err
 	}
-	return &Storage{path: abs, root: r}, nil
+	s := &Storage{path: abs, root: r}
+	s.dirs.max = maxCachedDirs
+	s.sync.open = s.dir
+	return s, nil
 }
 
-// Close releases the root.
+// Close waits for the last group fsync, then releases the folders and the
+// root. It returns the group fsyncs that failed since Open (a rename into
+// the trash that may not survive a power cut; the janitor reconciles it).
+// Closing twice is safe: the second call returns what the first did.
 func (s *Storage) Close() error {
-	s.sync.close()
-	s.dirs.close()
-	return s.root.Close()
+	s.closeOnce.Do(func() {
+		err := s.sync.close()
+		s.dirs.close()
+		s.closeErr = errors.Join(err, s.root.Close())
+	})
+	return s.closeErr
 }
+
+// SyncErrors reports how many background fsyncs of the trash folder failed
+// since Open, and the last failure, for a metric and the logs.
+func (s *Storage) SyncErrors() (uint64, error) { return s.sync.errors() }
+
+// OnSyncError sets a function called with each failed background fsync (the
+// app logs it); the storage package itself has no logger.
+func (s *Storage) OnSyncError(fn func(error)) { s.sync.onError.Store(&fn) }
 
 // Root returns the absolute path of the storage folder.
 func (s *Storage) Root() string { return s.path }
