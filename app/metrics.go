@@ -2,10 +2,12 @@ package main
 
 import (
 	"context"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/prometheus/client_golang/prometheus"
+	"go.uber.org/zap"
 
 	"github.com/imagenes/imagenes/internal/repo"
 	"github.com/imagenes/imagenes/internal/storage"
@@ -51,40 +53,69 @@ func (c *poolCollector) Collect(ch chan<- prometheus.Metric) {
 }
 
 // trashCollector exports the trash's size and age at scrape time, from one
-// query with a short deadline; a failed query exports nothing rather than
-// stale numbers.
+// query with a short deadline. A failed query is never silent: it is logged,
+// counted (imagenes_trash_stats_errors_total) and the last good numbers are
+// exported again (the oldest entry's age still grows with the clock), so an
+// alert on the age keeps its series and a dashboard sees the failure
+// beside it; imagenes_trash_stats_last_success_timestamp_seconds says how
+// old the numbers are.
 type trashCollector struct {
-	store                  *repo.Store
-	entries, bytes, oldest *prometheus.Desc
+	store *repo.Store
+	log   *zap.Logger
+	now   func() time.Time
+
+	entries, bytes, oldest, errorsTotal, lastSuccess *prometheus.Desc
+
+	mu     sync.Mutex // scrapes may run concurrently
+	last   repo.TrashStats
+	lastAt time.Time // zero: no query has succeeded yet
+	errs   uint64
 }
 
-func newTrashCollector(store *repo.Store) *trashCollector {
-	return &trashCollector{store: store,
-		entries: prometheus.NewDesc("imagenes_trash_entries", "Trash entries (restorable images).", nil, nil),
-		bytes:   prometheus.NewDesc("imagenes_trash_bytes", "Bytes of the files in the trash.", nil, nil),
-		oldest:  prometheus.NewDesc("imagenes_trash_oldest_age_seconds", "Age of the oldest trash entry (0 when empty); above TRASH_RETENTION means the janitor is not purging.", nil, nil),
+func newTrashCollector(store *repo.Store, log *zap.Logger) *trashCollector {
+	return &trashCollector{store: store, log: log, now: time.Now,
+		entries:     prometheus.NewDesc("imagenes_trash_entries", "Trash entries (restorable images).", nil, nil),
+		bytes:       prometheus.NewDesc("imagenes_trash_bytes", "Bytes of the files in the trash.", nil, nil),
+		oldest:      prometheus.NewDesc("imagenes_trash_oldest_age_seconds", "Age of the oldest trash entry (0 when empty); above TRASH_RETENTION means the janitor is not purging.", nil, nil),
+		errorsTotal: prometheus.NewDesc("imagenes_trash_stats_errors_total", "Scrapes whose trash statistics query failed (the last good numbers were exported).", nil, nil),
+		lastSuccess: prometheus.NewDesc("imagenes_trash_stats_last_success_timestamp_seconds", "When the trash statistics were last read (0: never).", nil, nil),
 	}
 }
 
 func (c *trashCollector) Describe(ch chan<- *prometheus.Desc) {
-	ch <- c.entries
-	ch <- c.bytes
-	ch <- c.oldest
+	for _, d := range []*prometheus.Desc{c.entries, c.bytes, c.oldest, c.errorsTotal, c.lastSuccess} {
+		ch <- d
+	}
 }
 
 func (c *trashCollector) Collect(ch chan<- prometheus.Metric) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
 	st, err := c.store.GetTrashStats(ctx)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	now := c.now()
 	if err != nil {
-		return
+		c.errs++
+		c.log.Warn("trash stats query failed; exporting the last good numbers", zap.Error(err), zap.Uint64("failures", c.errs))
+	} else {
+		c.last, c.lastAt = st, now
+	}
+	ch <- prometheus.MustNewConstMetric(c.errorsTotal, prometheus.CounterValue, float64(c.errs))
+	lastAt := 0.0
+	if !c.lastAt.IsZero() {
+		lastAt = float64(c.lastAt.UnixNano()) / 1e9
+	}
+	ch <- prometheus.MustNewConstMetric(c.lastSuccess, prometheus.GaugeValue, lastAt)
+	if c.lastAt.IsZero() {
+		return // nothing known yet: no numbers rather than zeros that look true
 	}
 	age := 0.0
-	if st.Oldest != nil {
-		age = time.Since(*st.Oldest).Seconds()
+	if c.last.Oldest != nil {
+		age = now.Sub(*c.last.Oldest).Seconds()
 	}
-	ch <- prometheus.MustNewConstMetric(c.entries, prometheus.GaugeValue, float64(st.Entries))
-	ch <- prometheus.MustNewConstMetric(c.bytes, prometheus.GaugeValue, float64(st.Bytes))
+	ch <- prometheus.MustNewConstMetric(c.entries, prometheus.GaugeValue, float64(c.last.Entries))
+	ch <- prometheus.MustNewConstMetric(c.bytes, prometheus.GaugeValue, float64(c.last.Bytes))
 	ch <- prometheus.MustNewConstMetric(c.oldest, prometheus.GaugeValue, age)
 }
 

@@ -172,7 +172,7 @@ func build(ctx context.Context, cfg config.Config, log *zap.Logger) (*deps, func
 		pool.Close()
 		return nil, nil, err
 	}
-	reg.MustRegister(newPoolCollector(pool), newTrashCollector(store), newStorageCollector(files))
+	reg.MustRegister(newPoolCollector(pool), newTrashCollector(store, log), newStorageCollector(files))
 	proto := trash.New(store, files, log)
 	domain := catalog.NewMetrics(reg)
 	d := &deps{

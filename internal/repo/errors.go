@@ -46,7 +46,7 @@ func translate(err error) error {
 		if pgErr.Code == "23503" { // foreign_key_violation
 			return &wrapped{sentinel: ErrForeignKey, err: err}
 		}
-		switch pgErr.Code[:2] {
+		switch sqlstateClass(pgErr.Code) {
 		case "23": // integrity constraint violation
 			return &wrapped{sentinel: ErrConflict, err: err}
 		case "22": // data exception: out of range, too long, bad syntax
@@ -63,6 +63,16 @@ func translate(err error) error {
 		return &wrapped{sentinel: ErrUnavailable, err: err}
 	}
 	return err
+}
+
+// sqlstateClass is a SQLSTATE's class (its first two characters), or ""
+// for a code too short to have one: a proxy or a test double may send an
+// error without a proper code, and that must not panic.
+func sqlstateClass(code string) string {
+	if len(code) < 2 {
+		return ""
+	}
+	return code[:2]
 }
 
 // commitError classifies a failed COMMIT. PostgreSQL answering with an
