@@ -72,11 +72,10 @@ func (w *world) request(c call) repo.DeleteRequest {
 	if c.image >= 0 {
 		id = w.ids[c.image]
 	}
-	by := c.caller
-	if by == "" {
-		by = "admin"
+	if c.caller == "" {
+		return repo.DeleteRequest{ID: id, Scope: repo.All, DeletedBy: "admin"}
 	}
-	return repo.DeleteRequest{ID: id, Scope: repo.Scope{Owner: c.caller}, DeletedBy: by}
+	return repo.DeleteRequest{ID: id, Scope: repo.Scope{Owner: c.caller}, DeletedBy: c.caller}
 }
 
 // outcome is what a caller saw, in words that do not depend on ids.

@@ -33,26 +33,38 @@ type NuevaImagen struct {
 	SHA256      string
 }
 
-// Scope limits which images a caller may see: an empty Owner means all
-// (admins); otherwise only images uploaded by that sub.
+// Scope limits which images a caller may see and delete: All (admins, the
+// janitor, product writes), or only the images uploaded by Owner. It fails
+// closed: the zero Scope, or an Owner lost on the way (""), matches
+// nothing, so a bug that drops the caller's identity hides every image
+// instead of exposing them all.
 type Scope struct {
 	Owner string
+	all   bool
 }
 
-// All is the scope of an admin.
-var All = Scope{}
+// All is the explicit scope that sees every image.
+var All = Scope{all: true}
 
 // Allows reports whether the scope may see an image owned by owner: the
-// same rule as the SQL that ownerArg feeds.
+// same rule as scopeSQL (the zero scope allows nothing).
 func (s Scope) Allows(owner *string) bool {
-	return s.Owner == "" || (owner != nil && *owner == s.Owner)
+	return s.all || (s.Owner != "" && owner != nil && *owner == s.Owner)
 }
 
-func (s Scope) ownerArg() *string {
+// scopeSQL is the filter of a Scope over producto_imagenes, with its two
+// parameters at $n and $n+1 (scopeArgs).
+func scopeSQL(n int) string {
+	return fmt.Sprintf("($%d::bool OR owner_sub = $%d::text)", n, n+1)
+}
+
+// scopeArgs are scopeSQL's parameters: all, and the owner (NULL when
+// empty, and owner_sub = NULL is never true).
+func (s Scope) scopeArgs() []any {
 	if s.Owner == "" {
-		return nil
+		return []any{s.all, nil}
 	}
-	return &s.Owner
+	return []any{s.all, s.Owner}
 }
 
 const imagenColumns = `id, producto_id, url, orden, owner_sub, bytes, content_type, sha256, created_at`
@@ -72,9 +84,9 @@ RETURNING ` + imagenColumns
 
 // GetImagen returns the image id if scope may see it, else ErrNotFound.
 func (s *Store) GetImagen(ctx context.Context, id int32, scope Scope) (Imagen, error) {
-	const q = `SELECT ` + imagenColumns + ` FROM producto_imagenes
-WHERE id = $1 AND ($2::text IS NULL OR owner_sub = $2)`
-	rows, _ := s.db.Query(ctx, q, id, scope.ownerArg())
+	q := `SELECT ` + imagenColumns + ` FROM producto_imagenes
+WHERE id = $1 AND ` + scopeSQL(2)
+	rows, _ := s.db.Query(ctx, q, append([]any{id}, scope.scopeArgs()...)...)
 	img, err := pgx.CollectExactlyOneRow(rows, pgx.RowToStructByName[Imagen])
 	if err != nil {
 		return Imagen{}, fmt.Errorf("get imagen %d: %w", id, translate(err))
@@ -93,14 +105,15 @@ type ImagenFilter struct {
 
 // ListImagenes returns a page of images in id order.
 func (s *Store) ListImagenes(ctx context.Context, f ImagenFilter) ([]Imagen, error) {
-	const q = `SELECT ` + imagenColumns + ` FROM producto_imagenes
+	q := `SELECT ` + imagenColumns + ` FROM producto_imagenes
 WHERE id > $1
-  AND ($2::text IS NULL OR owner_sub = $2)
-  AND ($3::int IS NULL OR producto_id = $3)
-  AND (NOT $4 OR producto_id IS NULL)
+  AND ($2::int IS NULL OR producto_id = $2)
+  AND (NOT $3 OR producto_id IS NULL)
+  AND ` + scopeSQL(5) + `
 ORDER BY id
-LIMIT $5`
-	rows, _ := s.db.Query(ctx, q, f.AfterID, f.Scope.ownerArg(), f.ProductoID, f.Unattached, f.Limit)
+LIMIT $4`
+	args := append([]any{f.AfterID, f.ProductoID, f.Unattached, f.Limit}, f.Scope.scopeArgs()...)
+	rows, _ := s.db.Query(ctx, q, args...)
 	imgs, err := pgx.CollectRows(rows, pgx.RowToStructByName[Imagen])
 	if err != nil {
 		return nil, fmt.Errorf("list imagenes: %w", translate(err))

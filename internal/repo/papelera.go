@@ -47,7 +47,7 @@ const entradaColumns = `id, imagen_id, producto_id, url, orden, owner_sub, bytes
 // then finds nothing. Ids that do not exist or are not visible are simply
 // absent from the result.
 func (s *Store) TrashImagenes(ctx context.Context, ids []int32, scope Scope, motivo, deletedBy string) ([]Entrada, error) {
-	return s.trash(ctx, lockByIDsSQL, trashByIDsSQL, 2, ids, scope.ownerArg(), motivo, deletedBy)
+	return s.trash(ctx, lockByIDsSQL, trashByIDsSQL, 3, append([]any{ids}, append(scope.scopeArgs(), motivo, deletedBy)...)...)
 }
 
 // TrashImagenesDeProducto is TrashImagenes for every image of product pid.
@@ -57,14 +57,14 @@ func (s *Store) TrashImagenesDeProducto(ctx context.Context, pid int32, motivo, 
 
 // The row selections of the deletes; their parameters come first, then
 // motivo and deletedBy.
-const (
-	byIDsWhere      = `id = ANY($1) AND ($2::text IS NULL OR owner_sub = $2)`
+var (
+	byIDsWhere      = `id = ANY($1) AND ` + scopeSQL(2)
 	byProductoWhere = `producto_id = $1`
 )
 
 var (
 	lockByIDsSQL       = lockURLsOfSQL(byIDsWhere)
-	trashByIDsSQL      = trashSQL(byIDsWhere, 2)
+	trashByIDsSQL      = trashSQL(byIDsWhere, 3)
 	lockByProductoSQL  = lockURLsOfSQL(byProductoWhere)
 	trashByProductoSQL = trashSQL(byProductoWhere, 1)
 )
@@ -128,12 +128,16 @@ type DeleteRequest struct {
 // as TrashImagenes does.
 func (s *Store) TrashRequested(ctx context.Context, rs []DeleteRequest, motivo string) ([]Entrada, error) {
 	ids := make([]int32, len(rs))
+	alls := make([]bool, len(rs))
 	owners := make([]*string, len(rs))
 	by := make([]string, len(rs))
 	for i, r := range rs {
-		ids[i], owners[i], by[i] = r.ID, r.Scope.ownerArg(), r.DeletedBy
+		ids[i], alls[i], by[i] = r.ID, r.Scope.all, r.DeletedBy
+		if r.Scope.Owner != "" { // else NULL: owner_sub = NULL is never true
+			owners[i] = &r.Scope.Owner
+		}
 	}
-	return s.trash(ctx, lockRequestedSQL, trashRequestedSQL, 1, ids, owners, by, motivo)
+	return s.trash(ctx, lockRequestedSQL, trashRequestedSQL, 1, ids, alls, owners, by, motivo)
 }
 
 var lockRequestedSQL = lockURLsOfSQL(`id = ANY($1)`)
@@ -141,16 +145,16 @@ var lockRequestedSQL = lockURLsOfSQL(`id = ANY($1)`)
 // trashRequestedSQL: each row goes to the first request (by position) that
 // may see it, so a repeated id is deleted once and the others find nothing.
 const trashRequestedSQL = `WITH r AS (
-  SELECT * FROM unnest($1::int[], $2::text[], $3::text[]) WITH ORDINALITY AS r(id, owner, por, ord)
+  SELECT * FROM unnest($1::int[], $2::bool[], $3::text[], $4::text[]) WITH ORDINALITY AS r(id, every, owner, por, ord)
 ), pick AS (
-  SELECT DISTINCT ON (p.id) p.id, r.por FROM producto_imagenes p JOIN r ON p.id = r.id AND (r.owner IS NULL OR p.owner_sub = r.owner)
+  SELECT DISTINCT ON (p.id) p.id, r.por FROM producto_imagenes p JOIN r ON p.id = r.id AND (r.every OR p.owner_sub = r.owner)
   ORDER BY p.id, r.ord
 ), d AS (
   DELETE FROM producto_imagenes p USING pick WHERE p.id = pick.id
   RETURNING p.id, p.producto_id, p.url, p.orden, p.owner_sub, p.bytes, p.content_type, p.sha256, p.created_at, pick.por
 )
 INSERT INTO imagenes_papelera (imagen_id, producto_id, url, orden, owner_sub, bytes, content_type, sha256, creado_en, motivo, eliminado_por, sin_archivo)
-SELECT id, producto_id, url, orden, owner_sub, bytes, content_type, sha256, created_at, $4, NULLIF(por, ''),
+SELECT id, producto_id, url, orden, owner_sub, bytes, content_type, sha256, created_at, $5, NULLIF(por, ''),
   url NOT LIKE '/recursos/%' OR EXISTS (SELECT 1 FROM producto_imagenes o WHERE o.url = d.url AND o.id NOT IN (SELECT id FROM d))
 FROM d
 RETURNING ` + entradaColumns

@@ -15,10 +15,10 @@ func TestPgbenchScriptIsTheServiceSQL(t *testing.T) {
 	}
 	r := strings.NewReplacer(
 		"$1", "ARRAY[:id]::int[]",
-		"$2::text", "NULL::text",
-		"$2", "NULL",
-		"$3", "'imagen'",
-		"$4", "'admin'",
+		"$2::bool", "true::bool", // repo.All: an admin's delete
+		"$3::text", "NULL::text",
+		"$4", "'imagen'",
+		"$5", "'admin'",
 	)
 	want := r.Replace(lockByIDsSQL) + ";\n" + r.Replace(trashByIDsSQL) + ";"
 	if !strings.Contains(string(script), "BEGIN;\n"+want+"\nCOMMIT;") {

@@ -78,7 +78,7 @@ func (f *fixture) trashCount(t *testing.T) int {
 
 func (f *fixture) rows(t *testing.T) int {
 	t.Helper()
-	imgs, err := f.store.ListImagenes(context.Background(), repo.ImagenFilter{Limit: 100})
+	imgs, err := f.store.ListImagenes(context.Background(), repo.ImagenFilter{Scope: repo.All, Limit: 100})
 	if err != nil {
 		t.Fatal(err)
 	}
