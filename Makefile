@@ -9,6 +9,7 @@ LDFLAGS   := -s -w -X main.version=$(VERSION)
 # A throwaway secret for local runs only; production sets JWT_SECRET or JWKS_URL.
 DEV_SECRET ?= dev-secret-change-me-0123456789
 
+# The binary is static; only `make test` turns cgo on, for the race detector.
 export CGO_ENABLED ?= 0
 
 .PHONY: help build run run-s3 minio-stop replicas test test-short vet fmt clean db-stop janitor-measure bench k6 crash fuzz e2e soak
@@ -56,14 +57,14 @@ run-s3: build ## like make run, with the images in a bucket of a local MinIO (sc
 	echo; echo "admin token (24h): $$TOKEN"; echo; \
 	exec $(BIN) serve
 
-test: ## run every test against a throwaway local PostgreSQL and MinIO
+test: ## run every test, with the race detector, against a throwaway local PostgreSQL and MinIO
 	@set -euo pipefail; \
 	export IMAGENES_TEST_DATABASE_URL=$$(scripts/localpg.sh start test --fast); \
 	export IMAGENES_TEST_S3_URL=$$(scripts/minio.sh start test); \
 	$(GO) vet ./...; \
-	$(GO) test -count=1 -timeout 15m ./...; \
+	CGO_ENABLED=1 $(GO) test -race -count=1 -timeout 20m ./...; \
 	echo "== the HTTP and janitor suites again, on the S3 backend (MinIO)"; \
-	IMAGENES_TEST_STORAGE=s3 $(GO) test -count=1 -timeout 15m -skip '^TestReplicas$$' ./internal/handlers/ ./internal/janitor/ ./internal/crashtest/
+	IMAGENES_TEST_STORAGE=s3 CGO_ENABLED=1 $(GO) test -race -count=1 -timeout 20m -skip '^TestReplicas$$' ./internal/handlers/ ./internal/janitor/ ./internal/crashtest/
 
 e2e: ## the nginx config beside Balsamoa with the real nginx, and the admin page in headless Chromium (both installed with apt-get when missing)
 	scripts/e2e.sh
