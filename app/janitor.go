@@ -124,6 +124,7 @@ func summary(r janitor.Report) string {
 
 // itemHeadings say, per kind of item, what a pass does to it.
 var itemHeadings = map[string]string{
+	"staging":    "staging: upload leftovers older than JANITOR_ORPHAN_GRACE, removed",
 	"recovered":  "recover: files of deletes that never committed put back, or lost renames moved into the trash",
 	"adopted":    "recover: trash files without an entry given one",
 	"purged":     "purge: trash entries past TRASH_RETENTION removed for good",

@@ -88,6 +88,7 @@ func (p *pass) settleDangling(ctx context.Context, rows []repo.LocalImagen) erro
 		}
 		p.rep.InFlight += len(rows) - len(locked)
 		var still []int32
+		var items []Item
 		for _, r := range locked {
 			gone, err := p.fileMissing(r.URL)
 			if err != nil {
@@ -96,7 +97,8 @@ func (p *pass) settleDangling(ctx context.Context, rows []repo.LocalImagen) erro
 			if gone {
 				still = append(still, r.ID)
 				p.noteDangling(r, p.rep.Dangling+len(still))
-				p.list(kindDangling, Item{URL: r.URL, ImagenID: r.ID})
+				items = append(items, Item{URL: r.URL, ImagenID: r.ID})
+				p.list(kindDangling, items[len(items)-1])
 			}
 		}
 		p.rep.Dangling += len(still)
@@ -104,7 +106,11 @@ func (p *pass) settleDangling(ctx context.Context, rows []repo.LocalImagen) erro
 			return nil
 		}
 		if p.cfg.DryRun {
-			p.rep.Repaired += len(still) // listed under dangling
+			// Listed as the real pass lists them, so the two reports agree.
+			p.rep.Repaired += len(still)
+			for _, it := range items {
+				p.list(kindRepaired, it)
+			}
 			return nil
 		}
 		es, err := tx.DeleteImagenes(ctx, still, repo.All, repo.MotivoColgante, deletedBy)

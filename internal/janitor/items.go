@@ -31,10 +31,14 @@ const (
 	kindRepaired   = "repaired"
 	kindAdopted    = "adopted"
 	kindThumbnails = "thumbnails"
+	kindStaging    = "staging"
 )
 
+// stagingFolder prefixes a staging leftover's name in listings.
+const stagingFolder = ".tmp/"
+
 // itemKinds is the order in which listings print: the order of the steps.
-var itemKinds = []string{kindRecovered, kindAdopted, kindPurged, kindOrphans, kindUnattached, kindDangling, kindRepaired, kindThumbnails}
+var itemKinds = []string{kindStaging, kindRecovered, kindAdopted, kindPurged, kindOrphans, kindUnattached, kindDangling, kindRepaired, kindThumbnails}
 
 // ItemKinds returns the kinds of Report.Items in the order of the steps.
 func ItemKinds() []string { return append([]string(nil), itemKinds...) }

@@ -223,14 +223,16 @@ func (p *pass) run(ctx context.Context) error {
 	if !ok {
 		return ErrNoMarker
 	}
-	if !p.cfg.DryRun {
-		// Staged uploads older than the grace period belong to requests
-		// that died; a live upload is never that old.
-		n, err := p.files.CleanStaging(p.cfg.OrphanGrace, p.now)
-		p.rep.Staging += n
-		if err != nil {
-			return fmt.Errorf("clean staging: %w", err)
-		}
+	// Staged uploads older than the grace period belong to requests that
+	// died; a live upload is never that old. A dry run counts the same
+	// selection without removing it.
+	stale, err := p.files.CleanStaging(p.cfg.OrphanGrace, p.now, p.cfg.DryRun)
+	p.rep.Staging += len(stale)
+	for _, name := range stale {
+		p.moved(kindStaging, Item{URL: stagingFolder + name})
+	}
+	if err != nil {
+		return fmt.Errorf("clean staging: %w", err)
 	}
 	steps := []struct {
 		name string

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
@@ -177,7 +178,7 @@ func (f *fixture) state() string {
 
 // counts are the report fields a scenario checks.
 type counts struct {
-	recovered, purged, orphans, unattached, dangling, repaired, adopted, missing, inFlight int
+	recovered, purged, orphans, unattached, dangling, repaired, adopted, missing, inFlight, staging, thumbnails int
 }
 
 // trashedMetric reads imagenes_trashed_total{motivo} of the domain's metrics.
@@ -201,7 +202,7 @@ func (f *fixture) trashedMetric(t *testing.T, motivo string) float64 {
 }
 
 func countsOf(r janitor.Report) counts {
-	return counts{r.Recovered, r.Purged, r.Orphans, r.Unattached, r.Dangling, r.Repaired, r.Adopted, r.TrashMissing, r.InFlight}
+	return counts{r.Recovered, r.Purged, r.Orphans, r.Unattached, r.Dangling, r.Repaired, r.Adopted, r.TrashMissing, r.InFlight, r.Staging, r.Thumbnails}
 }
 
 func TestPassSteps(t *testing.T) {
@@ -355,6 +356,40 @@ func TestPassSteps(t *testing.T) {
 				}
 			}
 		}, cfg: func(c *janitor.Config) { c.RepairDangling = true }, want: counts{dangling: 1, repaired: 1}},
+		{name: "staging: old upload leftovers go, young ones stay", setup: func(f *fixture) func(*testing.T) {
+			stale := filepath.Join(f.root, ".tmp", "upload-died.part")
+			young := filepath.Join(f.root, ".tmp", "upload-running.part")
+			for _, p := range []string{stale, young} {
+				if err := os.WriteFile(p, []byte("x"), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if err := os.Chtimes(stale, old, old); err != nil {
+				t.Fatal(err)
+			}
+			return func(t *testing.T) {
+				if _, err := os.Stat(stale); err == nil {
+					t.Errorf("old staging file still there")
+				}
+				if _, err := os.Stat(young); err != nil {
+					t.Errorf("young staging file removed: %v", err)
+				}
+			}
+		}, want: counts{staging: 1}},
+		{name: "thumbnails: cached ones of a gone original go", setup: func(f *fixture) func(*testing.T) {
+			p := filepath.Join(f.root, ".miniaturas", "64", "imagenes", "productos", "zz", "gone.png.png")
+			if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(p, []byte("thumb"), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			return func(t *testing.T) {
+				if _, err := os.Stat(p); err == nil {
+					t.Errorf("thumbnail of a gone original still there")
+				}
+			}
+		}, want: counts{thumbnails: 1}},
 		{name: "entry whose file is nowhere is reported", setup: func(f *fixture) func(*testing.T) {
 			e, url := f.trashed()
 			f.kit.Remove(f.t, trashKey(storage.TrashName(e.ID, e.EliminadoEn, url)))
@@ -370,7 +405,8 @@ func TestPassSteps(t *testing.T) {
 			if tt.cfg != nil {
 				tt.cfg(&c)
 			}
-			// A dry run first: same counts, nothing changed.
+			// A dry run first: same counts and items, nothing changed.
+			c.List = true
 			before := f.state()
 			dc := c
 			dc.DryRun = true
@@ -390,6 +426,9 @@ func TestPassSteps(t *testing.T) {
 			}
 			if got := countsOf(rep); got != tt.want {
 				t.Errorf("got %+v, want %+v", got, tt.want)
+			}
+			if diff := cmp.Diff(itemURLs(dry), itemURLs(rep)); diff != "" {
+				t.Errorf("the dry run listed other items than the pass (-dry +pass):\n%s", diff)
 			}
 			check(t)
 			// A second pass finds nothing more to do (dangling rows, when

@@ -378,8 +378,8 @@ func TestStageRefusals(t *testing.T) {
 		if err := b.Discard(st); err != nil {
 			t.Errorf("discard: %v", err)
 		}
-		if n, err := b.CleanStaging(0, time.Now().Add(time.Hour)); n != 0 || err != nil {
-			t.Errorf("clean after discard: %d %v, want nothing left", n, err)
+		if left, err := b.CleanStaging(0, time.Now().Add(time.Hour), false); len(left) != 0 || err != nil {
+			t.Errorf("clean after discard: %v %v, want nothing left", left, err)
 		}
 	})
 }

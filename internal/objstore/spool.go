@@ -86,22 +86,30 @@ func (s *Store) Discard(st *storage.Staged) error {
 }
 
 // CleanStaging removes spool files older than olderThan (left by a handler
-// that died) and returns how many. The spool is this process's own
+// that died) and returns their names; with dryRun it removes nothing and
+// returns the names it would remove. The spool is this process's own
 // temporary folder, so it never touches another replica's uploads.
-func (s *Store) CleanStaging(olderThan time.Duration, now time.Time) (int, error) {
+func (s *Store) CleanStaging(olderThan time.Duration, now time.Time, dryRun bool) ([]string, error) {
 	ents, err := os.ReadDir(s.spool)
 	if err != nil {
-		return 0, fmt.Errorf("read spool: %w", err)
+		return nil, fmt.Errorf("read spool: %w", err)
 	}
-	removed := 0
+	var stale []string
 	for _, e := range ents {
 		fi, err := e.Info()
-		if err != nil || now.Sub(fi.ModTime()) < olderThan {
+		if err != nil || !fi.Mode().IsRegular() || now.Sub(fi.ModTime()) < olderThan {
 			continue
 		}
-		if os.Remove(filepath.Join(s.spool, e.Name())) == nil {
-			removed++
+		if dryRun {
+			stale = append(stale, e.Name())
+			continue
+		}
+		switch err := os.Remove(filepath.Join(s.spool, e.Name())); {
+		case err == nil:
+			stale = append(stale, e.Name())
+		case !errors.Is(err, fs.ErrNotExist):
+			return stale, fmt.Errorf("remove spooled upload: %w", err)
 		}
 	}
-	return removed, nil
+	return stale, nil
 }

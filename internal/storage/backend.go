@@ -41,7 +41,7 @@ type Backend interface {
 	Stage(r io.Reader, limit int64, allowed []string) (*Staged, error)
 	Publish(st *Staged, url string) error
 	Discard(st *Staged) error
-	CleanStaging(olderThan time.Duration, now time.Time) (int, error)
+	CleanStaging(olderThan time.Duration, now time.Time, dryRun bool) ([]string, error)
 
 	// The janitor's listings, streamed in bounded batches.
 	WalkLive(fn func(url string, d fs.DirEntry) error) error

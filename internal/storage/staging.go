@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"net/http"
 	"os"
 	"path"
@@ -135,14 +136,16 @@ func (s *Storage) Discard(st *Staged) error {
 }
 
 // CleanStaging removes staged files older than olderThan: leftovers of
-// uploads cut off by a crash. It returns how many it removed.
-func (s *Storage) CleanStaging(olderThan time.Duration, now time.Time) (int, error) {
+// uploads cut off by a crash. It returns their names. With dryRun it
+// removes nothing and returns the names it would have removed: the janitor's
+// dry run reports from the same selection as its real pass.
+func (s *Storage) CleanStaging(olderThan time.Duration, now time.Time, dryRun bool) ([]string, error) {
 	d, err := s.root.Open(stagingDir)
 	if err != nil {
-		return 0, classify("open", stagingDir, err)
+		return nil, classify("open", stagingDir, err)
 	}
 	defer d.Close()
-	removed := 0
+	var stale []string
 	for {
 		ents, err := d.ReadDir(1024)
 		for _, e := range ents {
@@ -150,15 +153,22 @@ func (s *Storage) CleanStaging(olderThan time.Duration, now time.Time) (int, err
 			if ierr != nil || !info.Mode().IsRegular() || now.Sub(info.ModTime()) < olderThan {
 				continue
 			}
-			if rerr := s.root.Remove(stagingDir + "/" + e.Name()); rerr == nil {
-				removed++
+			if dryRun {
+				stale = append(stale, e.Name())
+				continue
+			}
+			switch rerr := s.root.Remove(stagingDir + "/" + e.Name()); {
+			case rerr == nil:
+				stale = append(stale, e.Name())
+			case !errors.Is(rerr, fs.ErrNotExist): // gone meanwhile is fine
+				return stale, classify("remove", stagingDir+"/"+e.Name(), rerr)
 			}
 		}
 		if errors.Is(err, io.EOF) || len(ents) == 0 {
-			return removed, nil
+			return stale, nil
 		}
 		if err != nil {
-			return removed, fmt.Errorf("read %s: %w", stagingDir, err)
+			return stale, fmt.Errorf("read %s: %w", stagingDir, err)
 		}
 	}
 }

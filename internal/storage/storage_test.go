@@ -303,9 +303,14 @@ func TestCleanStagingAndMarker(t *testing.T) {
 	}
 	past := time.Now().Add(-48 * time.Hour)
 	os.Chtimes(old, past, past)
-	n, err := s.CleanStaging(24*time.Hour, time.Now())
-	if err != nil || n != 1 || exists(old) || !exists(fresh) {
-		t.Errorf("got %d %v (old %v fresh %v), want 1 removed: the old one", n, err, exists(old), exists(fresh))
+	for _, dry := range []bool{true, false} {
+		names, err := s.CleanStaging(24*time.Hour, time.Now(), dry)
+		if err != nil || len(names) != 1 || names[0] != "old.part" {
+			t.Errorf("dry run %v: got %v %v, want [old.part]", dry, names, err)
+		}
+		if exists(old) != dry || !exists(fresh) {
+			t.Errorf("dry run %v: got old %v fresh %v, want old removed only by the real clean", dry, exists(old), exists(fresh))
+		}
 	}
 
 	if ok, err := s.MarkerExists(); ok || err != nil {
