@@ -47,9 +47,9 @@ func TestAdminPageInChromium(t *testing.T) {
 	const secret = "e2e-secret-0123456789abcdef"
 	pool, dbURL := dbtest.New(t)
 	root := t.TempDir()
-	addr := freeAddr(t)
-	stop, wait := serveInBackground(t, map[string]string{"DATABASE_URL": dbURL, "STORAGE_DIR": root,
-		"HTTP_ADDR": addr, "JWT_SECRET": secret, "LOG_LEVEL": "warn"})
+	env := map[string]string{"DATABASE_URL": dbURL, "STORAGE_DIR": root, "JWT_SECRET": secret, "LOG_LEVEL": "warn"}
+	stop, wait := serveInBackground(t, env)
+	addr := env["HTTP_ADDR"]
 	defer func() {
 		stop()
 		if err := wait(); err != nil {

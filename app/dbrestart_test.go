@@ -35,8 +35,7 @@ func TestDatabaseRestart(t *testing.T) {
 	if out, err := exec.Command("psql", "-q", base, "-c", "DROP DATABASE IF EXISTS imagenes", "-c", "CREATE DATABASE imagenes").CombinedOutput(); err != nil {
 		t.Fatalf("create database: %v %s", err, out)
 	}
-	addr := freeAddr(t)
-	env := map[string]string{"DATABASE_URL": dbURL, "HTTP_ADDR": addr, "STORAGE_DIR": t.TempDir(),
+	env := map[string]string{"DATABASE_URL": dbURL, "STORAGE_DIR": t.TempDir(),
 		"JWT_SECRET": "restart-secret-0123456789", "LOG_LEVEL": "error", "REQUEST_TIMEOUT": "2s"}
 	if err := run(context.Background(), []string{"migrate", "up"}, envOf(env), io.Discard, io.Discard); err != nil {
 		t.Fatal(err)
@@ -47,6 +46,7 @@ func TestDatabaseRestart(t *testing.T) {
 	}
 	token := strings.TrimSpace(tok.String())
 	sigterm, wait := serveInBackground(t, env)
+	addr := env["HTTP_ADDR"]
 	defer func() { sigterm(); wait() }() //nolint:errcheck // the test is about what came before
 
 	c := &http.Client{Timeout: 10 * time.Second}

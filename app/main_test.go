@@ -90,13 +90,13 @@ func TestTokenIsAdminHS256(t *testing.T) {
 func TestServeLifecycle(t *testing.T) {
 	t.Parallel()
 	_, dbURL := dbtest.New(t)
-	addr := freeAddr(t)
 	env := map[string]string{
-		"DATABASE_URL": dbURL, "HTTP_ADDR": addr, "STORAGE_DIR": t.TempDir(),
+		"DATABASE_URL": dbURL, "STORAGE_DIR": t.TempDir(),
 		"JWT_SECRET": "0123456789abcdef0123", "LOG_LEVEL": "warn",
 		"JANITOR_ENABLED": "true", "JANITOR_SCHEDULE": "@every 1s",
 	}
 	sigterm, wait := serveInBackground(t, env)
+	addr := env["HTTP_ADDR"]
 	res, err := http.Get(fmt.Sprintf("http://%s/metrics", addr))
 	if err != nil {
 		t.Fatal(err)

@@ -53,9 +53,9 @@ func TestBesideBalsamoa(t *testing.T) {
 	const secret = "e2e-secret-0123456789abcdef"
 	_, dbURL := dbtest.New(t)
 	storage := t.TempDir()
-	imagenesAddr := freeAddr(t)
-	stop, wait := serveInBackground(t, map[string]string{"DATABASE_URL": dbURL, "STORAGE_DIR": storage,
-		"HTTP_ADDR": imagenesAddr, "JWT_SECRET": secret, "LOG_LEVEL": "warn"})
+	env := map[string]string{"DATABASE_URL": dbURL, "STORAGE_DIR": storage, "JWT_SECRET": secret, "LOG_LEVEL": "warn"}
+	stop, wait := serveInBackground(t, env)
+	imagenesAddr := env["HTTP_ADDR"]
 	defer func() {
 		stop()
 		if err := wait(); err != nil {

@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/pprof"
 	"time"
@@ -76,9 +77,13 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 		go servePprof(cfg.PprofAddr, log)
 	}
 
+	ln, err := listen(ctx, app.Config().Network, cfg.HTTPAddr)
+	if err != nil {
+		return fmt.Errorf("listen %s: %w", cfg.HTTPAddr, err)
+	}
 	errc := make(chan error, 1)
-	go func() { errc <- app.Listen(cfg.HTTPAddr) }()
-	log.Info("serving", zap.String("addr", cfg.HTTPAddr), zap.String("storage", d.files.Root()), zap.String("version", version))
+	go func() { errc <- app.Listener(ln) }()
+	log.Info("serving", zap.String("addr", ln.Addr().String()), zap.String("storage", d.files.Root()), zap.String("version", version))
 
 	select {
 	case err := <-errc:
@@ -95,6 +100,20 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 		sched.Stop(sctx)
 	}
 	return nil
+}
+
+// listenerKey carries, in serve's context, a listener its caller already
+// holds. Tests listen on port 0 and hand serve the listener: choosing a free
+// port, closing it and letting serve bind it again raced with every other
+// test doing the same.
+type listenerKey struct{}
+
+// listen returns the context's listener, or listens on addr.
+func listen(ctx context.Context, network, addr string) (net.Listener, error) {
+	if ln, ok := ctx.Value(listenerKey{}).(net.Listener); ok {
+		return ln, nil
+	}
+	return net.Listen(network, addr)
 }
 
 // start is what every long-running subcommand does first: parse its flags

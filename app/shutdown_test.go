@@ -24,9 +24,8 @@ import (
 func TestGracefulShutdownUnderLoad(t *testing.T) {
 	t.Parallel()
 	pool, dbURL := dbtest.New(t)
-	addr := freeAddr(t)
 	root := t.TempDir()
-	env := map[string]string{"DATABASE_URL": dbURL, "HTTP_ADDR": addr, "STORAGE_DIR": root,
+	env := map[string]string{"DATABASE_URL": dbURL, "STORAGE_DIR": root,
 		"JWT_SECRET": "shutdown-secret-0123456789", "LOG_LEVEL": "error"}
 	const n = 600
 	if err := run(context.Background(), []string{"seed", "--n", fmt.Sprint(n)}, envOf(env), io.Discard, io.Discard); err != nil {
@@ -38,6 +37,7 @@ func TestGracefulShutdownUnderLoad(t *testing.T) {
 	}
 	token := strings.TrimSpace(tok.String())
 	sigterm, wait := serveInBackground(t, env)
+	addr := env["HTTP_ADDR"]
 
 	var next, answered atomic.Int64
 	statuses := make([]int, n+1) // by id; 0: no answer
@@ -65,8 +65,14 @@ func TestGracefulShutdownUnderLoad(t *testing.T) {
 			}
 		}()
 	}
-	for answered.Load() < 100 {
+	// SIGTERM once 100 deletes were answered; if the load never gets
+	// there (every client failing), stop anyway and say so below rather
+	// than spin until the test binary's timeout.
+	for deadline := time.Now().Add(60 * time.Second); answered.Load() < 100 && time.Now().Before(deadline); {
 		time.Sleep(time.Millisecond)
+	}
+	if got := answered.Load(); got < 100 {
+		t.Errorf("only %d deletes answered within 60s; the load did not run", got)
 	}
 	sigterm()
 	wg.Wait()

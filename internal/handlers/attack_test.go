@@ -74,6 +74,7 @@ func TestHugeUploadStreamIsCut(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.path, func(t *testing.T) {
+			e := e.on(t)
 			runtime.GC()
 			var before runtime.MemStats
 			runtime.ReadMemStats(&before)

@@ -80,6 +80,7 @@ VALUES (3, 'Baja', 'baja@balsamoa.test', 'x', 1, false, '11111111-2222-3333-4444
 	}
 
 	t.Run("a logout rotates the session: 401 from then on", func(t *testing.T) {
+		e := e.on(t)
 		e.exec(`INSERT INTO usuarios (id, nombre, email, contrasena, rol_id, sesion_id) VALUES (4, 'Otra', 'otra@balsamoa.test', 'x', 1, $1)`, anaSesion)
 		tok4 := balsamoaToken(t, 4, 1, anaSesion)
 		if got := e.do(t, req{method: "GET", path: "/api/v1/admin/imagenes", header: cookie(tok4)}); got.status != 200 {

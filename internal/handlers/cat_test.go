@@ -32,6 +32,7 @@ func TestCatUpload(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			e := e.on(t)
 			body, ct := multipartBody(t, tt.field, "cat.png", tt.content)
 			var got resp
 			if len(tt.content) > 11<<20 { // fasthttp refuses it before any handler: needs a real socket

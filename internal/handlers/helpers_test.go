@@ -41,7 +41,8 @@ const testSecret = "test-secret-0123456789abcdef"
 // storage root in t.TempDir() — or a fresh bucket on the test MinIO under
 // IMAGENES_TEST_STORAGE=s3 (make test runs the backend-neutral tests so).
 type env struct {
-	t     testing.TB
+	t     testing.TB // fails: the test, or the subtest of on(t)
+	owner testing.TB // the test that made e: the app's cleanups are its own
 	app   *fiber.App
 	pool  *pgxpool.Pool
 	store *repo.Store
@@ -66,6 +67,15 @@ type envOpts struct {
 	files storage.Backend
 	// redirect answers image reads with presigned urls (s3 only).
 	redirect bool
+}
+
+// on returns e for a subtest: its helpers then fail t, not the test that
+// made e (FailNow on a parent from a subtest's goroutine is a test bug that
+// hides the real failure).
+func (e *env) on(t testing.TB) *env {
+	c := *e
+	c.t = t
+	return &c
 }
 
 func newEnv(t testing.TB, opts ...envOpts) *env {
@@ -133,7 +143,7 @@ func newEnv(t testing.TB, opts ...envOpts) *env {
 		Ready:    func(ctx context.Context) error { return errors.Join(store.Ping(ctx), files.Usable()) },
 		Redirect: presign, RedirectTTL: time.Minute,
 	})
-	e := &env{t: t, app: app, pool: pool, store: store, files: files, kit: kit, root: root, logs: logs}
+	e := &env{t: t, owner: t, app: app, pool: pool, store: store, files: files, kit: kit, root: root, logs: logs}
 	e.admin = mint(t, "admin-1", true)
 	e.alice = mint(t, "alice", false)
 	e.bob = mint(t, "bob", false)
@@ -303,7 +313,7 @@ func (e *env) listen() string {
 		e.t.Fatal(err)
 	}
 	go e.app.Listener(ln) //nolint:errcheck // ends with Shutdown
-	e.t.Cleanup(func() { e.app.Shutdown() })
+	e.owner.Cleanup(func() { e.app.Shutdown() })
 	return "http://" + ln.Addr().String()
 }
 

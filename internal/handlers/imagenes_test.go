@@ -36,6 +36,7 @@ func TestBalsamoaUpload(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			e := e.on(t)
 			r := req{method: "POST", path: "/api/v1/admin/imagenes/subir", token: tt.token}
 			if tt.raw != "" {
 				r.body, r.contentType = strings.NewReader(tt.raw), "text/plain"

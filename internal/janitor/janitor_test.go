@@ -356,36 +356,11 @@ func TestPassSteps(t *testing.T) {
 				}
 			}
 		}, cfg: func(c *janitor.Config) { c.RepairDangling = true }, want: counts{dangling: 1, repaired: 1}},
-		{name: "staging: old upload leftovers go, young ones stay", setup: func(f *fixture) func(*testing.T) {
-			stale := filepath.Join(f.root, ".tmp", "upload-died.part")
-			young := filepath.Join(f.root, ".tmp", "upload-running.part")
-			for _, p := range []string{stale, young} {
-				if err := os.WriteFile(p, []byte("x"), 0o644); err != nil {
-					t.Fatal(err)
-				}
-			}
-			if err := os.Chtimes(stale, old, old); err != nil {
-				t.Fatal(err)
-			}
-			return func(t *testing.T) {
-				if _, err := os.Stat(stale); err == nil {
-					t.Errorf("old staging file still there")
-				}
-				if _, err := os.Stat(young); err != nil {
-					t.Errorf("young staging file removed: %v", err)
-				}
-			}
-		}, want: counts{staging: 1}},
 		{name: "thumbnails: cached ones of a gone original go", setup: func(f *fixture) func(*testing.T) {
-			p := filepath.Join(f.root, ".miniaturas", "64", "imagenes", "productos", "zz", "gone.png.png")
-			if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-				t.Fatal(err)
-			}
-			if err := os.WriteFile(p, []byte("thumb"), 0o644); err != nil {
-				t.Fatal(err)
-			}
+			k := ".miniaturas/64/imagenes/productos/zz/gone.png.png"
+			f.kit.Put(f.t, k, []byte("thumb"), 0)
 			return func(t *testing.T) {
-				if _, err := os.Stat(p); err == nil {
+				if f.kit.Exists(t, k) {
 					t.Errorf("thumbnail of a gone original still there")
 				}
 			}
@@ -618,7 +593,8 @@ func TestFailClosed(t *testing.T) {
 		name    string
 		setup   func(f *fixture)
 		cfg     func(c *janitor.Config)
-		want    error // nil: the pass succeeds
+		want    error // a refusal; nil with stopped false: the pass succeeds
+		stopped bool  // the pass stops on an error that is no refusal (the database's)
 		orphans int
 	}{
 		{name: "no storage marker", setup: func(f *fixture) {
@@ -652,7 +628,7 @@ func TestFailClosed(t *testing.T) {
 			f.image(false)
 			f.file(storage.NewImageURL("png"))
 			f.exec(`ALTER TABLE imagenes_papelera RENAME TO papelera_perdida`)
-		}},
+		}, stopped: true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -666,7 +642,7 @@ func TestFailClosed(t *testing.T) {
 			before := f.state()
 			rep, err := f.j.Run(context.Background(), c)
 			switch {
-			case tt.name == "database error":
+			case tt.stopped:
 				if err == nil || errors.Is(err, janitor.ErrRefused) || rep.Error == "" {
 					t.Fatalf("got %v (report error %q), want the pass stopped by the database error", err, rep.Error)
 				}
@@ -686,5 +662,46 @@ func TestFailClosed(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// The staging step, dry and real: a dry run counted 0 for an old staging
+// file the real pass removes. Staging is the folder's .tmp (a bucket's
+// spool is a local temporary folder of the process), so this runs on disk
+// in both of make test's runs.
+func TestStagingDryRunAsPass(t *testing.T) {
+	t.Parallel()
+	f := newFixtureOn(t, storagetest.Disk)
+	f.image(false)
+	stale := filepath.Join(f.root, ".tmp", "upload-died.part")
+	young := filepath.Join(f.root, ".tmp", "upload-running.part")
+	for _, p := range []string{stale, young} {
+		if err := os.WriteFile(p, []byte("x"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.Chtimes(stale, old, old); err != nil {
+		t.Fatal(err)
+	}
+	c := cfg()
+	c.List = true
+	for _, dry := range []bool{true, false} {
+		c.DryRun = dry
+		rep, err := f.j.Run(context.Background(), c)
+		if err != nil {
+			t.Fatalf("dry run %v: %v", dry, err)
+		}
+		if got := countsOf(rep); got != (counts{staging: 1}) {
+			t.Errorf("dry run %v: got %+v, want staging 1", dry, got)
+		}
+		if got := itemURLs(rep)["staging"]; len(got) != 1 || got[0] != ".tmp/upload-died.part" {
+			t.Errorf("dry run %v: got staging items %v, want [.tmp/upload-died.part]", dry, got)
+		}
+		if _, err := os.Stat(stale); (err == nil) != dry {
+			t.Errorf("dry run %v: old staging file there = %v", dry, err == nil)
+		}
+		if _, err := os.Stat(young); err != nil {
+			t.Errorf("dry run %v: young staging file removed: %v", dry, err)
+		}
 	}
 }
