@@ -191,7 +191,7 @@ func build(ctx context.Context, cfg config.Config, log *zap.Logger) (*deps, func
 		pool.Close()
 		return nil, nil, err
 	}
-	reg.MustRegister(newPoolCollector(pool), newTrashCollector(store, log), newStorageCollector(files))
+	reg.MustRegister(newPoolCollector(pool), newTrashCollector(store, log))
 	proto := trash.New(store, files, log)
 	domain := catalog.NewMetrics(reg)
 	d := &deps{
@@ -199,9 +199,13 @@ func build(ctx context.Context, cfg config.Config, log *zap.Logger) (*deps, func
 		protocol: proto, catalog: catalog.New(proto, files, domain), domain: domain,
 		registry: reg, log: log, balsamoa: bals,
 	}
-	files.OnSyncError(func(err error) {
-		log.Error("group fsync failed; the janitor reconciles a rename it may lose", zap.Error(err))
-	})
+	// A folder's background fsyncs of the trash (a bucket has none).
+	if folder, ok := files.(*storage.Storage); ok {
+		reg.MustRegister(newStorageCollector(folder))
+		folder.OnSyncError(func(err error) {
+			log.Error("group fsync failed; the janitor reconciles a rename it may lose", zap.Error(err))
+		})
+	}
 	cleanup := func() {
 		if err := files.Close(); err != nil {
 			log.Error("storage close", zap.Error(err))

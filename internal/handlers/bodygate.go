@@ -17,7 +17,16 @@ const anonBodyLimit = 64 << 10
 // concurrent 10 MiB posts to /healthz were all read into memory before
 // routing (21 MB → 2.2 GB). A body over the limit is a 413 and the
 // connection is closed; the token itself is checked later, by the route.
+//
+// With streamed bodies fasthttp only reads ahead what this allows (at most
+// 8 KiB) and leaves the rest to streamedBodies, which enforces the same
+// limit (bodyLimitFor) on the stream.
 func bodyGate(h *fasthttp.RequestHeader) fasthttp.RequestConfig {
+	return fasthttp.RequestConfig{MaxRequestBodySize: bodyLimitFor(h)}
+}
+
+// bodyLimitFor is a request's body limit, from its header alone.
+func bodyLimitFor(h *fasthttp.RequestHeader) int {
 	p := h.RequestURI()
 	if i := bytes.Index(p, []byte("://")); i >= 0 && bytes.IndexByte(p[:i], '/') < 0 {
 		// absolute-form target (http://host/path): keep the path
@@ -31,10 +40,10 @@ func bodyGate(h *fasthttp.RequestHeader) fasthttp.RequestConfig {
 	if i := bytes.IndexByte(p, '?'); i >= 0 {
 		p = p[:i]
 	}
-	big := bytes.Equal(p, []byte("/api/image")) || bytes.HasPrefix(p, []byte("/api/v1/admin/"))
+	big := bytes.EqualFold(bytes.TrimSuffix(p, []byte("/")), []byte("/api/image")) || bytes.HasPrefix(bytes.ToLower(p), []byte("/api/v1/admin/"))
 	authed := len(h.Peek(fasthttp.HeaderAuthorization)) > 0 || len(h.Cookie("token")) > 0
 	if big && authed {
-		return fasthttp.RequestConfig{}
+		return bodyLimit
 	}
-	return fasthttp.RequestConfig{MaxRequestBodySize: anonBodyLimit}
+	return anonBodyLimit
 }

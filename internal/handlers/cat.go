@@ -36,6 +36,7 @@ type catHandler struct {
 	catalog imagenCatalog
 	files   liveFiles
 	links   redirector
+	uploads uploadSlots
 }
 
 func scopeOf(u auth.User) repo.Scope {
@@ -60,19 +61,15 @@ var catUploadMsgs = messages{fiber.StatusBadRequest: "Missing file to upload."}
 // upload: POST /api/image, multipart field "file", jpeg or png up to 10 MiB.
 func (h *catHandler) upload(c *fiber.Ctx) error {
 	u, _ := auth.FromCtx(c)
-	fh, err := c.FormFile("file")
+	release, err := h.uploads.acquire(c)
 	if err != nil {
-		return catUploadMsgs.wrap(errNoFile)
+		return err
 	}
-	if fh.Size > catMaxUpload {
-		return storage.ErrTooLarge
+	defer release()
+	st, err := stageUpload(c, h.files, "file", catMaxUpload, catTypes)
+	if errors.Is(err, errNoFile) {
+		return catUploadMsgs.wrap(err)
 	}
-	f, err := fh.Open()
-	if err != nil {
-		return catUploadMsgs.wrap(errNoFile)
-	}
-	defer f.Close()
-	st, err := h.files.Stage(f, catMaxUpload, catTypes)
 	if err != nil {
 		return err
 	}

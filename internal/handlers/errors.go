@@ -41,6 +41,8 @@ var statusTable = []struct {
 	{errFraming, fiber.StatusBadRequest, "Solicitud mal formada: longitud del cuerpo ambigua", "Malformed request: ambiguous body length."},
 	{errBadBody, fiber.StatusBadRequest, "Cuerpo de la solicitud inválido", "Invalid request body."},
 	{errNoFile, fiber.StatusBadRequest, "No se recibió ningún archivo", "Missing file to upload."},
+	{errBrokenUpload, fiber.StatusBadRequest, "La subida llegó incompleta o mal formada; la imagen no se guardó", "Upload incomplete or malformed; the image was not stored."},
+	{errUploadsBusy, fiber.StatusServiceUnavailable, "Demasiadas subidas en curso; reintente en unos segundos", "Too many uploads in progress; retry shortly."},
 	{storage.ErrTooLarge, fiber.StatusRequestEntityTooLarge, "El archivo supera el límite de 5 MB", "File too large (max 10MB)."},
 	{storage.ErrNotImage, fiber.StatusUnsupportedMediaType, "Solo se aceptan imágenes (jpg, png, webp, gif)", "Only JPEG and PNG images are accepted."},
 	{storage.ErrEmpty, fiber.StatusBadRequest, "El archivo está vacío", "Empty file."},

@@ -67,6 +67,8 @@ type envOpts struct {
 	files storage.Backend
 	// redirect answers image reads with presigned urls (s3 only).
 	redirect bool
+	// maxUploads is Deps.MaxUploads (0: the default).
+	maxUploads int
 }
 
 // on returns e for a subtest: its helpers then fail t, not the test that
@@ -140,8 +142,9 @@ func newEnv(t testing.TB, opts ...envOpts) *env {
 			Log: log, Trashed: domain}),
 		JanitorConfig: janitor.Config{Retention: 168 * time.Hour, OrphanGrace: time.Hour, UnattachedTTL: 24 * time.Hour, MaxOrphans: 1000, BatchSize: 100},
 		Registry:      reg, RequestTimeout: 10 * time.Second, ReadTimeout: o.readTimeout, Balsamoa: bals,
-		Ready:    func(ctx context.Context) error { return errors.Join(store.Ping(ctx), files.Usable()) },
-		Redirect: presign, RedirectTTL: time.Minute,
+		MaxUploads: o.maxUploads,
+		Ready:      func(ctx context.Context) error { return errors.Join(store.Ping(ctx), files.Usable()) },
+		Redirect:   presign, RedirectTTL: time.Minute,
 	})
 	e := &env{t: t, owner: t, app: app, pool: pool, store: store, files: files, kit: kit, root: root, logs: logs}
 	e.admin = mint(t, "admin-1", true)

@@ -35,6 +35,7 @@ type imagenCatalog interface {
 
 type stager interface {
 	Stage(r io.Reader, limit int64, allowed []string) (*storage.Staged, error)
+	Discard(st *storage.Staged) error
 }
 
 // imagenesHandler serves Balsamoa's image and trash routes (admin only).
@@ -45,6 +46,7 @@ type imagenesHandler struct {
 	// retention is TRASH_RETENTION: when an entry will be purged (0: not
 	// told).
 	retention time.Duration
+	uploads   uploadSlots
 }
 
 // imagenJSON is an image as Balsamoa's admin sees it.
@@ -67,19 +69,12 @@ func toImagenJSON(i repo.Imagen) imagenJSON {
 // upload: POST /api/v1/admin/imagenes/subir, multipart field "imagen".
 func (h *imagenesHandler) upload(c *fiber.Ctx) error {
 	u, _ := auth.FromCtx(c)
-	fh, err := c.FormFile("imagen")
+	release, err := h.uploads.acquire(c)
 	if err != nil {
-		return errNoFile
+		return err
 	}
-	if fh.Size > balsamoaMaxUpload {
-		return storage.ErrTooLarge
-	}
-	f, err := fh.Open()
-	if err != nil {
-		return errNoFile
-	}
-	defer f.Close()
-	st, err := h.files.Stage(f, balsamoaMaxUpload, balsamoaTypes)
+	defer release()
+	st, err := stageUpload(c, h.files, "imagen", balsamoaMaxUpload, balsamoaTypes)
 	if err != nil {
 		return err
 	}

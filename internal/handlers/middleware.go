@@ -51,6 +51,12 @@ func accessLog(log *zap.Logger, m *Metrics, timeout time.Duration) fiber.Handler
 		ctx, cancel := context.WithTimeout(context.Background(), timeout)
 		defer cancel()
 		c.SetUserContext(ctx)
+		c.Locals(timeoutKey{}, timeout)
+		defer func() {
+			if cancel, ok := c.Locals(restartedKey{}).(context.CancelFunc); ok {
+				cancel()
+			}
+		}()
 
 		if err := c.Next(); err != nil {
 			if herr := c.App().ErrorHandler(c, err); herr != nil {
@@ -146,3 +152,26 @@ func methodLabel(m string) string {
 
 // statusText is the label of a status code in metrics.
 func statusText(code int) string { return strconv.Itoa(code) }
+
+// Locals keys of restartDeadline.
+type (
+	timeoutKey   struct{} // REQUEST_TIMEOUT, set by accessLog
+	restartedKey struct{} // the cancel of the restarted deadline
+)
+
+// restartDeadline gives the request's database work its whole
+// REQUEST_TIMEOUT from now, once its body is read: a body the client took
+// its time to send (an upload streamed into staging, bounded by
+// READ_TIMEOUT) must not eat the time of the work that follows.
+func restartDeadline(c *fiber.Ctx) {
+	timeout, ok := c.Locals(timeoutKey{}).(time.Duration)
+	if !ok {
+		return
+	}
+	if prev, ok := c.Locals(restartedKey{}).(context.CancelFunc); ok {
+		prev()
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	c.Locals(restartedKey{}, cancel)
+	c.SetUserContext(ctx)
+}

@@ -60,6 +60,10 @@ type Deps struct {
 	// ReadTimeout bounds how long a client may take to send a request
 	// (headers and body); a slow client is cut off. 0 means 30s.
 	ReadTimeout time.Duration
+	// MaxUploads bounds the uploads streaming into staging at once (both
+	// upload routes together); one more is a 503 with Retry-After. 0
+	// means defaultMaxUploads.
+	MaxUploads int
 }
 
 // NewApp builds the Fiber app with every route. main and the HTTP tests
@@ -87,6 +91,9 @@ func NewApp(d Deps) *fiber.App {
 		// text where a 401 was due. The upload handlers parse it themselves,
 		// after the token check, and answer in their family's words.
 		DisablePreParseMultipartForm: true,
+		// Bodies are read by streamedBodies, uploads straight into staging
+		// (uploadstream.go), not by fasthttp into memory before routing.
+		StreamRequestBody: true,
 	})
 	app.Server().HeaderReceived = bodyGate
 	m := NewMetrics(d.Registry)
@@ -96,6 +103,7 @@ func NewApp(d Deps) *fiber.App {
 	app.Use(recoverAll(d.Log))
 	app.Use(accessLog(d.Log, m, d.RequestTimeout))
 	app.Use(framing())
+	app.Use(streamedBodies())
 	app.Use(sameSiteCookieWrites())
 	app.Use(recover.New(recover.Config{EnableStackTrace: true, StackTraceHandler: func(c *fiber.Ctx, e any) {
 		d.Log.Error("panic", zap.String("request_id", requestID(c)), zap.Any("panic", e), zap.Stack("stack"))
@@ -123,7 +131,8 @@ func NewApp(d Deps) *fiber.App {
 	app.Get("/recursos/*", static.serve)
 	app.Head("/recursos/*", static.serve)
 
-	img := &imagenesHandler{store: d.Store, catalog: d.Catalog, files: d.Files, retention: d.JanitorConfig.Retention}
+	uploads := newUploadSlots(d.MaxUploads)
+	img := &imagenesHandler{store: d.Store, catalog: d.Catalog, files: d.Files, retention: d.JanitorConfig.Retention, uploads: uploads}
 	admin := app.Group("/api/v1/admin", d.Auth.Required(), d.Auth.AdminOnly())
 	admin.Post("/imagenes/subir", img.upload)
 	admin.Get("/imagenes", img.list)
@@ -153,7 +162,7 @@ func NewApp(d Deps) *fiber.App {
 
 	// Per-route middleware, not Group("/api", mw): a Use on /api would run
 	// the token check a second time on every /api/v1 route.
-	cat := &catHandler{store: d.Store, catalog: d.Catalog, files: d.Files, links: links}
+	cat := &catHandler{store: d.Store, catalog: d.Catalog, files: d.Files, links: links, uploads: uploads}
 	anyUser := d.Auth.Required()
 	app.Post("/api/image", anyUser, cat.upload)
 	app.Get("/api/images", anyUser, cat.list)

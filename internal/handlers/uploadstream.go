@@ -1,0 +1,212 @@
+package handlers
+
+import (
+	"bytes"
+	"errors"
+	"io"
+	"mime/multipart"
+	"strings"
+
+	"github.com/gofiber/fiber/v2"
+
+	"github.com/imagenes/imagenes/internal/storage"
+)
+
+// Request bodies are streamed (fiber.Config.StreamRequestBody): fasthttp
+// reads the headers and at most 8 KiB of the body before the handlers run.
+// An upload's multipart body then goes part by part straight into its
+// staging file, never whole into memory (fasthttp used to hold the body and
+// then a copy of its file part: ~2× the upload per request in flight).
+// Every other route's body is read here, up to its limit, so c.Body() keeps
+// working for them.
+//
+// The rule that comes with streaming: a request whose body was not read to
+// its end closes the connection after the answer. Otherwise the unread rest
+// of the body would be parsed as the next request on that connection — a
+// smuggled request (a 401 before an upload's body, a 503 when the uploads
+// are busy, a refused cross-site write).
+
+// Errors of streamed bodies, mapped to status in errors.go.
+var (
+	// errBrokenUpload: the multipart body ended early or is malformed
+	// after its file part began (a client that went away, a proxy that cut
+	// it); before that, an unreadable form is errNoFile.
+	errBrokenUpload = errors.New("upload body broken or incomplete")
+	// errUploadsBusy: maxUploads uploads are in flight; 503 with
+	// Retry-After.
+	errUploadsBusy = errors.New("too many uploads in flight")
+)
+
+// defaultMaxUploads is how many uploads may stream into staging at once
+// when Deps.MaxUploads is 0. Each costs a few tens of KiB of buffers, a file
+// descriptor and disk bandwidth; more at once only slows every one of them.
+const defaultMaxUploads = 32
+
+// uploadRetryAfter is the Retry-After of a 503 for busy uploads, seconds:
+// an upload of a few MiB on a LAN takes well under that.
+const uploadRetryAfter = "2"
+
+// uploadSlots bounds the uploads in flight. A full set answers at once
+// (503, Retry-After) rather than queueing: a queued upload would still hold
+// its connection and its client's patience.
+type uploadSlots chan struct{}
+
+func newUploadSlots(n int) uploadSlots {
+	if n <= 0 {
+		n = defaultMaxUploads
+	}
+	return make(uploadSlots, n)
+}
+
+// acquire takes a slot, or answers errUploadsBusy with its Retry-After.
+func (s uploadSlots) acquire(c *fiber.Ctx) (release func(), err error) {
+	select {
+	case s <- struct{}{}:
+		return func() { <-s }, nil
+	default:
+		c.Set(fiber.HeaderRetryAfter, uploadRetryAfter)
+		return nil, errUploadsBusy
+	}
+}
+
+// bodyKey holds, in c.Locals, an upload route's body still to be read.
+type bodyKey struct{}
+
+// limitedBody reads a request body up to limit bytes; one byte more is
+// storage.ErrTooLarge. It remembers whether it reached the body's end.
+type limitedBody struct {
+	r     io.Reader // nil: no body
+	n     int64
+	limit int64
+	eof   bool
+}
+
+func (b *limitedBody) Read(p []byte) (int, error) {
+	if b.r == nil || b.eof {
+		b.eof = true
+		return 0, io.EOF
+	}
+	if room := b.limit - b.n + 1; int64(len(p)) > room {
+		p = p[:room]
+	}
+	n, err := b.r.Read(p)
+	b.n += int64(n)
+	if b.n > b.limit {
+		return n, storage.ErrTooLarge
+	}
+	if err == io.EOF {
+		b.eof = true
+	}
+	return n, err
+}
+
+// isUploadRoute: the two routes whose body streams into staging. Fiber
+// routes case-insensitively and ignores a trailing slash, so this does too.
+func isUploadRoute(path string) bool {
+	p := strings.TrimSuffix(path, "/")
+	return strings.EqualFold(p, "/api/image") || strings.EqualFold(p, "/api/v1/admin/imagenes/subir")
+}
+
+// streamedBodies enforces each request's body limit (bodyLimitFor, the
+// same rule as bodyGate) on the streamed body: a Content-Length over it is
+// refused before a byte is read, a chunked body when it crosses it. Upload
+// routes get the body as a reader (c.Locals(bodyKey{})); every other route
+// gets it read into c.Body().
+func streamedBodies() fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		upload := isUploadRoute(c.Path())
+		limit := int64(bodyLimitFor(&c.Request().Header))
+		if cl := c.Request().Header.ContentLength(); cl > 0 && int64(cl) > limit {
+			c.Context().SetConnectionClose()
+			return tooLarge(upload)
+		}
+		body := &limitedBody{r: c.Context().RequestBodyStream(), limit: limit}
+		if upload {
+			c.Locals(bodyKey{}, body)
+			err := c.Next()
+			if !body.eof {
+				c.Context().SetConnectionClose()
+			}
+			return err
+		}
+		if body.r == nil {
+			return c.Next()
+		}
+		b, err := io.ReadAll(body)
+		if err != nil {
+			c.Context().SetConnectionClose()
+			if errors.Is(err, storage.ErrTooLarge) {
+				return tooLarge(false)
+			}
+			return errBadBody
+		}
+		c.Request().SetBody(b)
+		restartDeadline(c)
+		return c.Next()
+	}
+}
+
+func tooLarge(upload bool) error {
+	if upload {
+		return storage.ErrTooLarge
+	}
+	return fiber.ErrRequestEntityTooLarge
+}
+
+// stageUpload streams the file part named field of the request's multipart
+// body into staging (files.Stage judges its type and size) and reads the
+// body to its end, so the connection can serve the next request. A form
+// with no such file part is errNoFile.
+func stageUpload(c *fiber.Ctx, files stager, field string, limit int64, types []string) (*storage.Staged, error) {
+	boundary := string(c.Request().Header.MultipartFormBoundary())
+	if boundary == "" {
+		return nil, errNoFile
+	}
+	body, _ := c.Locals(bodyKey{}).(io.Reader)
+	if body == nil { // not through streamedBodies (a route alias): already read
+		body = bytes.NewReader(c.Body())
+	}
+	mr := multipart.NewReader(body, boundary)
+	for {
+		p, err := mr.NextPart()
+		if errors.Is(err, storage.ErrTooLarge) {
+			return nil, err
+		}
+		if err != nil {
+			return nil, errNoFile
+		}
+		if p.FormName() != field || p.FileName() == "" {
+			continue
+		}
+		st, err := files.Stage(partReader{p}, limit, types)
+		if err != nil {
+			return nil, err
+		}
+		// The rest of the form (other fields, the closing boundary) is read
+		// and dropped, within the body's limit.
+		if _, err := io.Copy(io.Discard, body); err != nil {
+			return nil, errors.Join(uploadErr(err), files.Discard(st))
+		}
+		restartDeadline(c)
+		return st, nil
+	}
+}
+
+// partReader tells a broken body (errBrokenUpload) from a file over its
+// limit (storage.ErrTooLarge) when the file part is read.
+type partReader struct{ p *multipart.Part }
+
+func (r partReader) Read(b []byte) (int, error) {
+	n, err := r.p.Read(b)
+	if err != nil && err != io.EOF {
+		err = uploadErr(err)
+	}
+	return n, err
+}
+
+func uploadErr(err error) error {
+	if errors.Is(err, storage.ErrTooLarge) {
+		return err
+	}
+	return errors.Join(errBrokenUpload, err)
+}
