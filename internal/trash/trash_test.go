@@ -90,56 +90,61 @@ func (f *fixture) rows(t *testing.T) int {
 func TestRunUndoesFileMoves(t *testing.T) {
 	t.Parallel()
 	errBoom := errors.New("boom")
+	// An after is what runs after the moves, before commit; a case's
+	// fault sets the database up and returns it.
+	type after = func(ctx context.Context, tx *trash.Tx) error
 	tests := []struct {
 		name      string
-		after     func(ctx context.Context, tx *trash.Tx) error // runs after the moves, before commit
+		fault     func(t *testing.T, f *fixture, ctx context.Context) after
 		wantErr   error
 		wantLive  bool // files back in place?
 		wantTrash int
 		wantRows  int
 	}{
-		{"commit", func(context.Context, *trash.Tx) error { return nil }, nil, false, 3, 0},
-		{"fn fails after the moves", func(context.Context, *trash.Tx) error { return errBoom }, errBoom, true, 0, 3},
-		{"commit refused", nil, repo.ErrCommitRefused, true, 0, 3},
-		{"commit outcome unknown", nil, repo.ErrCommitUnknown, false, 3, 3},
+		{"commit", func(*testing.T, *fixture, context.Context) after {
+			return func(context.Context, *trash.Tx) error { return nil }
+		}, nil, false, 3, 0},
+		{"fn fails after the moves", func(*testing.T, *fixture, context.Context) after {
+			return func(context.Context, *trash.Tx) error { return errBoom }
+		}, errBoom, true, 0, 3},
+		{"commit refused", func(t *testing.T, f *fixture, ctx context.Context) after {
+			f.exec(t, `CREATE FUNCTION refuse() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'no'; END $$`)
+			f.exec(t, `CREATE CONSTRAINT TRIGGER refuse AFTER INSERT ON imagenes_papelera
+DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION refuse()`)
+			return func(context.Context, *trash.Tx) error { return nil }
+		}, repo.ErrCommitRefused, true, 0, 3},
+		{"commit outcome unknown", func(t *testing.T, f *fixture, ctx context.Context) after {
+			// Terminate the transaction's backend from outside, so its
+			// COMMIT gets no answer. The rows stay (PostgreSQL rolled
+			// back) and the files stay in the trash for the janitor.
+			return func(context.Context, *trash.Tx) error {
+				f.exec(t, `SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+WHERE datname = current_database() AND state = 'idle in transaction'`)
+				// The signal is asynchronous: wait until the backend is
+				// gone, so the COMMIT surely meets a dead connection.
+				for i := 0; ; i++ {
+					var n int
+					if err := f.pool.QueryRow(ctx, `SELECT count(*) FROM pg_stat_activity
+WHERE datname = current_database() AND state = 'idle in transaction'`).Scan(&n); err != nil {
+						return err
+					}
+					if n == 0 {
+						return nil
+					}
+					if i == 500 {
+						return errors.New("terminated backend still there after 5s")
+					}
+					time.Sleep(10 * time.Millisecond)
+				}
+			}
+		}, repo.ErrCommitUnknown, false, 3, 3},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			f := newFixture(t, 3)
 			ctx := context.Background()
-			after := tt.after
-			switch tt.name {
-			case "commit refused":
-				f.exec(t, `CREATE FUNCTION refuse() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'no'; END $$`)
-				f.exec(t, `CREATE CONSTRAINT TRIGGER refuse AFTER INSERT ON imagenes_papelera
-DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION refuse()`)
-				after = func(context.Context, *trash.Tx) error { return nil }
-			case "commit outcome unknown":
-				// Terminate the transaction's backend from outside, so its
-				// COMMIT gets no answer. The rows stay (PostgreSQL rolled
-				// back) and the files stay in the trash for the janitor.
-				after = func(context.Context, *trash.Tx) error {
-					f.exec(t, `SELECT pg_terminate_backend(pid) FROM pg_stat_activity
-WHERE datname = current_database() AND state = 'idle in transaction'`)
-					// The signal is asynchronous: wait until the backend is
-					// gone, so the COMMIT surely meets a dead connection.
-					for i := 0; ; i++ {
-						var n int
-						if err := f.pool.QueryRow(ctx, `SELECT count(*) FROM pg_stat_activity
-WHERE datname = current_database() AND state = 'idle in transaction'`).Scan(&n); err != nil {
-							return err
-						}
-						if n == 0 {
-							return nil
-						}
-						if i == 500 {
-							return errors.New("terminated backend still there after 5s")
-						}
-						time.Sleep(10 * time.Millisecond)
-					}
-				}
-			}
+			after := tt.fault(t, f, ctx)
 			err := f.svc.Run(ctx, func(tx *trash.Tx) error {
 				if _, err := tx.DeleteImagenes(ctx, f.ids, repo.All, repo.MotivoImagen, "test"); err != nil {
 					return err
