@@ -123,8 +123,12 @@ func newHarnessOn(t *testing.T, kind string) *harness {
 	// very first upload (file live, row not committed) would otherwise meet
 	// the janitor's fail-closed refusal of an empty table next to a full
 	// folder, which is right for a real deployment but not what this
-	// harness tests. External, so it owns no file.
-	if _, err := pool.Exec(context.Background(), `INSERT INTO producto_imagenes (url, orden) VALUES ('https://cdn.example.test/ancla.png', 1)`); err != nil {
+	// harness tests. External, so it owns no file; attached to a product of
+	// its own, so the janitor's unattached step (TTL 0 here) never takes it,
+	// and left out of the load's deletes (someID), so nothing empties the
+	// table behind the harness's back (a flake seen on S3).
+	if _, err := pool.Exec(context.Background(), `WITH p AS (INSERT INTO productos (nombre, precio) VALUES ('ancla', 1) RETURNING id)
+		INSERT INTO producto_imagenes (producto_id, url, orden) SELECT id, $1, 1 FROM p`, anchorURL); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(h.stop)
@@ -338,11 +342,15 @@ func (h *harness) load(stop <-chan struct{}) {
 
 var errServerGone = errors.New("server gone")
 
-// someID is the id of an existing image, so most deletes delete something.
+// anchorURL is the external image row the harness starts with (see newHarness).
+const anchorURL = "https://cdn.example.test/ancla.png"
+
+// someID is the id of an existing image other than the anchor, so most
+// deletes delete something.
 func (h *harness) someID() int {
 	var n int
-	if err := h.pool.QueryRow(context.Background(), `SELECT COALESCE((SELECT id FROM producto_imagenes ORDER BY random() LIMIT 1), 1)`).Scan(&n); err != nil {
-		return 1
+	if err := h.pool.QueryRow(context.Background(), `SELECT COALESCE((SELECT id FROM producto_imagenes WHERE url <> $1 ORDER BY random() LIMIT 1), 2147483647)`, anchorURL).Scan(&n); err != nil {
+		return 2147483647
 	}
 	return n
 }
