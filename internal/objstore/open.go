@@ -30,6 +30,23 @@ func (f *File) Close() error {
 	return err
 }
 
+// open GETs key as a streaming File; a missing key is storage.ErrNotExist.
+func (s *Store) open(k string) (storage.File, error) {
+	ctx, cancel := context.WithCancel(context.Background())
+	o, err := s.c.GetObject(ctx, s.bucket, k, minio.GetObjectOptions{})
+	if err != nil {
+		cancel()
+		return nil, s.fail("open", k, err)
+	}
+	oi, err := o.Stat()
+	if err != nil {
+		o.Close()
+		cancel()
+		return nil, s.fail("open", k, err)
+	}
+	return &File{Object: o, info: info(oi), cancel: cancel}, nil
+}
+
 // OpenLive opens the live object of url. A missing object is
 // storage.ErrNotExist. The request that finds it is bounded by the time
 // limit; the body then streams at the reader's pace.

@@ -2,7 +2,6 @@ package objstore
 
 import (
 	"bytes"
-	"context"
 	"strings"
 
 	"github.com/minio/minio-go/v7"
@@ -13,23 +12,6 @@ import (
 // The thumbnail cache on the bucket: the same keys as on disk
 // (storage.ThumbKey under the prefix), so the thumbnail routes and the
 // janitor's sweep work on either backend.
-
-// open GETs key as a streaming File; a missing key is storage.ErrNotExist.
-func (s *Store) open(k string) (storage.File, error) {
-	ctx, cancel := context.WithCancel(context.Background())
-	o, err := s.c.GetObject(ctx, s.bucket, k, minio.GetObjectOptions{})
-	if err != nil {
-		cancel()
-		return nil, s.fail("open", k, err)
-	}
-	oi, err := o.Stat()
-	if err != nil {
-		o.Close()
-		cancel()
-		return nil, s.fail("open", k, err)
-	}
-	return &File{Object: o, info: info(oi), cancel: cancel}, nil
-}
 
 // OpenTrash opens trash object name (the admin's preview of a trashed
 // image).

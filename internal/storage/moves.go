@@ -170,6 +170,12 @@ func (s *Storage) OpenLive(url string) (File, error) {
 	if err != nil {
 		return nil, err
 	}
+	return s.openRegular(p)
+}
+
+// openRegular opens p for reading when it is a regular file: a folder or a
+// symlink is ErrUnsafePath, and no symlink is followed on the way.
+func (s *Storage) openRegular(p string) (File, error) {
 	if _, err := s.regular(p); err != nil {
 		return nil, err
 	}

@@ -187,12 +187,5 @@ func (s *Storage) OpenTrash(name string) (File, error) {
 	if err != nil {
 		return nil, err
 	}
-	if _, err := s.regular(p); err != nil {
-		return nil, err
-	}
-	f, err := s.root.OpenFile(p, os.O_RDONLY|syscallNoFollow, 0)
-	if err != nil {
-		return nil, classify("open", p, err)
-	}
-	return f, nil
+	return s.openRegular(p)
 }
