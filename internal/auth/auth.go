@@ -80,6 +80,10 @@ type Auth struct {
 	cfg  Config
 	jwks *keyfunc.JWKS
 	mw   fiber.Handler
+	// verified remembers tokens that passed mw (see cache.go); now is its
+	// clock (a test's, in tests).
+	verified *verifiedCache
+	now      func() time.Time
 }
 
 // New prepares verification. With a JWKS URL it fetches the key set once
@@ -89,7 +93,7 @@ func New(cfg Config) (*Auth, error) {
 	if cfg.AdminRoles == nil {
 		cfg.AdminRoles = DefaultAdminRoles
 	}
-	a := &Auth{cfg: cfg}
+	a := &Auth{cfg: cfg, now: time.Now, verified: newVerifiedCache()}
 	log := cfg.Log
 	if log == nil {
 		log = zap.NewNop()
@@ -116,10 +120,14 @@ func New(cfg Config) (*Auth, error) {
 		ContextKey:  "imagenes.token",
 		SuccessHandler: func(c *fiber.Ctx) error {
 			tok, _ := c.Locals("imagenes.token").(*jwt.Token)
-			u, err := a.user(c.UserContext(), tok)
+			u, s, err := a.claimsUser(tok)
 			if err != nil {
 				return err
 			}
+			if err := a.checkSession(c.UserContext(), s); err != nil {
+				return err
+			}
+			a.verified.remember(tok, u, s, a.now())
 			c.Locals(localsKey, u)
 			return c.Next()
 		},
@@ -137,8 +145,10 @@ func (a *Auth) Close() {
 	}
 }
 
-// Required is the middleware that admits any valid token.
-func (a *Auth) Required() fiber.Handler { return a.mw }
+// Required is the middleware that admits any valid token: a token seen and
+// verified recently is answered from the cache (cache.go), any other goes
+// through the full verification.
+func (a *Auth) Required() fiber.Handler { return a.required }
 
 // AdminOnly admits admin callers only; it goes after Required, so no or an
 // invalid token has already been answered with ErrUnauthorized and a valid
@@ -169,54 +179,71 @@ func (a *Auth) keyFunc(t *jwt.Token) (any, error) {
 // user checks the claims the middleware does not check by itself and maps
 // them to the caller: {sub, role} tokens, or Balsamoa's session tokens.
 func (a *Auth) user(ctx context.Context, tok *jwt.Token) (User, error) {
+	u, s, err := a.claimsUser(tok)
+	if err != nil {
+		return User{}, err
+	}
+	return u, a.checkSession(ctx, s)
+}
+
+// session is the Balsamoa session a token names: checked against usuarios
+// on every request, the cached ones too, so a logout revokes it at once.
+// The zero session names none.
+type session struct {
+	usuario int64
+	id      string
+}
+
+// claimsUser is everything the claims alone decide: the caller and the
+// session still to check.
+func (a *Auth) claimsUser(tok *jwt.Token) (User, session, error) {
 	if tok == nil {
-		return User{}, ErrUnauthorized
+		return User{}, session{}, ErrUnauthorized
 	}
 	claims, ok := tok.Claims.(jwt.MapClaims)
 	if !ok {
-		return User{}, ErrUnauthorized
+		return User{}, session{}, ErrUnauthorized
 	}
 	if a.cfg.Issuer != "" {
 		if iss, _ := claims.GetIssuer(); iss != a.cfg.Issuer {
-			return User{}, fmt.Errorf("%w: wrong issuer", ErrUnauthorized)
+			return User{}, session{}, fmt.Errorf("%w: wrong issuer", ErrUnauthorized)
 		}
 	}
 	if a.cfg.Audience != "" {
 		aud, _ := claims.GetAudience()
 		if !slices.Contains(aud, a.cfg.Audience) {
-			return User{}, fmt.Errorf("%w: wrong audience", ErrUnauthorized)
+			return User{}, session{}, fmt.Errorf("%w: wrong audience", ErrUnauthorized)
 		}
 	}
 	if !a.cfg.AllowNoExp {
 		if exp, err := claims.GetExpirationTime(); err != nil || exp == nil {
-			return User{}, fmt.Errorf("%w: no exp", ErrUnauthorized)
+			return User{}, session{}, fmt.Errorf("%w: no exp", ErrUnauthorized)
 		}
 	}
 	sub, _ := claims.GetSubject()
 	if sub != "" && !cleanSub(sub) {
 		// A NUL or control byte would reach the database as owner_sub
 		// and come back as some unrelated 400.
-		return User{}, fmt.Errorf("%w: sub is not printable text", ErrUnauthorized)
+		return User{}, session{}, fmt.Errorf("%w: sub is not printable text", ErrUnauthorized)
 	}
 	if sub != "" {
-		return User{Sub: sub, Admin: isAdmin(claims)}, nil
+		return User{Sub: sub, Admin: isAdmin(claims)}, session{}, nil
 	}
 	if _, ok := claims["id"]; ok {
-		return a.balsamoaUser(ctx, claims)
+		return a.balsamoaUser(claims)
 	}
-	return User{}, fmt.Errorf("%w: no sub", ErrUnauthorized)
+	return User{}, session{}, fmt.Errorf("%w: no sub", ErrUnauthorized)
 }
 
 // balsamoaUser maps a token Balsamoa's login signed — {"id", "rol",
 // "sesion_id", "iat", "exp"}, no sub — to the caller: the user is its id
 // (as text, like any sub), admin when its rol is one of AdminRoles (or by
 // the {role} rule, should it carry one). With Sessions, a token naming a
-// session is valid only while that session is open: one lookup by primary
-// key per request, so a revoked Balsamoa session is revoked here too.
-func (a *Auth) balsamoaUser(ctx context.Context, claims jwt.MapClaims) (User, error) {
+// session is valid only while that session is open (checkSession).
+func (a *Auth) balsamoaUser(claims jwt.MapClaims) (User, session, error) {
 	id, ok := claimInt(claims["id"])
 	if !ok || id < 1 {
-		return User{}, fmt.Errorf("%w: id is not a user id", ErrUnauthorized)
+		return User{}, session{}, fmt.Errorf("%w: id is not a user id", ErrUnauthorized)
 	}
 	u := User{Sub: strconv.FormatInt(id, 10), Admin: isAdmin(claims)}
 	if rol, ok := claimText(claims["rol"]); ok && slices.Contains(a.cfg.AdminRoles, rol) {
@@ -224,20 +251,29 @@ func (a *Auth) balsamoaUser(ctx context.Context, claims jwt.MapClaims) (User, er
 	}
 	sesion, has := claims["sesion_id"]
 	if !has || a.cfg.Sessions == nil {
-		return u, nil
+		return u, session{}, nil
 	}
 	s, ok := sesion.(string)
 	if !ok || s == "" {
-		return User{}, fmt.Errorf("%w: sesion_id is not a session id", ErrUnauthorized)
+		return User{}, session{}, fmt.Errorf("%w: sesion_id is not a session id", ErrUnauthorized)
 	}
-	open, err := a.cfg.Sessions.SesionActiva(ctx, id, s)
+	return u, session{usuario: id, id: s}, nil
+}
+
+// checkSession: one lookup by primary key per request, so a revoked
+// Balsamoa session is revoked here too.
+func (a *Auth) checkSession(ctx context.Context, s session) error {
+	if s.id == "" {
+		return nil
+	}
+	open, err := a.cfg.Sessions.SesionActiva(ctx, s.usuario, s.id)
 	if err != nil {
-		return User{}, fmt.Errorf("check balsamoa session: %w", err)
+		return fmt.Errorf("check balsamoa session: %w", err)
 	}
 	if !open {
-		return User{}, fmt.Errorf("%w: session closed", ErrUnauthorized)
+		return fmt.Errorf("%w: session closed", ErrUnauthorized)
 	}
-	return u, nil
+	return nil
 }
 
 // claimInt reads a whole number claim: a JSON number without a fraction,
