@@ -103,45 +103,6 @@ func closedPort(t *testing.T) string {
 	return addr
 }
 
-// A server that accepts the connection and never answers is a time-out
-// error wrapping ErrUnavailable, on every kind of call.
-func TestStuckServer(t *testing.T) {
-	t.Parallel()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	go func() {
-		for {
-			c, err := l.Accept()
-			if err != nil {
-				return
-			}
-			defer c.Close() // held open, never answered
-		}
-	}()
-	s, err := objstore.New(objstore.Options{Bucket: "b", Endpoint: "http://" + l.Addr().String(), PathStyle: true,
-		AccessKey: "k", SecretKey: "secretsecret", Timeout: 200 * time.Millisecond})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
-	ops := map[string]func() error{
-		"Usable":      s.Usable,
-		"LiveExists":  func() error { _, err := s.LiveExists(url1); return err },
-		"MoveToTrash": func() error { _, err := s.MoveToTrash(url1, "1-1-abc.png"); return err },
-		"OpenLive":    func() error { _, err := s.OpenLive(url1); return err },
-		"WalkLive":    func() error { return s.WalkLive(func(string, fs.DirEntry) error { return nil }) },
-		"WriteMarker": s.WriteMarker,
-	}
-	for name, op := range ops {
-		if err := op(); !errors.Is(err, storage.ErrUnavailable) {
-			t.Errorf("%s: got %v, want ErrUnavailable", name, err)
-		}
-	}
-}
-
 func TestPresign(t *testing.T) {
 	t.Parallel()
 	s := s3test.New(t, "p")

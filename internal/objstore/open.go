@@ -2,6 +2,9 @@ package objstore
 
 import (
 	"context"
+	"errors"
+	"fmt"
+	"io"
 	"io/fs"
 	"net/url"
 	"time"
@@ -14,42 +17,90 @@ import (
 // File is an open live object: it streams (a read fetches from the server,
 // never the whole object into memory) and seeks (each seek then read is a
 // ranged GET, for a Range request). Close releases the connection.
+//
+// The download has no overall deadline — an image streams to a slow phone
+// at the phone's pace — but the server must keep up: one Read (or ReadAt)
+// that gets nothing for the store's time limit cancels the download and
+// fails with storage.ErrUnavailable. The timer runs only inside a read, so
+// a slow reader is never cut; a stalled server always is.
 type File struct {
-	*minio.Object
-	info   Info
-	cancel context.CancelFunc
+	obj     *minio.Object
+	key     string
+	info    Info
+	timeout time.Duration
+	ctx     context.Context
+	stall   *time.Timer // cancels ctx when armed for longer than timeout
+	cancel  context.CancelFunc
 }
 
 // Stat returns the object's info as it was when opened.
 func (f *File) Stat() (fs.FileInfo, error) { return f.info, nil }
 
+// Read reads from the object's body, bounded by the time limit.
+func (f *File) Read(p []byte) (int, error) {
+	f.stall.Reset(f.timeout)
+	n, err := f.obj.Read(p)
+	return n, f.check(err)
+}
+
+// ReadAt reads a range of the object, bounded by the time limit.
+func (f *File) ReadAt(p []byte, off int64) (int, error) {
+	f.stall.Reset(f.timeout)
+	n, err := f.obj.ReadAt(p, off)
+	return n, f.check(err)
+}
+
+// Seek moves the next read's start; it sends nothing (the object's info
+// was fetched by open), the next Read does.
+func (f *File) Seek(offset int64, whence int) (int64, error) { return f.obj.Seek(offset, whence) }
+
+// check stops the read's timer and names a read the timer cut.
+func (f *File) check(err error) error {
+	f.stall.Stop()
+	if err == nil || errors.Is(err, io.EOF) || f.ctx.Err() == nil {
+		return err
+	}
+	return fmt.Errorf("read %q: nothing received for %s: %w", f.key, f.timeout, storage.ErrUnavailable)
+}
+
 // Close ends the object's download.
 func (f *File) Close() error {
-	err := f.Object.Close()
+	f.stall.Stop()
+	err := f.obj.Close()
 	f.cancel()
 	return err
 }
 
 // open GETs key as a streaming File; a missing key is storage.ErrNotExist.
+// The request that finds the object (up to its answer's headers) is bounded
+// by the store's time limit, as every other request is; then the body
+// streams under File's per-read limit. One context serves both: a timer
+// cancels it, armed while open waits and while a Read does.
 func (s *Store) open(k string) (storage.File, error) {
 	ctx, cancel := context.WithCancel(context.Background())
+	stall := time.AfterFunc(s.timeout, cancel)
 	o, err := s.c.GetObject(ctx, s.bucket, k, minio.GetObjectOptions{})
 	if err != nil {
+		stall.Stop()
 		cancel()
 		return nil, s.fail("open", k, err)
 	}
-	oi, err := o.Stat()
+	oi, err := o.Stat() // the GET itself: minio-go sends it on first use
+	stall.Stop()
+	if err == nil && ctx.Err() != nil {
+		err = context.DeadlineExceeded // answered as the timer fired: the body is cancelled already
+	}
 	if err != nil {
 		o.Close()
 		cancel()
 		return nil, s.fail("open", k, err)
 	}
-	return &File{Object: o, info: info(oi), cancel: cancel}, nil
+	return &File{obj: o, key: k, info: info(oi), timeout: s.timeout, ctx: ctx, stall: stall, cancel: cancel}, nil
 }
 
 // OpenLive opens the live object of url. A missing object is
 // storage.ErrNotExist. The request that finds it is bounded by the time
-// limit; the body then streams at the reader's pace.
+// limit; the body then streams at the reader's pace (see File).
 func (s *Store) OpenLive(u string) (storage.File, error) {
 	k, err := s.liveKey(u)
 	if err != nil {

@@ -3,8 +3,10 @@ package objstore
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io/fs"
 	"strings"
+	"time"
 
 	"github.com/minio/minio-go/v7"
 
@@ -17,23 +19,38 @@ const DefaultPageSize = 1000
 
 // list calls fn for every object under prefix (recursively), page by page.
 // fn returning fs.SkipAll stops the listing without error. Each page's
-// request is bounded by the transport's time limit.
+// request, its body included, is bounded by the time limit: a timer that
+// cancels the listing runs while the iterator fetches a page, never while
+// fn works (the janitor's database rounds). A listing the timer cut is an
+// error, never a short listing (the iterator ends silently on a cancelled
+// context, and a short listing would make rows look dangling).
 func (s *Store) list(prefix string, fn func(minio.ObjectInfo) error) error {
 	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel() // stops the listing goroutine when fn stops early
+	defer cancel() // stops the listing when fn stops early
+	stall := time.AfterFunc(s.timeout, cancel)
+	defer stall.Stop()
+	cut := func() error {
+		return s.fail("list", prefix, fmt.Errorf("no page within %s: %w", s.timeout, context.DeadlineExceeded))
+	}
 	for oi := range s.c.ListObjectsIter(ctx, s.bucket, minio.ListObjectsOptions{Prefix: prefix, Recursive: true, MaxKeys: s.pageSize}) {
+		if !stall.Stop() {
+			return cut()
+		}
 		if oi.Err != nil {
 			return s.fail("list", prefix, oi.Err)
 		}
-		if strings.HasSuffix(oi.Key, "/") {
-			continue // a "folder" object some tools create
-		}
-		if err := fn(oi); err != nil {
-			if errors.Is(err, fs.SkipAll) {
-				return nil
+		if !strings.HasSuffix(oi.Key, "/") { // else a "folder" object some tools create
+			if err := fn(oi); err != nil {
+				if errors.Is(err, fs.SkipAll) {
+					return nil
+				}
+				return err
 			}
-			return err
 		}
+		stall.Reset(s.timeout)
+	}
+	if !stall.Stop() {
+		return cut()
 	}
 	return nil
 }
