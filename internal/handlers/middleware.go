@@ -94,7 +94,7 @@ func accessLog(log *zap.Logger, m *Metrics, timeout time.Duration) fiber.Handler
 			zap.String("path", utils.CopyString(c.Path())),
 			zap.Int("status", status),
 			zap.Float64("duration_ms", float64(elapsed.Microseconds())/1000),
-			zap.Int("bytes", len(c.Response().Body())),
+			zap.Int("bytes", responseSize(c)),
 		)
 		if u, ok := auth.FromCtx(c); ok {
 			fields = append(fields, zap.String("sub", u.Sub))
@@ -122,6 +122,17 @@ func (r *requestIDs) next() string {
 	var buf [40]byte
 	b := append(buf[:0], r.prefix...)
 	return string(strconv.AppendUint(b, r.n.Add(1), 16))
+}
+
+// responseSize is the body's length for the log. A streamed body (an image)
+// is logged by its announced length: asking fasthttp for its Body() would
+// read the whole stream into memory before sending it — and on a read
+// error replace the image with the error's text.
+func responseSize(c *fiber.Ctx) int {
+	if c.Response().IsBodyStream() {
+		return c.Response().Header.ContentLength()
+	}
+	return len(c.Response().Body())
 }
 
 // recoverAll is the outermost middleware: a panic anywhere below it — a

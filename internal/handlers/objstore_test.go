@@ -2,6 +2,7 @@ package handlers_test
 
 import (
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net"
@@ -11,6 +12,7 @@ import (
 	"time"
 
 	"github.com/imagenes/imagenes/internal/objstore"
+	"github.com/imagenes/imagenes/internal/s3test"
 	"github.com/imagenes/imagenes/internal/storagetest"
 )
 
@@ -24,7 +26,7 @@ func TestStorageOutage(t *testing.T) {
 	}
 	closed := l.Addr().String()
 	l.Close()
-	down, err := objstore.New(objstore.Options{Bucket: "b", Endpoint: "http://" + closed, PathStyle: true,
+	down, err := objstore.New(objstore.Options{Bucket: "imagenes", Endpoint: "http://" + closed, PathStyle: true,
 		AccessKey: "k", SecretKey: "secretsecret", Timeout: 500 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
@@ -120,5 +122,105 @@ func TestStorageRedirect(t *testing.T) {
 	}
 	if got := e.do(t, req{method: "GET", path: "/recursos/imagenes/../../etc/passwd"}); got.status != 404 {
 		t.Errorf("traversal: got %d, want 404", got.status)
+	}
+}
+
+// An object whose body stops arriving mid-stream never holds a response
+// forever: each read of the object waits at most the store's time limit
+// (REQUEST_TIMEOUT/2 in serve), then the response ends — a streamed 200 is
+// cut short (its Content-Length is not met, so no client takes it for the
+// image), and an answer built before sending (a Range, a thumbnail) is a
+// 503 in the family's shape, never a short 206 that claims to be whole.
+func TestStalledObjectBody(t *testing.T) {
+	t.Parallel()
+	const timeout = 200 * time.Millisecond
+	const bound = 50 * timeout
+	addr, _, stop := s3test.Stalled(t, s3test.MidBody)
+	stalled, err := objstore.New(objstore.Options{Bucket: "imagenes", Endpoint: "http://" + addr, PathStyle: true,
+		AccessKey: "k", SecretKey: "secretsecret", Timeout: timeout})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { stalled.Close() })
+	e := newEnv(t, envOpts{files: stalled})
+	url := "/recursos/imagenes/productos/ab/abc.png"
+	var id int
+	if err := e.pool.QueryRow(t.Context(), `INSERT INTO producto_imagenes (url, orden, owner_sub) VALUES ($1, 1, 'admin-1') RETURNING id`, url).Scan(&id); err != nil {
+		t.Fatal(err)
+	}
+	base := e.listen()
+	t.Cleanup(stop) // before the app's Shutdown, which waits for a handler still streaming
+	cases := []struct {
+		name   string
+		path   string
+		header map[string]string
+		// cut: a 200 whose body was streamed as it came, then cut short;
+		// else the 503 of family (the answer was built before sending).
+		cut    bool
+		family string
+	}{
+		{"static", url, nil, true, ""},
+		{"cat", fmt.Sprintf("/api/image/%d", id), map[string]string{"Authorization": "Bearer " + e.admin}, true, ""},
+		{"static range", url, map[string]string{"Range": "bytes=1000-1099"}, false, "error"},
+		{"thumbnail", url + "?w=64", nil, true, ""},
+		{"static conditional", url, map[string]string{"If-None-Match": `"otra"`}, false, "error"},
+	}
+	type result struct {
+		status int
+		header http.Header
+		body   []byte
+		err    error // reading the body
+	}
+	done := make([]chan result, len(cases))
+	for i, tc := range cases {
+		done[i] = make(chan result, 1)
+		go func() {
+			r, err := http.NewRequest("GET", base+tc.path, nil)
+			if err != nil {
+				done[i] <- result{err: err}
+				return
+			}
+			for k, v := range tc.header {
+				r.Header.Set(k, v)
+			}
+			res, err := http.DefaultClient.Do(r)
+			if err != nil {
+				done[i] <- result{err: err}
+				return
+			}
+			defer res.Body.Close()
+			b, err := io.ReadAll(res.Body)
+			done[i] <- result{res.StatusCode, res.Header, b, err}
+		}()
+	}
+	until := time.After(bound)
+	for i, tc := range cases {
+		var got result
+		select {
+		case got = <-done[i]:
+		case <-until:
+			t.Fatalf("%s: no answer within %s (the store's time limit is %s)", tc.name, bound, timeout)
+		}
+		switch {
+		case tc.cut:
+			if got.status != 200 || got.err == nil || len(got.body) >= s3test.StalledSize {
+				t.Errorf("%s: got %d with %d bytes %q %v (%v), want a 200 cut short with an error", tc.name, got.status, len(got.body), got.body, got.header, got.err)
+			}
+		case got.status != 503 || got.err != nil:
+			t.Errorf("%s: got %d %q (%v), want 503", tc.name, got.status, got.body, got.err)
+		default:
+			var m map[string]any
+			if json.Unmarshal(got.body, &m) != nil || m[tc.family] == nil || len(m) != 1 {
+				t.Errorf("%s: got %s, want {%q}", tc.name, got.body, tc.family)
+			}
+			for _, h := range []string{"ETag", "Content-Range", "Last-Modified"} {
+				if v := got.header.Get(h); v != "" {
+					t.Errorf("%s: the 503 keeps the image's %s %q", tc.name, h, v)
+				}
+			}
+			if cc := got.header.Get("Cache-Control"); cc != "no-store" {
+				t.Errorf("%s: the 503's Cache-Control is %q, want no-store", tc.name, cc)
+			}
+		}
 	}
 }

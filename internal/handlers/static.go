@@ -2,6 +2,7 @@ package handlers
 
 import (
 	"errors"
+	"fmt"
 	"io"
 	"io/fs"
 	"mime"
@@ -111,11 +112,46 @@ func serveContent(c *fiber.Ctx, u string, info fs.FileInfo, f io.ReadSeeker) err
 	}
 	w := &responseShim{c: c, header: http.Header{}}
 	c.Response().Header.VisitAll(func(k, v []byte) { w.header.Add(string(k), string(v)) })
-	http.ServeContent(w, r, path.Base(u), info.ModTime(), f)
+	src := &readWatch{r: f}
+	http.ServeContent(w, r, path.Base(u), info.ModTime(), src)
+	if src.err != nil {
+		// ServeContent does not report a failed read: it would send what
+		// it got as a whole 200 or 206. The answer is the error instead,
+		// without the image's validators and range.
+		c.Response().ResetBody()
+		for _, h := range []string{fiber.HeaderETag, fiber.HeaderLastModified, fiber.HeaderContentRange, fiber.HeaderAcceptRanges, fiber.HeaderContentType} {
+			c.Response().Header.Del(h)
+		}
+		return fmt.Errorf("serve %s: %w", u, src.err)
+	}
 	if w.status == 0 {
 		w.WriteHeader(http.StatusOK)
 	}
 	return nil
+}
+
+// readWatch keeps the first error of a read or seek other than io.EOF.
+type readWatch struct {
+	r   io.ReadSeeker
+	err error
+}
+
+func (x *readWatch) Read(p []byte) (int, error) {
+	n, err := x.r.Read(p)
+	x.note(err)
+	return n, err
+}
+
+func (x *readWatch) Seek(off int64, whence int) (int64, error) {
+	n, err := x.r.Seek(off, whence)
+	x.note(err)
+	return n, err
+}
+
+func (x *readWatch) note(err error) {
+	if err != nil && !errors.Is(err, io.EOF) && x.err == nil {
+		x.err = err
+	}
 }
 
 // responseShim is the http.ResponseWriter http.ServeContent writes to.
