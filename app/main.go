@@ -28,6 +28,8 @@ usage:
   imagenes janitor [--once] [--dry-run] [--json] [--repair-dangling] [--force]
   imagenes migrate up|status     apply or list database migrations
   imagenes token --sub S [--role admin] [--ttl 1h]   mint an HS256 token with JWT_SECRET
+  imagenes storage mirror --from file:///PATH --to s3://BUCKET[/PREFIX]?… [--delete] [--dry-run]
+                                 copy a storage folder into a bucket (README: moving a folder into a bucket)
   imagenes version
   imagenes healthcheck [--path /healthz]   exit 0 when the local server answers 200 (container HEALTHCHECK)
   imagenes seed [--n N] [--bytes B] [--orphans O] [--dangling D]   fill a database for benchmarks
@@ -68,6 +70,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return seedCmd(ctx, rest, getenv, stdout, stderr)
 	case "token":
 		return tokenCmd(rest, getenv, stdout)
+	case "storage":
+		return storageCmd(rest, getenv, stdout, stderr)
 	case "version", "--version", "-v":
 		fmt.Fprintln(stdout, "imagenes", version)
 		return nil
