@@ -71,15 +71,26 @@ fi
 
 # as_pg runs a PostgreSQL program as the user that owns the cluster. As root
 # that is the postgres user, started from / because the caller's working
-# directory (say a clone below /root, mode 700) may be closed to it. Fd 9 is
-# the lock below: closing it keeps a postmaster started from here from
-# holding the lock for its whole life.
+# directory (say a clone below /root, mode 700) may be closed to it. Every
+# descriptor above stderr is closed first: fd 9 is the lock below, and the
+# caller's may hold another (`flock /tmp/imagenes-measure.lock make bench`
+# hands its lock to the script as fd 3); a postmaster started from here
+# would hold such a lock for its whole life, and every later measurement
+# would wait for it.
 as_pg() {
 	if is_root; then
-		(cd / && exec runuser -u postgres -- "$@") 9>&-
+		(close_fds && cd / && exec runuser -u postgres -- "$@")
 	else
-		"$@" 9>&-
+		(close_fds && exec "$@")
 	fi
+}
+
+close_fds() {
+	local fd
+	for fd in /proc/$BASHPID/fd/*; do
+		fd=${fd##*/}
+		if ((fd > 2)); then eval "exec $fd>&-" 2>/dev/null || true; fi
+	done
 }
 
 # PostgreSQL binaries: pg_config's bindir when it has the server programs

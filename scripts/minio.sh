@@ -33,6 +33,15 @@ usage() {
 	echo "usage: $0 start NAME | url NAME | stop NAME | destroy NAME | bucket NAME BUCKET | install" >&2
 	exit 2
 }
+# close_fds closes every descriptor above stderr (see start).
+close_fds() {
+	local fd
+	for fd in /proc/$BASHPID/fd/*; do
+		fd=${fd##*/}
+		if ((fd > 2)); then eval "exec $fd>&-" 2>/dev/null || true; fi
+	done
+}
+
 log() { printf 'minio: %s\n' "$*" >&2; }
 die() {
 	log "$*"
@@ -116,12 +125,18 @@ start() {
 		echo "$port" >"$d/port"
 		log "starting server '$name' on 127.0.0.1:$port ($d)"
 		# setsid: the server outlives this script and the make that ran it,
-		# and is stopped by its pid (stop), never by name.
-		MINIO_ROOT_USER=$(<"$d/access") MINIO_ROOT_PASSWORD=$(<"$d/secret") \
-			MINIO_BROWSER=off MINIO_UPDATE=off MINIO_CALLHOME_ENABLE=off \
-			setsid "$bin" server --quiet --anonymous \
-			--address "127.0.0.1:$port" --console-address "127.0.0.1:$((port + 1))" \
-			"$d/data" >"$d/server.log" 2>&1 </dev/null &
+		# and is stopped by its pid (stop), never by name. It keeps no
+		# descriptor of ours (close_fds): a lock the caller holds
+		# (`flock /tmp/imagenes-measure.lock make crash`) would be held for
+		# the server's whole life.
+		(
+			close_fds
+			MINIO_ROOT_USER=$(<"$d/access") MINIO_ROOT_PASSWORD=$(<"$d/secret") \
+				MINIO_BROWSER=off MINIO_UPDATE=off MINIO_CALLHOME_ENABLE=off \
+				exec setsid "$bin" server --quiet --anonymous \
+				--address "127.0.0.1:$port" --console-address "127.0.0.1:$((port + 1))" \
+				"$d/data"
+		) >"$d/server.log" 2>&1 </dev/null &
 		echo $! >"$d/pid"
 		deadline=$((SECONDS + 60))
 		while ((SECONDS < deadline)); do
