@@ -201,7 +201,7 @@ func (h *harness) cycle(i int) string {
 	if i%4 == 3 {
 		return h.janitorCrash()
 	}
-	faults := "after-move=0.02,after-commit=0.02,upload=0.02,delete-batch=0.3"
+	faults := "after-move=0.02,after-commit=0.02,upload=0.02,delete-batch=0.3,moving=0.01"
 	if h.kit.Kind == storagetest.S3 {
 		// Between an upload's PUT and its commit; and, in one cycle of
 		// four, between a move's copy and its delete (deletes, restores,
@@ -316,6 +316,10 @@ func (h *harness) load(stop <-chan struct{}) {
 		case op < 7 && len(products) > 0:
 			err = h.call(c, "PUT", fmt.Sprintf("/api/v1/admin/productos/%d", products[mrand.IntN(len(products))]),
 				`{"imagenes":[]}`, nil)
+		case op < 8 && mrand.IntN(3) == 0:
+			// The bulk route: its files move several at once, and a kill
+			// may land among those moves.
+			err = h.call(c, "POST", "/api/v1/admin/imagenes/eliminar", fmt.Sprintf(`{"ids":[%s]}`, h.someIDs(12)), nil)
 		case op < 8:
 			err = h.call(c, "DELETE", fmt.Sprintf("/api/v1/admin/imagenes/%d", h.someID()), "", nil)
 		case op < 9:
@@ -353,6 +357,17 @@ func (h *harness) someID() int {
 		return 2147483647
 	}
 	return n
+}
+
+// someIDs is up to n ids of existing images other than the anchor, joined
+// by commas ("2147483647" when there is none).
+func (h *harness) someIDs(n int) string {
+	var ids string
+	if err := h.pool.QueryRow(context.Background(), `SELECT COALESCE(string_agg(id::text, ','), '2147483647') FROM (
+  SELECT id FROM producto_imagenes WHERE url <> $1 ORDER BY random() LIMIT $2) s`, anchorURL, n).Scan(&ids); err != nil {
+		return "2147483647"
+	}
+	return ids
 }
 
 // call sends one request. A broken connection means the server died: that

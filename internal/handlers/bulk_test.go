@@ -1,11 +1,25 @@
 package handlers_test
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
+	"os"
+	"path"
+	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"golang.org/x/sys/unix"
+
+	"github.com/imagenes/imagenes/internal/catalog"
+	"github.com/imagenes/imagenes/internal/repo"
+	"github.com/imagenes/imagenes/internal/storage"
+	"github.com/imagenes/imagenes/internal/storagetest"
 )
 
 // POST /api/v1/admin/imagenes/eliminar (SPEC §10): every image found goes
@@ -219,5 +233,173 @@ func TestBulkDeletesOverlap(t *testing.T) {
 			}
 		}
 		e.checkConsistent()
+	}
+}
+
+// A bulk delete of the full 1 000 ids is all or nothing too, though its
+// files move several at once: one file that cannot move (its neighbours
+// moved or in flight), or a commit refused after every move, leaves every
+// row and live file as it was and nothing in the trash. Disk: only a
+// folder has files that cannot move.
+func TestBulkDeleteAllOrNothing(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name  string
+		fault func(e *env, urls []string)
+	}{
+		{"one file in the middle cannot move", func(e *env, urls []string) { unmovable(e.t, e.livePath(urls[len(urls)/2])) }},
+		{"commit refused after every move", func(e *env, _ []string) { e.refuseCommits() }},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			e := newEnv(t, envOpts{storage: storagetest.Disk})
+			ids, urls, body := e.seedImages(t, catalog.MaxBulk)
+			tt.fault(e, urls)
+			got := e.do(t, req{method: "POST", path: "/api/v1/admin/imagenes/eliminar", token: e.admin,
+				body: strings.NewReader(body), contentType: "application/json"})
+			if got.status != 500 || got.json(t)["mensaje"] != "Error al eliminar las imágenes de la base de datos" {
+				t.Fatalf("got %d %s, want 500 with Balsamoa's mensaje", got.status, got.body)
+			}
+			var rows, entries int
+			if err := e.pool.QueryRow(context.Background(), `SELECT (SELECT count(*) FROM producto_imagenes WHERE id = ANY($1)),
+  (SELECT count(*) FROM imagenes_papelera)`, ids).Scan(&rows, &entries); err != nil {
+				t.Fatal(err)
+			}
+			if rows != len(ids) || entries != 0 {
+				t.Errorf("got %d of %d rows and %d trash entries, want every row and no entry", rows, len(ids), entries)
+			}
+			gone := 0
+			for _, url := range urls {
+				if !e.live(url) {
+					gone++
+				}
+			}
+			if n := len(e.trashFiles()); gone > 0 || n > 0 {
+				t.Errorf("got %d live files missing and %d in the trash, want every file back", gone, n)
+			}
+			e.checkConsistent()
+		})
+	}
+}
+
+// Legacy rows can share one url. A bulk delete checks the url's other rows
+// with its own statement (one index probe per row, see repo): the file
+// moves once, when its last row goes, whether the other rows are in the
+// same request or stay.
+func TestBulkDeleteSharedURL(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name      string
+		delete    func(shared, twin, other int) []int // the ids sent
+		wantLive  bool                                // the shared file after it
+		wantMoved int                                 // entries of the url that took its file
+	}{
+		{"both rows of the url", func(s, tw, o int) []int { return []int{s, o, tw} }, false, 1},
+		{"one row of the url, its twin stays", func(s, _, o int) []int { return []int{o, s} }, true, 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			e := newEnv(t)
+			ctx := context.Background()
+			shared, url := e.upload(pngBytes)
+			other, _ := e.upload(pngBytes)
+			var twin int
+			if err := e.pool.QueryRow(ctx, `INSERT INTO producto_imagenes (url) VALUES ($1) RETURNING id`, url).Scan(&twin); err != nil {
+				t.Fatal(err)
+			}
+			ids := tt.delete(shared, twin, other)
+			got := e.do(t, req{method: "POST", path: "/api/v1/admin/imagenes/eliminar", token: e.admin,
+				body: strings.NewReader(fmt.Sprintf(`{"ids": %s}`, strings.Join(strings.Fields(fmt.Sprint(ids)), ","))), contentType: "application/json"})
+			if got.status != 200 {
+				t.Fatalf("got %d %s, want 200", got.status, got.body)
+			}
+			var moved int
+			if err := e.pool.QueryRow(ctx, `SELECT count(*) FROM imagenes_papelera WHERE url = $1 AND NOT sin_archivo`, url).Scan(&moved); err != nil {
+				t.Fatal(err)
+			}
+			inTrash := 0
+			for _, f := range e.trashFiles() {
+				if strings.HasSuffix(f, "-"+path.Base(url)) {
+					inTrash++
+				}
+			}
+			if e.live(url) != tt.wantLive || moved != tt.wantMoved || inTrash != tt.wantMoved {
+				t.Errorf("got live=%v, %d entries with the file, %d trash files; want live=%v, %d and %d",
+					e.live(url), moved, inTrash, tt.wantLive, tt.wantMoved, tt.wantMoved)
+			}
+			e.checkConsistent()
+		})
+	}
+}
+
+// seedImages adds n image rows with their live files (COPY, as `imagenes
+// seed` does: a thousand uploads through the route would take the test's
+// time) and returns their ids, urls and the bulk body naming them. Disk only.
+func (e *env) seedImages(t testing.TB, n int) ([]int32, []string, string) {
+	t.Helper()
+	ctx := context.Background()
+	first, err := e.store.MaxImagenID(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows := make([]repo.NuevaImagen, n)
+	urls := make([]string, n)
+	for i := range rows {
+		urls[i] = storage.NewImageURL("png")
+		p := e.livePath(urls[i])
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, pngBytes, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		rows[i] = repo.NuevaImagen{URL: urls[i], Orden: 1, Bytes: int64(len(pngBytes)), ContentType: "image/png"}
+	}
+	if _, err := e.store.CopyImagenes(ctx, rows, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	// COPY takes ids in row order, after the highest id there was.
+	rs, _ := e.pool.Query(ctx, `SELECT id FROM producto_imagenes WHERE id > $1 ORDER BY id`, first)
+	ids, err := pgx.CollectRows(rs, pgx.RowTo[int32])
+	if err != nil || len(ids) != n {
+		t.Fatalf("seeded %d ids, want %d: %v", len(ids), n, err)
+	}
+	list := make([]string, n)
+	for i, id := range ids {
+		list[i] = strconv.Itoa(int(id))
+	}
+	return ids, urls, `{"ids":[` + strings.Join(list, ",") + `]}`
+}
+
+// unmovable makes the file at path impossible to rename: immutable as root
+// (which no folder permission stops), its folder read-only otherwise. The
+// file stays readable. It fails t when neither holds.
+func unmovable(t testing.TB, path string) {
+	t.Helper()
+	const immutable = 0x10 // FS_IMMUTABLE_FL, linux/fs.h
+	if os.Geteuid() == 0 {
+		f, err := os.Open(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := unix.IoctlSetPointerInt(int(f.Fd()), unix.FS_IOC_SETFLAGS, immutable); err != nil {
+			f.Close()
+			t.Fatalf("make %s immutable: %v", path, err)
+		}
+		t.Cleanup(func() { // before t.TempDir's removal, which the flag would stop
+			_ = unix.IoctlSetPointerInt(int(f.Fd()), unix.FS_IOC_SETFLAGS, 0)
+			f.Close()
+		})
+	} else {
+		dir := filepath.Dir(path)
+		if err := os.Chmod(dir, 0o555); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = os.Chmod(dir, 0o755) })
+	}
+	if err := os.Rename(path, path+".probe"); err == nil {
+		t.Fatalf("%s can still be renamed: this filesystem keeps no immutable flag", path)
 	}
 }

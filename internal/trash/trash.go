@@ -16,6 +16,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
+	"sync/atomic"
 
 	"go.uber.org/zap"
 
@@ -60,7 +62,7 @@ func (s *Service) Run(ctx context.Context, fn func(tx *Tx) error) error {
 	}
 	if errors.Is(err, repo.ErrCommitUnknown) {
 		s.log.Error("commit outcome unknown; files left for the janitor to reconcile",
-			zap.Int("moves", len(tx.undo)), zap.Error(err))
+			zap.Int("undo_steps", len(tx.undo)), zap.Error(err)) // a step: one move, or all of a delete's
 		return err
 	}
 	tx.rollbackFiles(ctx)
@@ -80,38 +82,144 @@ type Tx struct {
 // trash moves the file of each entry into the trash. A local file that is
 // already gone is noted on the entry (sin_archivo) and logged, not fatal: the
 // delete heals the inconsistency. Any other failure aborts the transaction,
-// leaving rows and files as they were.
+// leaving rows and files as they were: every file moved, including those
+// moved by other workers after the failure, is in tx.undo before it
+// returns.
 func (tx *Tx) trash(ctx context.Context, entries []repo.Entrada) error {
-	for i := range entries {
+	moves := tx.moveToTrash(entries)
+	var undo []trashMove
+	var failed error
+	for i, m := range moves {
+		switch {
+		case m.moved:
+			undo = append(undo, m)
+		case m.err != nil && failed == nil:
+			failed = fmt.Errorf("move %q to trash: %w", entries[i].URL, m.err)
+		}
+	}
+	if len(undo) > 0 {
+		tx.undo = append(tx.undo, func() error { return tx.moveBack(undo) })
+	}
+	if failed != nil {
+		return failed
+	}
+	var gone []int64
+	for i, m := range moves {
 		e := &entries[i]
-		if e.SinArchivo || !storage.IsLocal(e.URL) {
+		if !m.tried || m.moved {
 			continue
 		}
-		name := storage.TrashName(e.ID, e.EliminadoEn, e.URL)
-		moved, err := tx.files.MoveToTrash(e.URL, name)
-		if errors.Is(err, storage.ErrUnsafePath) {
-			// A url that climbs out of the root cannot name a file of ours:
-			// delete the row, touch nothing on disk.
-			tx.log.Warn("url outside the storage root; row deleted, nothing on disk touched",
-				zap.Int64("papelera_id", e.ID), zap.String("url", e.URL))
-			moved, err = false, nil
-		}
-		if err != nil {
-			return fmt.Errorf("move %q to trash: %w", e.URL, err)
-		}
-		if !moved {
-			tx.log.Warn("file already gone; deleting the row anyway",
-				zap.Int64("papelera_id", e.ID), zap.Stringp("url", &e.URL))
-			if err := tx.store.MarkSinArchivo(ctx, e.ID); err != nil {
-				return err
-			}
-			e.SinArchivo = true
-			continue
-		}
-		url := e.URL
-		tx.undo = append(tx.undo, func() error { return tx.files.MoveFromTrash(name, url) })
+		tx.log.Warn("file already gone; deleting the row anyway",
+			zap.Int64("papelera_id", e.ID), zap.Stringp("url", &e.URL))
+		e.SinArchivo = true
+		gone = append(gone, e.ID)
+	}
+	if len(gone) > 0 {
+		return tx.store.MarkSinArchivo(ctx, gone...)
 	}
 	return nil
+}
+
+// moveWorkers is how many files one step moves at once. Renames into the
+// one trash folder serialize on its lock in the kernel, but the rest of
+// each (path walk, stat, syscall entry) overlaps: 1 000 moves took 44 ms
+// alone and 15–25 ms over 2–16 workers on this 2-core machine; a bucket's
+// copy+delete gains the most.
+const moveWorkers = 8
+
+// trashMove is what became of one entry's file.
+type trashMove struct {
+	tried, moved bool // tried: a local file that was to move
+	name, url    string
+	err          error
+}
+
+// moveToTrash moves the entries' files, up to moveWorkers at once. After a
+// failure no further move starts; the moves already made are reported
+// (moved) so that they can be undone.
+//
+// Entries of one url (legacy rows sharing a file, deleted by one
+// statement) share one file: only the first moves it, and the others find
+// it gone, as they would one after the other. Moved at once, a bucket's
+// copy+delete could copy it twice.
+func (tx *Tx) moveToTrash(entries []repo.Entrada) []trashMove {
+	out := make([]trashMove, len(entries))
+	var first map[string]bool
+	if len(entries) > 1 {
+		first = make(map[string]bool, len(entries))
+	}
+	dup := make([]bool, len(entries))
+	for i, e := range entries {
+		if first != nil && !e.SinArchivo && storage.IsLocal(e.URL) {
+			dup[i] = first[e.URL]
+			first[e.URL] = true
+		}
+	}
+	var next atomic.Int64
+	var failed atomic.Bool
+	work := func() {
+		for !failed.Load() {
+			i := int(next.Add(1) - 1)
+			if i >= len(entries) {
+				return
+			}
+			if dup[i] {
+				out[i] = trashMove{tried: true} // moved by the first of its url
+				continue
+			}
+			if out[i] = tx.moveOne(entries[i]); out[i].err != nil {
+				failed.Store(true)
+			}
+			fault.Point("moving") // some files moved, others moving, COMMIT not sent
+		}
+	}
+	workers := min(moveWorkers, len(entries))
+	if workers <= 1 {
+		work()
+		return out
+	}
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Go(work)
+	}
+	wg.Wait()
+	return out
+}
+
+// moveOne moves e's file into the trash, if it has a local one.
+func (tx *Tx) moveOne(e repo.Entrada) trashMove {
+	if e.SinArchivo || !storage.IsLocal(e.URL) {
+		return trashMove{}
+	}
+	m := trashMove{tried: true, name: storage.TrashName(e.ID, e.EliminadoEn, e.URL), url: e.URL}
+	m.moved, m.err = tx.files.MoveToTrash(e.URL, m.name)
+	if errors.Is(m.err, storage.ErrUnsafePath) {
+		// A url that climbs out of the root cannot name a file of ours:
+		// delete the row, touch nothing on disk.
+		tx.log.Warn("url outside the storage root; row deleted, nothing on disk touched",
+			zap.Int64("papelera_id", e.ID), zap.String("url", e.URL))
+		m.moved, m.err = false, nil
+	}
+	return m
+}
+
+// moveBack undoes one step's moves into the trash, as many at once as they
+// were made (distinct files: their order does not matter). Every move is
+// tried; the failures are returned together.
+func (tx *Tx) moveBack(ms []trashMove) error {
+	errs := make([]error, len(ms))
+	var next atomic.Int64
+	work := func() {
+		for i := int(next.Add(1) - 1); i < len(ms); i = int(next.Add(1) - 1) {
+			errs[i] = tx.files.MoveFromTrash(ms[i].name, ms[i].url)
+		}
+	}
+	var wg sync.WaitGroup
+	for range min(moveWorkers, len(ms)) {
+		wg.Go(work)
+	}
+	wg.Wait()
+	return errors.Join(errs...)
 }
 
 // untrash moves the file of entry e from the trash back to its live place.
