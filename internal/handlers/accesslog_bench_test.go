@@ -1,6 +1,8 @@
 package handlers
 
 import (
+	"bytes"
+	"encoding/json"
 	"io"
 	"testing"
 	"time"
@@ -39,6 +41,37 @@ func BenchmarkAccessLog(b *testing.B) {
 				h(&ctx)
 				if ctx.Response.StatusCode() != fiber.StatusNoContent {
 					b.Fatalf("got %d", ctx.Response.StatusCode())
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkDeleteAnswer: the admin delete's JSON answer as the fiber.Map it
+// was and as deletedJSON, which must encode to the same bytes.
+//
+//	go test -run '^$' -bench DeleteAnswer -benchmem ./internal/handlers/
+func BenchmarkDeleteAnswer(b *testing.B) {
+	asMap := func(id int32, e int64) any {
+		return fiber.Map{"mensaje": "Imagen eliminada correctamente", "id": id, "papelera_id": e}
+	}
+	asStruct := func(id int32, e int64) any {
+		return deletedJSON{ID: id, Mensaje: "Imagen eliminada correctamente", PapeleraID: e}
+	}
+	m, _ := json.Marshal(asMap(7, 12345678901))
+	s, _ := json.Marshal(asStruct(7, 12345678901))
+	if !bytes.Equal(m, s) {
+		b.Fatalf("struct %s, map %s: want the same bytes", s, m)
+	}
+	for _, bb := range []struct {
+		name string
+		v    func(int32, int64) any
+	}{{"fiber.Map", asMap}, {"struct", asStruct}} {
+		b.Run(bb.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for i := 0; b.Loop(); i++ {
+				if _, err := json.Marshal(bb.v(int32(i), int64(i))); err != nil {
+					b.Fatal(err)
 				}
 			}
 		})

@@ -143,11 +143,16 @@ func (h *imagenesHandler) delete(c *fiber.Ctx) error {
 	if err != nil {
 		return deleteMsgs.wrap(err)
 	}
-	return c.JSON(fiber.Map{
-		"mensaje":     "Imagen eliminada correctamente",
-		"id":          id,
-		"papelera_id": e.ID,
-	})
+	return c.JSON(deletedJSON{ID: id, Mensaje: "Imagen eliminada correctamente", PapeleraID: e.ID})
+}
+
+// deletedJSON is the answer to an image delete. A struct, not a fiber.Map:
+// encoding a map reflects over it and sorts its keys on every delete. Its
+// fields are in that sorted order, so the bytes are the map's.
+type deletedJSON struct {
+	ID         int32  `json:"id"`
+	Mensaje    string `json:"mensaje"`
+	PapeleraID int64  `json:"papelera_id"`
 }
 
 // entradaJSON is a trash entry as the admin sees it.
