@@ -5,6 +5,7 @@
 #
 #   scripts/minio.sh start NAME   start (or reuse) server NAME; prints ONLY its URL on stdout
 #   scripts/minio.sh url NAME     print the URL of the running server NAME (exit 1 if not running)
+#   scripts/minio.sh pid NAME     print the process id of the running server NAME (make bench reads its CPU)
 #   scripts/minio.sh stop NAME    stop it, if it runs
 #   scripts/minio.sh destroy NAME stop it and delete its data folder
 #   scripts/minio.sh bucket NAME BUCKET  create BUCKET on the running server NAME (if absent)
@@ -17,8 +18,10 @@
 #
 # The server listens on 127.0.0.1 only, on a random free port, with its web
 # console off, its data in ./.data/minio-NAME and root credentials made up on
-# first start (kept, mode 600, in that folder). It is for tests and local
-# development only: never for anything that holds real data.
+# first start (kept, mode 600, in that folder). Its Prometheus metrics
+# (/minio/v2/metrics/cluster) are readable without a token, so make bench
+# can count the S3 requests by API. It is for tests and local development
+# only: never for anything that holds real data.
 #
 # The binary: MinIO publishes no semver module versions, so it is pinned by
 # its pseudo-version and built with `go install` the first time (a few
@@ -30,7 +33,7 @@ MINIO_MODULE=github.com/minio/minio
 MINIO_VERSION=${MINIO_VERSION:-v0.0.0-20260212201848-7aac2a2c5b7c}
 
 usage() {
-	echo "usage: $0 start NAME | url NAME | stop NAME | destroy NAME | bucket NAME BUCKET | install" >&2
+	echo "usage: $0 start NAME | url NAME | pid NAME | stop NAME | destroy NAME | bucket NAME BUCKET | install" >&2
 	exit 2
 }
 # close_fds closes every descriptor above stderr (see start).
@@ -132,7 +135,7 @@ start() {
 		(
 			close_fds
 			MINIO_ROOT_USER=$(<"$d/access") MINIO_ROOT_PASSWORD=$(<"$d/secret") \
-				MINIO_BROWSER=off MINIO_UPDATE=off MINIO_CALLHOME_ENABLE=off \
+				MINIO_BROWSER=off MINIO_UPDATE=off MINIO_CALLHOME_ENABLE=off MINIO_PROMETHEUS_AUTH_TYPE=public \
 				exec setsid "$bin" server --quiet --anonymous \
 				--address "127.0.0.1:$port" --console-address "127.0.0.1:$((port + 1))" \
 				"$d/data"
@@ -192,6 +195,10 @@ start) start ;;
 url)
 	pid_alive && live "$(<"$d/port")" || die "server '$name' is not running"
 	url_of
+	;;
+pid)
+	pid_alive && live "$(<"$d/port")" || die "server '$name' is not running"
+	cat "$d/pid"
 	;;
 stop) stop ;;
 destroy)
