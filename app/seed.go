@@ -12,18 +12,21 @@ import (
 	"time"
 
 	"github.com/schollz/progressbar/v3"
+	"golang.org/x/sync/errgroup"
 	"golang.org/x/term"
 
+	"github.com/imagenes/imagenes/internal/objstore"
 	"github.com/imagenes/imagenes/internal/repo"
 	"github.com/imagenes/imagenes/internal/storage"
 )
 
-// seedCmd fills the database and STORAGE_DIR with n images for benchmarks
-// and janitor measurements: files written by a few goroutines, rows loaded
-// with COPY in batches, a progress bar on a terminal. --orphans and
+// seedCmd fills the database and the storage (STORAGE_DIR, or the bucket of
+// STORAGE_URL) with n images for benchmarks and janitor measurements: files
+// written by a few goroutines (objects by sixteen PUTs in flight), rows
+// loaded with COPY in batches, a progress bar on a terminal. --orphans and
 // --dangling add files without rows (aged past the grace period) and rows
 // without files. Not for production data: it writes straight into the
-// live folders.
+// live folders or keys.
 func seedCmd(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("seed", flag.ContinueOnError)
 	n := fs.Int("n", 20000, "images (rows with files)")
@@ -38,11 +41,17 @@ func seedCmd(ctx context.Context, args []string, getenv func(string) string, std
 	if err := requireDatabase(cfg); err != nil {
 		return err
 	}
-	files, err := storage.Open(cfg.StorageDir)
+	files, err := openStorage(cfg)
 	if err != nil {
-		return fmt.Errorf("STORAGE_DIR: %w", err)
+		return err
 	}
 	defer files.Close()
+	bucket, _ := files.(*objstore.Store)
+	if bucket != nil && *orphans > 0 {
+		// An orphan must be older than the grace to count, and an object's
+		// Last-Modified is the time of its PUT: it cannot be set back.
+		return fmt.Errorf("%w: --orphans needs a folder (STORAGE_DIR): a bucket's Last-Modified cannot be aged past JANITOR_ORPHAN_GRACE", errUsage)
+	}
 	if err := files.WriteMarker(); err != nil {
 		return err
 	}
@@ -83,7 +92,12 @@ func seedCmd(ctx context.Context, args []string, getenv func(string) string, std
 				rows = append(rows, repo.NuevaImagen{URL: url, Orden: 1, OwnerSub: *owner, Bytes: int64(len(content)), ContentType: "image/png"})
 			}
 		}
-		if err := writeFiles(cfg.StorageDir, write, age, content, aged); err != nil {
+		if bucket != nil {
+			err = putObjects(ctx, bucket, write, content)
+		} else {
+			err = writeFiles(cfg.StorageDir, write, age, content, aged)
+		}
+		if err != nil {
 			return err
 		}
 		if len(rows) > 0 {
@@ -145,4 +159,19 @@ func writeFiles(root string, urls []string, aged []bool, content []byte, old tim
 	wg.Wait()
 	close(errs)
 	return <-errs
+}
+
+// putObjects PUTs the live objects of urls, sixteen at a time: a PUT of a
+// small object is a round trip and a durable write on the server, so the
+// work is waiting and enough of them in flight keep the server busy.
+func putObjects(ctx context.Context, s *objstore.Store, urls []string, content []byte) error {
+	g, ctx := errgroup.WithContext(ctx)
+	g.SetLimit(16)
+	for _, u := range urls {
+		if ctx.Err() != nil {
+			break
+		}
+		g.Go(func() error { return s.PutLive(u, content, "image/png") })
+	}
+	return g.Wait()
 }

@@ -229,3 +229,45 @@ func TestMissingBucketIsUnavailable(t *testing.T) {
 		}
 	}
 }
+
+// PutLive (seed's fast path) writes the object at the url's key, under the
+// prefix, with its type; it refuses to overwrite and refuses unsafe urls
+// before any request.
+func TestPutLive(t *testing.T) {
+	t.Parallel()
+	b := s3backend(t, "tienda")
+	cases := []struct {
+		name string
+		url  string
+		data []byte
+		want error // nil: the object is there with data and image/png
+	}{
+		{"new object", url1, pngBytes, nil},
+		{"the same url again", url1, []byte("otra"), fs.ErrExist},
+		{"a url that climbs out", "/recursos/../.papelera/x.png", pngBytes, storage.ErrUnsafePath},
+		{"a hidden segment", "/recursos/.tmp/x.png", pngBytes, storage.ErrUnsafePath},
+	}
+	for _, tc := range cases {
+		err := b.s3.PutLive(tc.url, tc.data, "image/png")
+		if !errors.Is(err, tc.want) || (tc.want == nil && err != nil) {
+			t.Errorf("%s: got %v, want %v", tc.name, err, tc.want)
+			continue
+		}
+		if tc.want != nil {
+			continue
+		}
+		f, err := b.s3.OpenLive(tc.url)
+		if err != nil {
+			t.Fatalf("%s: open: %v", tc.name, err)
+		}
+		got, err := io.ReadAll(f)
+		f.Close()
+		fi, _ := f.Stat()
+		if err != nil || !bytes.Equal(got, tc.data) || fi.(objstore.Info).ContentType() != "image/png" {
+			t.Errorf("%s: read back %d bytes (%v), type %q; want the data as image/png", tc.name, len(got), err, fi.(objstore.Info).ContentType())
+		}
+		if !b.exists(t, "recursos/imagenes/productos/ab/abc.png") {
+			t.Errorf("%s: no object at the prefixed key", tc.name)
+		}
+	}
+}

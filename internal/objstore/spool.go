@@ -1,6 +1,7 @@
 package objstore
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -58,20 +59,41 @@ func (s *Store) Publish(st *storage.Staged, url string) error {
 		return fmt.Errorf("open spooled upload: %w", err)
 	}
 	defer f.Close()
-	opts := minio.PutObjectOptions{ContentType: st.ContentType, SendContentMd5: false}
-	opts.SetMatchETagExcept("*")
-	ctx, cancel := s.ctx()
-	defer cancel()
-	if _, err := s.c.PutObject(ctx, s.bucket, k, f, st.Size, opts); err != nil {
-		if err := s.fail("put", k, err); errors.Is(err, errPrecondition) {
-			return fmt.Errorf("%q: %w", k, fs.ErrExist)
-		}
-		return s.fail("put", k, err)
+	if err := s.put(k, f, st.Size, st.ContentType); err != nil {
+		return err
 	}
 	fault.Point("upload-put") // the object is in the bucket, the row not committed
 	f.Close()
 	os.Remove(p) //nolint:errcheck // the upload is in the bucket; CleanStaging catches a leftover
 	return nil
+}
+
+// put writes r (size bytes) at key k in one PUT that never overwrites
+// (If-None-Match: *): an object already there is fs.ErrExist.
+func (s *Store) put(k string, r io.Reader, size int64, contentType string) error {
+	opts := minio.PutObjectOptions{ContentType: contentType, SendContentMd5: false}
+	opts.SetMatchETagExcept("*")
+	ctx, cancel := s.ctx()
+	defer cancel()
+	if _, err := s.c.PutObject(ctx, s.bucket, k, r, size, opts); err != nil {
+		if err := s.fail("put", k, err); errors.Is(err, errPrecondition) {
+			return fmt.Errorf("%q: %w", k, fs.ErrExist)
+		}
+		return s.fail("put", k, err)
+	}
+	return nil
+}
+
+// PutLive writes data as the live object of url in one PUT, without the
+// spool and without the upload's existence check, refusing to overwrite
+// (fs.ErrExist). For `imagenes seed`, which fills a bucket with tens of
+// thousands of objects for benchmarks; uploads go through Stage and Publish.
+func (s *Store) PutLive(url string, data []byte, contentType string) error {
+	k, err := s.liveKey(url)
+	if err != nil {
+		return err
+	}
+	return s.put(k, bytes.NewReader(data), int64(len(data)), contentType)
 }
 
 // Discard removes a spooled upload; a missing one is fine.
