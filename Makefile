@@ -69,7 +69,7 @@ test: ## run every test, with the race detector, against a throwaway local Postg
 e2e: ## the nginx config beside Balsamoa with the real nginx, and the admin page in headless Chromium (both installed with apt-get when missing)
 	scripts/e2e.sh
 
-bench: ## delete throughput vs pgbench on the same transaction (RUNS=3 for spread); results in bench/out/
+bench: ## delete throughput vs pgbench on the same transaction (RUNS=3 for spread; BACKEND=s3 adds a MinIO bucket beside the folder); results in bench/out/
 	scripts/bench.sh
 
 crash: ## the crash harness: CRASH_POINTS (default 500) SIGKILLs, each followed by restart, janitor and invariants; BACKEND=s3 on MinIO

@@ -9,6 +9,7 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -54,6 +55,8 @@ type row struct {
 // cpu is what scripts/bench.sh's measure wrote for one phase.
 type cpu struct {
 	deletes, wall, serverTicks, pgTicks, clientS, clkTck float64
+	minioTicks                                           float64            // the bucket's leg: MinIO's CPU
+	s3                                                   map[string]float64 // and its S3 requests by API
 }
 
 // rate is deletes per second of the phase's wall time.
@@ -76,21 +79,18 @@ func benchTable(dir string) {
 	runs, _ := filepath.Glob(filepath.Join(dir, "run-*"))
 	sort.Strings(runs)
 	var rows []row
+	var pairs [][2]row // disk, s3: the runs of make bench BACKEND=s3
 	for _, r := range runs {
-		k6, err := readK6(filepath.Join(r, "delete-balsamoa.json"))
+		k6, err := readRun(r)
 		if err != nil {
 			fmt.Fprintln(os.Stderr, "report:", err)
 			continue
 		}
-		k6.run = filepath.Base(r)
-		k6.rssMiB = readNumber(filepath.Join(r, "server-vmhwm-kb")) / 1024
-		k6.pgTPS, k6.pgP50, k6.pgP99 = readPgbench(r)
-		k6.wrkRPS, k6.wrkP50, k6.wrkP99, k6.wrkBad = readWrk(filepath.Join(r, "wrk.txt"))
-		k6.cpu = map[string]cpu{}
-		for _, phase := range []string{"k6", "wrk", "bulk", "pgbench"} {
-			k6.cpu[phase] = readCPU(filepath.Join(r, phase+".cpu"))
-		}
 		rows = append(rows, k6)
+		if s3, err := readRun(filepath.Join(r, "s3")); err == nil {
+			s3.run = k6.run
+			pairs = append(pairs, [2]row{k6, s3})
+		}
 	}
 	if len(rows) == 0 {
 		fail("no runs in " + dir)
@@ -133,6 +133,102 @@ func benchTable(dir string) {
 	}
 	fmt.Println("bulk/s: images trashed per second of wall time by the bulk route, one request of BULK ids at a time")
 	fmt.Println("targets (issue 13): wrk÷pg ≥ 1.0, k6÷Bals ≥ 4, p99÷pg ≤ 2, server ≤ 100 µs/delete, RSS < 64 MiB, bulk÷wrk ≥ 10")
+	backendTables(pairs)
+}
+
+// readRun reads one run's (or one backend's leg of it) files.
+func readRun(r string) (row, error) {
+	k6, err := readK6(filepath.Join(r, "delete-balsamoa.json"))
+	if err != nil {
+		return row{}, err
+	}
+	k6.run = filepath.Base(r)
+	k6.rssMiB = readNumber(filepath.Join(r, "server-vmhwm-kb")) / 1024
+	k6.pgTPS, k6.pgP50, k6.pgP99 = readPgbench(r)
+	k6.wrkRPS, k6.wrkP50, k6.wrkP99, k6.wrkBad = readWrk(filepath.Join(r, "wrk.txt"))
+	k6.cpu = map[string]cpu{}
+	for _, phase := range []string{"k6", "wrk", "bulk", "pgbench"} {
+		k6.cpu[phase] = readCPU(filepath.Join(r, phase+".cpu"))
+	}
+	return k6, nil
+}
+
+// backendTables prints make bench BACKEND=s3's comparison: each client's
+// rate, p99 and CPU per delete on the folder and on the bucket of the same
+// run, their s3÷disk ratios, MinIO's CPU per delete, and the S3 requests
+// one delete cost by API (MinIO's own count over the phase).
+func backendTables(pairs [][2]row) {
+	if len(pairs) == 0 {
+		return
+	}
+	p99 := func(r row, phase string) float64 {
+		switch phase {
+		case "k6":
+			return r.p99
+		case "wrk":
+			return r.wrkP99
+		}
+		return 0
+	}
+	ratio := func(a, b float64) string {
+		if a == 0 || b == 0 {
+			return fmt.Sprintf("%7s", "–")
+		}
+		return fmt.Sprintf("%7.2f", b/a)
+	}
+	ms := func(v float64) string {
+		if v == 0 {
+			return fmt.Sprintf("%7s", "–")
+		}
+		return fmt.Sprintf("%7.1f", v)
+	}
+	phases := []string{"k6", "wrk", "bulk"}
+	fmt.Printf("\nfolder and bucket in the same run (same seeded images, same clients): deletes/s, p99 ms, CPU µs per delete; s3÷disk\n")
+	fmt.Printf("%-6s %-5s %7s %7s %7s | %7s %7s %7s | %7s %7s %7s | %7s %7s | %7s\n",
+		"run", "", "disk/s", "s3/s", "s3÷disk", "p99 disk", "s3", "s3÷disk", "srv disk", "s3", "s3÷disk", "pg disk", "s3", "MinIO")
+	for _, p := range pairs {
+		d, s := p[0], p[1]
+		for _, ph := range phases {
+			dc, sc := d.cpu[ph], s.cpu[ph]
+			fmt.Printf("%-6s %-5s %7.0f %7.0f %s | %s %s %s | %7.0f %7.0f %s | %7.0f %7.0f | %7.0f\n",
+				d.run, ph, dc.rate(), sc.rate(), ratio(dc.rate(), sc.rate()),
+				ms(p99(d, ph)), ms(p99(s, ph)), ratio(p99(d, ph), p99(s, ph)),
+				dc.perDelete(dc.serverTicks), sc.perDelete(sc.serverTicks), ratio(dc.perDelete(dc.serverTicks), sc.perDelete(sc.serverTicks)),
+				dc.perDelete(dc.pgTicks), sc.perDelete(sc.pgTicks), sc.perDelete(sc.minioTicks))
+		}
+	}
+	apis := map[string]bool{}
+	for _, p := range pairs {
+		for _, ph := range phases {
+			for api := range p[1].cpu[ph].s3 {
+				apis[api] = true
+			}
+		}
+	}
+	names := slices.Sorted(maps.Keys(apis))
+	fmt.Printf("\nS3 requests per delete on the bucket (MinIO's count by API over the phase ÷ deletes)\n")
+	fmt.Printf("%-6s %-5s %7s", "run", "", "all")
+	for _, n := range names {
+		fmt.Printf(" %12s", n)
+	}
+	fmt.Println()
+	for _, p := range pairs {
+		for _, ph := range phases {
+			c := p[1].cpu[ph]
+			if c.deletes == 0 {
+				continue
+			}
+			all := 0.0
+			for _, v := range c.s3 {
+				all += v
+			}
+			fmt.Printf("%-6s %-5s %7.2f", p[0].run, ph, all/c.deletes)
+			for _, n := range names {
+				fmt.Printf(" %12.2f", c.s3[n]/c.deletes)
+			}
+			fmt.Println()
+		}
+	}
 }
 
 // readWrk reads wrk's Requests/sec, its --latency percentiles (ms) and the
@@ -178,8 +274,14 @@ func readCPU(path string) cpu {
 			v[k], _ = strconv.ParseFloat(x, 64)
 		}
 	}
-	return cpu{deletes: v["deletes"], wall: v["wall"], serverTicks: v["server_ticks"], pgTicks: v["pg_ticks"],
-		clientS: v["client_s"], clkTck: v["clk_tck"]}
+	c := cpu{deletes: v["deletes"], wall: v["wall"], serverTicks: v["server_ticks"], pgTicks: v["pg_ticks"],
+		clientS: v["client_s"], clkTck: v["clk_tck"], minioTicks: v["minio_ticks"], s3: map[string]float64{}}
+	for k, x := range v {
+		if api, ok := strings.CutPrefix(k, "s3_"); ok {
+			c.s3[api] = x
+		}
+	}
+	return c
 }
 
 func minOf(rs []row, f func(row) float64) float64 {

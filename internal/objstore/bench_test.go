@@ -2,8 +2,11 @@ package objstore_test
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"testing"
+
+	"github.com/minio/minio-go/v7"
 
 	"github.com/imagenes/imagenes/internal/s3test"
 	"github.com/imagenes/imagenes/internal/storage"
@@ -68,5 +71,67 @@ func BenchmarkStat(b *testing.B) {
 		if ok, err := s.LiveExists(url); err != nil || !ok {
 			b.Fatalf("%v %v", ok, err)
 		}
+	}
+}
+
+// BenchmarkS3Request times each kind of request a move to the trash makes,
+// alone and one at a time, straight through the client: a HEAD that finds
+// the object (the source), a HEAD that does not (the target), the bucket
+// check a HEAD's 404 is confirmed with, the server-side copy, the delete;
+// and the PUT of an upload. make bench BACKEND=s3 prints them beside its
+// count of requests per delete.
+func BenchmarkS3Request(b *testing.B) {
+	s := s3test.New(b, "")
+	c, bucket := s.Client(), s.Bucket()
+	ctx := context.Background()
+	src := "recursos/imagenes/productos/be/bench.png"
+	if _, err := c.PutObject(ctx, bucket, src, bytes.NewReader(pngBytes), int64(len(pngBytes)), minio.PutObjectOptions{}); err != nil {
+		b.Fatal(err)
+	}
+	copyTo := func(i int) string {
+		dst := fmt.Sprintf(".papelera/%d-1-bench.png", i)
+		if _, err := c.CopyObject(ctx, minio.CopyDestOptions{Bucket: bucket, Object: dst},
+			minio.CopySrcOptions{Bucket: bucket, Object: src}); err != nil {
+			b.Fatal(err)
+		}
+		return dst
+	}
+	cases := []struct {
+		name string
+		op   func(i int) error
+	}{
+		{"head-found", func(int) error {
+			_, err := c.StatObject(ctx, bucket, src, minio.StatObjectOptions{})
+			return err
+		}},
+		{"head-missing", func(int) error {
+			_, err := c.StatObject(ctx, bucket, ".papelera/no-existe.png", minio.StatObjectOptions{})
+			if minio.ToErrorResponse(err).StatusCode == 404 {
+				return nil
+			}
+			return fmt.Errorf("want a 404, got %v", err)
+		}},
+		{"head-bucket", func(int) error { _, err := c.BucketExists(ctx, bucket); return err }},
+		{"copy", func(i int) error { copyTo(i); return nil }},
+		{"delete", func(i int) error {
+			b.StopTimer()
+			dst := copyTo(1_000_000 + i)
+			b.StartTimer()
+			return c.RemoveObject(ctx, bucket, dst, minio.RemoveObjectOptions{})
+		}},
+		{"put", func(i int) error {
+			_, err := c.PutObject(ctx, bucket, fmt.Sprintf("recursos/imagenes/productos/be/%d.png", i),
+				bytes.NewReader(pngBytes), int64(len(pngBytes)), minio.PutObjectOptions{})
+			return err
+		}},
+	}
+	for _, tc := range cases {
+		b.Run(tc.name, func(b *testing.B) {
+			for i := 0; i < b.N; i++ {
+				if err := tc.op(i); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
 	}
 }
