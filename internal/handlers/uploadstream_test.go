@@ -2,6 +2,7 @@ package handlers_test
 
 import (
 	"bufio"
+	"bytes"
 	"fmt"
 	"io"
 	"net"
@@ -218,5 +219,58 @@ func TestUnreadBodyClosesConnection(t *testing.T) {
 				t.Errorf("got %d answers:\n%s\nwant one %d and the connection closed", n, all, tt.status)
 			}
 		})
+	}
+}
+
+// TestServingStreams: images are sent as they are read, never read whole
+// into memory first. Before, the access log asked fasthttp for the
+// response's Body() to log its length, which read every streamed image
+// into a buffer (and on a read error sent the error's text as the image).
+// Eight concurrent GETs of an 8 MiB image, on each route that streams one,
+// allocate a small fraction of the 128 MiB sent. Not parallel, so the
+// allocation counter sees this test alone.
+func TestServingStreams(t *testing.T) {
+	e := newEnv(t, envOpts{storage: "disk"})
+	const size, clients = 8 << 20, 8
+	const boundMiB = 32
+	big := append([]byte("\x89PNG\r\n\x1a\n"), bytes.Repeat([]byte{7}, size-8)...)
+	url := "/recursos/imagenes/productos/ab/grande.png"
+	e.kit.Put(t, url[1:], big, 0)
+	var id int
+	if err := e.pool.QueryRow(t.Context(), `INSERT INTO producto_imagenes (url, orden, owner_sub) VALUES ($1, 1, 'admin-1') RETURNING id`, url).Scan(&id); err != nil {
+		t.Fatal(err)
+	}
+	base := e.listen()
+	paths := []string{url, fmt.Sprintf("/api/image/%d", id)}
+	results := make([]string, 2*clients)
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	var wg sync.WaitGroup
+	for i := range results {
+		wg.Go(func() {
+			r, _ := http.NewRequest("GET", base+paths[i%2], nil)
+			r.Header.Set("Authorization", "Bearer "+e.admin)
+			res, err := http.DefaultClient.Do(r)
+			if err != nil {
+				results[i] = err.Error()
+				return
+			}
+			defer res.Body.Close()
+			n, err := io.Copy(io.Discard, res.Body)
+			results[i] = fmt.Sprintf("%d %d %v", res.StatusCode, n, err)
+		})
+	}
+	wg.Wait()
+	runtime.ReadMemStats(&after)
+	allocated := (after.TotalAlloc - before.TotalAlloc) >> 20
+	t.Logf("%d GETs of %d MiB: %d MiB allocated in the process", len(results), size>>20, allocated)
+	if allocated > boundMiB {
+		t.Errorf("serving allocated %d MiB, bound %d MiB: the images were read into memory", allocated, boundMiB)
+	}
+	for i, r := range results {
+		if want := fmt.Sprintf("200 %d <nil>", size); r != want {
+			t.Errorf("GET %s: got %q, want %q", paths[i%2], r, want)
+		}
 	}
 }
