@@ -12,9 +12,10 @@
 // bucket: the bytes are spooled to a local temporary file while their type,
 // size and hash are judged, then PUT under the url's advisory lock.
 //
-// Every request has a time limit (Options.Timeout): an unreachable or stuck
-// server is an error wrapping storage.ErrUnavailable, never a hang. No HTTP
-// routes, no SQL.
+// Every request has a time limit (Options.Timeout), its answer's body
+// included; an object being downloaded has it per read instead (see File):
+// an unreachable or stuck server is an error wrapping
+// storage.ErrUnavailable, never a hang. No HTTP routes, no SQL.
 package objstore
 
 import (
@@ -44,7 +45,8 @@ type Options struct {
 	PathStyle bool   // bucket in the path (MinIO) instead of the host name
 	// Credentials; all empty means anonymous (a public bucket).
 	AccessKey, SecretKey, SessionToken string
-	// Timeout bounds every request (connect, send, first byte of the answer).
+	// Timeout bounds every request (connect, send, the whole answer), and
+	// each read of an object's body (File).
 	Timeout time.Duration
 	// PageSize is the keys per listing request (DefaultPageSize when 0).
 	PageSize int
@@ -189,8 +191,9 @@ func New(o Options) (*Store, error) {
 }
 
 // transport bounds each request: connecting, the TLS handshake and the wait
-// for the answer's headers. A body then streams at the client's pace (an
-// image served to a slow phone), so it has no overall deadline here.
+// for the answer's headers. The rest is the callers': a context with the
+// time limit for whole requests, a per-read timer for an object's body,
+// which streams at the client's pace (an image served to a slow phone).
 func transport(timeout time.Duration) *http.Transport {
 	t := http.DefaultTransport.(*http.Transport).Clone()
 	t.DialContext = (&net.Dialer{Timeout: timeout, KeepAlive: 30 * time.Second}).DialContext
