@@ -39,6 +39,23 @@ type deleteResult struct {
 	err   error
 }
 
+// calls recycles deleteCalls with their channels: a call is done once its
+// caller has received its one result (the batch sends it last thing it
+// does with that call), so the next delete can take it over.
+var calls = sync.Pool{New: func() any { return &deleteCall{done: make(chan deleteResult, 1)} }}
+
+// newCall returns an idle call for req (see calls); putCall gives it back.
+func newCall(ctx context.Context, req repo.DeleteRequest) *deleteCall {
+	c := calls.Get().(*deleteCall)
+	c.ctx, c.req = ctx, req
+	return c
+}
+
+func putCall(c *deleteCall) {
+	c.ctx, c.req = nil, repo.DeleteRequest{}
+	calls.Put(c)
+}
+
 // coalescer queues single deletes and runs them in batches.
 type coalescer struct {
 	mu      sync.Mutex

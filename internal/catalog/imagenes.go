@@ -13,7 +13,9 @@ import (
 // the trash. Concurrent calls share transactions (see coalescer); each gets
 // the trash entry, or an error wrapping repo.ErrNotFound, as if alone.
 func (s *Service) DeleteImagen(ctx context.Context, id int32, scope repo.Scope, deletedBy string) (repo.Entrada, error) {
-	r := s.deletes.do(&deleteCall{ctx: ctx, req: repo.DeleteRequest{ID: id, Scope: scope, DeletedBy: deletedBy}, done: make(chan deleteResult, 1)})
+	c := newCall(ctx, repo.DeleteRequest{ID: id, Scope: scope, DeletedBy: deletedBy})
+	r := s.deletes.do(c)
+	putCall(c)
 	s.metrics.deleted(r.entry, r.err)
 	return r.entry, r.err
 }
