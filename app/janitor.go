@@ -9,6 +9,7 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"runtime/pprof"
 	"strings"
 	"time"
 
@@ -36,6 +37,7 @@ func janitorCmd(ctx context.Context, args []string, getenv func(string) string, 
 	repair := fs.Bool("repair-dangling", false, "trash rows whose file is missing")
 	force := fs.Bool("force", false, "move orphans beyond JANITOR_MAX_ORPHANS")
 	verbose := fs.Bool("verbose", false, "list every file and row acted on (a dry run always does, except with --json)")
+	cpuProfile := fs.String("cpuprofile", "", "with --once: write the pass's CPU profile (pprof) to this file")
 	d, cleanup, err := start(ctx, fs, args, getenv, stderr)
 	if err != nil {
 		return err
@@ -54,7 +56,14 @@ func janitorCmd(ctx context.Context, args []string, getenv func(string) string, 
 		if f, ok := stderr.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
 			jc.Progress = stderr
 		}
+		stopProfile, err := startCPUProfile(*cpuProfile)
+		if err != nil {
+			return err
+		}
 		rep, err := j.Run(ctx, jc)
+		if perr := stopProfile(); perr != nil && err == nil {
+			err = perr
+		}
 		if *asJSON {
 			enc := json.NewEncoder(stdout)
 			if jerr := enc.Encode(rep); jerr != nil {
@@ -67,8 +76,8 @@ func janitorCmd(ctx context.Context, args []string, getenv func(string) string, 
 		return err
 	}
 
-	if *dry || *asJSON {
-		return fmt.Errorf("%w: --dry-run and --json need --once", errUsage)
+	if *dry || *asJSON || *cpuProfile != "" {
+		return fmt.Errorf("%w: --dry-run, --json and --cpuprofile need --once", errUsage)
 	}
 	if cfg.JanitorMetricsAddr != "" {
 		srv := &http.Server{Addr: cfg.JanitorMetricsAddr, ReadHeaderTimeout: 5 * time.Second,
@@ -92,6 +101,27 @@ func janitorCmd(ctx context.Context, args []string, getenv func(string) string, 
 	defer cancel()
 	sched.Stop(sctx)
 	return nil
+}
+
+// startCPUProfile starts a CPU profile written to path (none when path is
+// empty) and returns what stops and writes it: scripts/janitor-measure.sh
+// uses it to say where a pass's time goes.
+func startCPUProfile(path string) (stop func() error, err error) {
+	if path == "" {
+		return func() error { return nil }, nil
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, fmt.Errorf("cpu profile: %w", err)
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("cpu profile: %w", err)
+	}
+	return func() error {
+		pprof.StopCPUProfile()
+		return f.Close()
+	}, nil
 }
 
 // janitorConfig is the janitor's part of the configuration.

@@ -48,18 +48,31 @@ func TestJanitorDryRunLists(t *testing.T) {
 		want     []string // lines of the output, in order
 		wantNot  []string
 		wantJSON bool
+		profile  bool // with --cpuprofile: a gzipped pprof file is written
 	}{
 		{name: "dry run lists", args: []string{"--dry-run"},
 			want:    []string{"orphans: product images without a row, to the trash (1):", "  " + orphan + "  ", "janitor: recovered 0, purged 0, orphans 1,"},
 			wantNot: []string{site, kept}},
 		{name: "json alone stays small", args: []string{"--dry-run", "--json"}, wantNot: []string{orphan, `"items"`}, wantJSON: true},
 		{name: "json verbose lists", args: []string{"--dry-run", "--json", "--verbose"}, want: []string{`"items":{"orphans":[{"url":"` + orphan + `"`}, wantNot: []string{site}, wantJSON: true},
+		{name: "cpu profile written", args: []string{"--dry-run", "--json"}, wantNot: []string{orphan}, wantJSON: true, profile: true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			var out bytes.Buffer
-			if err := run(context.Background(), append([]string{"janitor", "--once"}, tt.args...), envOf(env), &out, &bytes.Buffer{}); err != nil {
+			args := append([]string{"janitor", "--once"}, tt.args...)
+			prof := filepath.Join(t.TempDir(), "cpu.pprof")
+			if tt.profile {
+				args = append(args, "--cpuprofile", prof)
+			}
+			if err := run(context.Background(), args, envOf(env), &out, &bytes.Buffer{}); err != nil {
 				t.Fatalf("janitor: %v\n%s", err, out.String())
+			}
+			if tt.profile {
+				b, err := os.ReadFile(prof)
+				if err != nil || len(b) < 2 || b[0] != 0x1f || b[1] != 0x8b {
+					t.Errorf("cpu profile %s: %v, %d bytes, want a gzipped pprof profile", prof, err, len(b))
+				}
 			}
 			got := out.String()
 			rest := got

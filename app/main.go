@@ -25,7 +25,7 @@ const usage = `imagenes — product images with a transactional trash
 
 usage:
   imagenes serve                 run the HTTP API (and the janitor when JANITOR_ENABLED=true)
-  imagenes janitor [--once] [--dry-run] [--json] [--repair-dangling] [--force]
+  imagenes janitor [--once] [--dry-run] [--json] [--repair-dangling] [--force] [--cpuprofile FILE]
   imagenes migrate up|status     apply or list database migrations
   imagenes token --sub S [--role admin] [--ttl 1h]   mint an HS256 token with JWT_SECRET
   imagenes storage mirror --from file:///PATH --to s3://BUCKET[/PREFIX]?… [--delete] [--dry-run]

@@ -3,7 +3,7 @@
 // scripts need nothing but Go (no jq, no Python).
 //
 //	go run ./bench/report bench OUT_DIR     one row per run found in OUT_DIR/run-*/
-//	go run ./bench/report janitor LABEL REPORT.json RSS_KB_FILE
+//	go run ./bench/report janitor LABEL REPORT.json TIME_FILE
 package main
 
 import (
@@ -20,7 +20,7 @@ import (
 
 func main() {
 	if len(os.Args) < 2 {
-		fail("usage: report bench OUT_DIR | report janitor LABEL REPORT.json RSS_FILE")
+		fail("usage: report bench OUT_DIR | report janitor LABEL REPORT.json TIME_FILE")
 	}
 	switch os.Args[1] {
 	case "bench":
@@ -358,7 +358,7 @@ func readNumber(path string) float64 {
 	return v
 }
 
-func janitorRow(label, reportPath, rssPath string) {
+func janitorRow(label, reportPath, timePath string) {
 	b, err := os.ReadFile(reportPath)
 	if err != nil {
 		fail(err.Error())
@@ -373,7 +373,21 @@ func janitorRow(label, reportPath, rssPath string) {
 	if err := json.Unmarshal(b, &r); err != nil {
 		fail(err.Error())
 	}
+	// timePath holds "PG_CPU_S USER_S SYS_S MAX_RSS_KB" (janitor-measure.sh).
+	t := readNumbers(timePath, 4)
 	secs := float64(max(r.MS, 1)) / 1000
-	fmt.Printf("%-28s %8d files %8d rows %6d ms %9.0f files/s %9.0f items/s  peak RSS %5.1f MiB  orphans %d dangling %d\n",
-		label, r.Files, r.Rows, r.MS, float64(r.Files)/secs, float64(r.Files+r.Rows)/secs, readNumber(rssPath)/1024, r.Orphans, r.Dangling)
+	fmt.Printf("%-44s %8d files %8d rows %6d ms %7.0f files/s  cpu %5.1f s (user %5.1f sys %4.1f)  pg %5.1f s  RSS %5.1f MiB  orphans %d dangling %d\n",
+		label, r.Files, r.Rows, r.MS, float64(r.Files)/secs, t[1]+t[2], t[1], t[2], t[0], t[3]/1024, r.Orphans, r.Dangling)
+}
+
+// readNumbers reads n whitespace-separated numbers (zeros where missing).
+func readNumbers(path string, n int) []float64 {
+	b, _ := os.ReadFile(path)
+	out := make([]float64, n)
+	for i, f := range strings.Fields(string(b)) {
+		if i < n {
+			out[i], _ = strconv.ParseFloat(f, 64)
+		}
+	}
+	return out
 }
