@@ -54,6 +54,9 @@ type Config struct {
 	List bool
 	// Progress, when not nil, receives a progress bar (a terminal).
 	Progress io.Writer
+	// danglingHeld, when positive, replaces danglingHeld (set by
+	// export_test.go only, to reach the dangling step's own scan).
+	danglingHeld int
 }
 
 // Report is what a pass did (or, in a dry run, would do). The first eight
@@ -143,6 +146,10 @@ type pass struct {
 	// have moved, so that the later steps count as if it had.
 	dryMoved map[string]bool
 	listed   int // items in rep.Items
+	// danglingRows are the rows whose file the orphans step did not find,
+	// for the dangling step; danglingKnown says they are all of them.
+	danglingRows  []repo.LocalImagen
+	danglingKnown bool
 }
 
 // Run makes one pass. A pass that another process holds the lock for

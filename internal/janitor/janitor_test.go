@@ -629,6 +629,14 @@ func TestFailClosed(t *testing.T) {
 			f.file(storage.NewImageURL("png"))
 			f.exec(`ALTER TABLE imagenes_papelera RENAME TO papelera_perdida`)
 		}, stopped: true},
+		// The rows the walk is merged with cannot be read: a pass that took
+		// the short answer for "no rows" would call the file an orphan and
+		// refuse for too many; it must stop on the database's error.
+		{name: "rows unreadable", setup: func(f *fixture) {
+			f.image(false)
+			f.file(storage.NewImageURL("png"))
+			f.exec(`ALTER TABLE producto_imagenes RENAME COLUMN url TO ruta`)
+		}, cfg: func(c *janitor.Config) { c.MaxOrphans = 0 }, stopped: true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -13,70 +13,154 @@ import (
 	"github.com/imagenes/imagenes/internal/trash"
 )
 
-// orphans walks the live folders in batches, asks the table which urls of a
-// batch have rows (one query per batch), and moves the files that have none
-// and are older than the grace period to the trash. Without --force it moves
-// nothing when it finds more than MaxOrphans: it holds at most that many
-// before deciding, so memory stays bounded either way.
+// orphans walks the live folders and merges them with the table's local
+// rows, both in byte order of url (storage.WalkLive, repo.LocalesByURL,
+// streamed a few chunks ahead on another connection): a file no row names is
+// an orphan when it is older than the grace period; a row whose url no file
+// has is kept for the dangling step (p.danglingRows). Both are only
+// candidates: a move or a report decides again under the url's lock.
+//
+// A file that comes out of order (a folder too big to sort, a backend that
+// lists otherwise) is looked up the old way, one query per batch
+// (URLsInUse), and a row the walk passed without its file is stat'ed before
+// it is kept, so the order only decides the speed, never the answer. Without
+// --force nothing moves when more than MaxOrphans are found: at most that
+// many are held before deciding; dangling rows are held up to
+// danglingHeld, past which the dangling step scans the table itself. So
+// memory is bounded by those, a batch and the stream's chunks.
 func (p *pass) orphans(ctx context.Context) error {
 	hasRows, err := p.store.HasImagenes(ctx)
 	if err != nil {
 		return err
 	}
 	grace := p.now.Add(-p.cfg.OrphanGrace)
-	batch := make([]repo.Huerfana, 0, p.cfg.BatchSize)
-	entries := make([]fs.DirEntry, 0, p.cfg.BatchSize)
 	var pending []repo.Huerfana
-	flush := func() error {
-		if len(batch) == 0 {
+	// orphan holds a file that has no row, if it is old enough.
+	orphan := func(url string, d fs.DirEntry) error {
+		if p.dryMoved[url] {
 			return nil
 		}
-		urls := make([]string, len(batch))
-		for i, h := range batch {
-			urls[i] = h.URL
-		}
-		used, err := p.store.URLsInUse(ctx, urls)
+		// Only a file without a row is worth an lstat.
+		info, err := d.Info()
 		if err != nil {
-			return err
+			return nil // gone meanwhile
 		}
-		for i, h := range batch {
-			if used[h.URL] || p.dryMoved[h.URL] {
-				continue
-			}
-			// Only a file without a row is worth an lstat.
-			info, err := entries[i].Info()
-			if err != nil {
-				continue // gone meanwhile
-			}
-			if h.Bytes, h.ModTime = info.Size(), info.ModTime(); h.ModTime.Before(grace) {
-				pending = append(pending, h)
-			}
+		if info.ModTime().Before(grace) {
+			pending = append(pending, repo.Huerfana{URL: url, Bytes: info.Size(), ModTime: info.ModTime()})
 		}
-		batch, entries = batch[:0], entries[:0]
-		if p.cfg.Force {
+		switch {
+		case p.cfg.Force && len(pending) >= p.cfg.BatchSize:
 			err := p.moveOrphans(ctx, pending)
 			pending = pending[:0]
 			return err
-		}
-		if len(pending) > p.cfg.MaxOrphans {
+		case !p.cfg.Force && len(pending) > p.cfg.MaxOrphans:
 			return fmt.Errorf("%w (found more than %d)", ErrTooManyOrphans, p.cfg.MaxOrphans)
 		}
 		return nil
 	}
+
+	// Files out of order: asked about in batches.
+	batch := make([]string, 0, p.cfg.BatchSize)
+	entries := make([]fs.DirEntry, 0, p.cfg.BatchSize)
+	flush := func() error {
+		if len(batch) == 0 {
+			return nil
+		}
+		used, err := p.store.URLsInUse(ctx, batch)
+		if err != nil {
+			return err
+		}
+		for i, url := range batch {
+			if !used[url] {
+				if err := orphan(url, entries[i]); err != nil {
+					return err
+				}
+			}
+		}
+		batch, entries = batch[:0], entries[:0]
+		return nil
+	}
+
+	// The rows, merged. A pool too small for a connection beside the pass
+	// lock's and the moves' gets no stream: every file is looked up in
+	// batches and the dangling step scans the table, as before the merge.
+	var rows *rowStream
+	if p.store.MaxConns() >= 3 {
+		rows = streamRows(ctx, p.store)
+		defer rows.close()
+	}
+	p.danglingKnown = rows != nil
+	held := p.cfg.danglingHeld
+	if held <= 0 {
+		held = danglingHeld
+	}
+	// passed is a row the merge went by without meeting its file.
+	passed := func(r repo.LocalImagen) error {
+		p.rep.RowsScanned++
+		p.bar.add(1)
+		if !p.danglingKnown || p.dryMoved[r.URL] {
+			return nil
+		}
+		gone, err := p.fileMissing(r.URL)
+		if err != nil || !gone {
+			return err
+		}
+		if len(p.danglingRows) == held {
+			p.danglingKnown, p.danglingRows = false, nil // the dangling step scans
+			return nil
+		}
+		p.danglingRows = append(p.danglingRows, r)
+		return nil
+	}
+	last := "" // the highest url merged so far
 	err = p.files.WalkLive(func(url string, d fs.DirEntry) error {
 		if !hasRows {
 			return ErrEmptyTable
 		}
 		p.rep.FilesScanned++
 		p.bar.add(1)
-		batch, entries = append(batch, repo.Huerfana{URL: url}), append(entries, d)
-		if len(batch) == cap(batch) {
-			return flush()
+		if rows == nil || url <= last {
+			batch, entries = append(batch, url), append(entries, d)
+			if len(batch) == cap(batch) {
+				return flush()
+			}
+			return nil
 		}
-		return nil
+		last = url
+		has := false
+		for {
+			r, ok, err := rows.peek()
+			if err != nil {
+				return err
+			}
+			if !ok || r.URL > url {
+				break
+			}
+			rows.take()
+			if r.URL == url {
+				has = true
+				p.rep.RowsScanned++
+				p.bar.add(1)
+			} else if err := passed(r); err != nil {
+				return err
+			}
+		}
+		if has {
+			return nil
+		}
+		return orphan(url, d)
 	})
 	if err == nil {
 		err = flush()
+	}
+	for err == nil && rows != nil { // the rows after the last file
+		r, ok, rerr := rows.peek()
+		if rerr != nil || !ok {
+			err = rerr
+			break
+		}
+		rows.take()
+		err = passed(r)
 	}
 	if err != nil {
 		return err
@@ -90,6 +174,11 @@ func (p *pass) orphans(ctx context.Context) error {
 	}
 	return nil
 }
+
+// danglingHeld is how many dangling rows the orphans step keeps for the
+// dangling step (~100 bytes each); more than that (a lost volume) and the
+// dangling step scans the table itself.
+const danglingHeld = 1 << 14
 
 // moveOrphans moves files to the trash with new entries, in one protocol
 // transaction. It first takes each url's advisory lock: an upload or a

@@ -336,3 +336,53 @@ func (s *Store) ClearSinArchivo(ctx context.Context, id int64) error {
 	}
 	return nil
 }
+
+// LocalesByURL streams every row with a local url, in byte order of url (ties
+// by id), to fn in chunks of up to n rows; fn may keep a chunk. It is one
+// query: PostgreSQL sorts once (on disk past work_mem) and the rows come as
+// fn takes them, so memory is a chunk, not the table. The janitor merges this
+// order with the live walk's (storage.WalkLive) instead of asking about each
+// file and stat'ing each row. The query holds its connection until the last
+// row or an error; fn returning an error stops it.
+func (s *Store) LocalesByURL(ctx context.Context, n int, fn func([]LocalImagen) error) error {
+	const q = `SELECT id, url FROM producto_imagenes WHERE url LIKE '/recursos/%' ORDER BY url COLLATE "C", id`
+	ctx, cancel := context.WithCancel(ctx)
+	// Cancelled before Close when fn stops early: pgx then drops the
+	// connection instead of reading the rest of the table.
+	defer cancel()
+	rows, err := s.db.Query(ctx, q)
+	if err != nil {
+		return fmt.Errorf("locales by url: %w", translate(err))
+	}
+	defer rows.Close()
+	chunk := make([]LocalImagen, 0, n)
+	for rows.Next() {
+		var r LocalImagen
+		if err := rows.Scan(&r.ID, &r.URL); err != nil {
+			return fmt.Errorf("locales by url: %w", translate(err))
+		}
+		if chunk = append(chunk, r); len(chunk) == n {
+			if err := fn(chunk); err != nil {
+				cancel()
+				return err
+			}
+			chunk = make([]LocalImagen, 0, n)
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("locales by url: %w", translate(err))
+	}
+	if len(chunk) > 0 {
+		return fn(chunk)
+	}
+	return nil
+}
+
+// MaxConns is the size of the store's pool (a pass that streams rows needs
+// one connection more).
+func (s *Store) MaxConns() int32 {
+	if p, ok := s.db.(*pgxpool.Pool); ok {
+		return p.Config().MaxConns
+	}
+	return 0
+}

@@ -24,6 +24,7 @@ type dirReader struct {
 	s      *Storage
 	d      *os.File // the folder, opened through s.root
 	dir    string   // its root-relative name
+	prefix string   // "/" + dir + "/": an entry's url is prefix + name
 	buf    []byte
 	off, n int // the unread part of buf is buf[off:n]
 	eof    bool
@@ -34,14 +35,14 @@ func (s *Storage) openDirReader(dir string) (*dirReader, error) {
 	if err != nil {
 		return nil, classify("open", dir, err)
 	}
-	return &dirReader{s: s, d: d, dir: dir, buf: make([]byte, 32<<10)}, nil
+	return &dirReader{s: s, d: d, dir: dir, prefix: "/" + dir + "/", buf: make([]byte, 32<<10)}, nil
 }
 
 func (r *dirReader) Close() error { return r.d.Close() }
 
 // next returns up to max entries ("." and ".." left out); none and a nil
 // error at the end of the folder.
-func (r *dirReader) next(ents []fs.DirEntry, max int) ([]fs.DirEntry, error) {
+func (r *dirReader) next(ents []*dirent, max int) ([]*dirent, error) {
 	ents = ents[:0]
 	for len(ents) < max {
 		if r.off >= r.n {
@@ -78,7 +79,9 @@ func (r *dirReader) next(ents []fs.DirEntry, max int) ([]fs.DirEntry, error) {
 		if ino == 0 || string(name) == "." || string(name) == ".." {
 			continue
 		}
-		e := &dirent{r: r.s, dir: r.dir, name: string(name), typ: direntType(typ)}
+		// One allocation per entry: the url, whose end is the name.
+		url := r.prefix + string(name)
+		e := &dirent{r: r.s, dir: r.dir, url: url, name: url[len(r.prefix):], typ: direntType(typ)}
 		if typ == unix.DT_UNKNOWN { // a filesystem without d_type
 			var st unix.Stat_t
 			if err := unix.Fstatat(int(r.d.Fd()), e.name, &st, unix.AT_SYMLINK_NOFOLLOW); err != nil {
@@ -117,7 +120,8 @@ func direntType(t uint8) fs.FileMode {
 type dirent struct {
 	r    *Storage
 	dir  string
-	name string
+	url  string // "/" + dir + "/" + name
+	name string // the end of url
 	typ  fs.FileMode
 }
 

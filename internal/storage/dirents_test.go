@@ -150,3 +150,61 @@ func must(t *testing.T, err error) {
 		t.Fatal(err)
 	}
 }
+
+// TestWalkLiveOrder: the live walk reports urls in byte order (what the
+// janitor merges with `ORDER BY url COLLATE "C"`), a folder's files where
+// its name and a '/' sort among its neighbours; a folder bigger than the
+// sort bound still reports every file, in no promised order.
+func TestWalkLiveOrder(t *testing.T) {
+	t.Parallel()
+	const prod = "/recursos/imagenes/productos/"
+	files := []string{
+		prod + "legacy.jpg", prod + "a.png", prod + "a-b.png", prod + "a0.png", prod + "a/x.png", prod + "a/.oculto.png",
+		prod + "ab/c/d.png", prod + "ab/c.png", prod + "ab.png", prod + "0.png", prod + "00/z.png", prod + "00/a.png",
+		prod + "00/A.PNG", prod + "ff/ñ.webp", prod + "ff/n.webp", prod + "f/f.gif",
+	}
+	var want []string
+	for _, u := range files {
+		if !strings.Contains(u, "/.") {
+			want = append(want, u)
+		}
+	}
+	sort.Strings(want)
+	tests := []struct {
+		name      string
+		sortedMax int  // 0: the default bound
+		ordered   bool // the urls come in byte order
+	}{
+		{name: "every folder sorted", ordered: true},
+		{name: "folders bigger than the bound come unsorted, all of them", sortedMax: 2},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			s, root := open(t)
+			if tc.sortedMax > 0 {
+				s.sortedMax = tc.sortedMax
+			}
+			for _, u := range files {
+				put(t, root, u, []byte(u))
+			}
+			var got []string
+			if err := s.WalkLive(func(u string, d fs.DirEntry) error {
+				got = append(got, u)
+				return nil
+			}); err != nil {
+				t.Fatal(err)
+			}
+			if tc.ordered {
+				if strings.Join(got, "\n") != strings.Join(want, "\n") {
+					t.Fatalf("WalkLive got\n%s\nwant, in byte order,\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+				}
+				return
+			}
+			sort.Strings(got)
+			if strings.Join(got, "\n") != strings.Join(want, "\n") {
+				t.Fatalf("WalkLive got\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+			}
+		})
+	}
+}

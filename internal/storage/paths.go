@@ -28,7 +28,26 @@ var productExts = map[string]bool{".jpg": true, ".jpeg": true, ".png": true, ".w
 // ever the janitor's orphan candidates; an SVG, a stylesheet or an HTML page
 // in that folder is not.
 func IsProductImage(url string) bool {
-	return strings.HasPrefix(url, ProductPrefix) && productExts[strings.ToLower(path.Ext(url))]
+	return strings.HasPrefix(url, ProductPrefix) && hasProductExt(url)
+}
+
+// hasProductExt reports whether name ends in a product image's extension,
+// in any case, without building the lower-case copy (the walk asks it for
+// every file).
+func hasProductExt(name string) bool {
+	ext := path.Ext(name)
+	if len(ext) > len(".jpeg") {
+		return false
+	}
+	var b [len(".jpeg")]byte
+	for i := 0; i < len(ext); i++ {
+		c := ext[i]
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		b[i] = c
+	}
+	return productExts[string(b[:len(ext)])]
 }
 
 // maxURL is the width of producto_imagenes.url.
@@ -50,16 +69,26 @@ func RelPath(url string) (string, error) {
 	}
 	rel := url[1:]
 	for _, seg := range strings.Split(rel, "/") {
-		if seg == "" || seg[0] == '.' {
+		if !segmentOK(seg) {
 			return "", fmt.Errorf("%w: %q", ErrUnsafePath, url)
-		}
-		for i := 0; i < len(seg); i++ {
-			if c := seg[i]; c < 0x20 || c == 0x7f || c == '\\' {
-				return "", fmt.Errorf("%w: %q", ErrUnsafePath, url)
-			}
 		}
 	}
 	return rel, nil
+}
+
+// segmentOK reports whether one segment of a url is one RelPath accepts: not
+// empty, not starting with '.', no backslash, NUL or other control
+// character.
+func segmentOK(seg string) bool {
+	if seg == "" || seg[0] == '.' {
+		return false
+	}
+	for i := 0; i < len(seg); i++ {
+		if c := seg[i]; c < 0x20 || c == 0x7f || c == '\\' {
+			return false
+		}
+	}
+	return true
 }
 
 // NewImageURL returns a fresh url for an upload of extension ext. Uploads

@@ -42,6 +42,9 @@ type Storage struct {
 	root *os.Root
 	dirs dirCache  // open folders of the request path
 	sync groupSync // background fsync of the folders renames touched
+	// sortedMax is the most entries of a folder the live walk sorts
+	// (sortedFolderMax; tests lower it).
+	sortedMax int
 
 	closeOnce sync.Once
 	closeErr  error
@@ -82,7 +85,7 @@ func Open(root string) (*Storage, error) {
 		r.Close()
 		return nil, err
 	}
-	s := &Storage{path: abs, root: r}
+	s := &Storage{path: abs, root: r, sortedMax: sortedFolderMax}
 	s.dirs.max = maxCachedDirs
 	s.sync.open = s.dir
 	return s, nil
