@@ -11,24 +11,15 @@ import (
 	"github.com/imagenes/imagenes/internal/trash"
 )
 
-// dangling settles the rows whose file is missing. The orphans step's merge
-// found them (p.danglingRows); when it could not hold them all, this step
-// walks the rows with local urls in id batches and looks for each one's
-// file. A row whose file is missing is checked again under its row lock (a
-// delete in flight has moved the file and holds the lock: skipped), then
-// reported, and with --repair-dangling deleted through the protocol (its
-// trash entry records that it had no file).
+// dangling settles the rows whose file is missing, when the orphans step's
+// merge could not (a pool without a connection for its stream): it walks
+// the rows with local urls in id batches and looks for each one's file. A
+// row whose file is missing is checked again under its row lock (a delete
+// in flight has moved the file and holds the lock: skipped), then reported,
+// and with --repair-dangling deleted through the protocol (its trash entry
+// records that it had no file).
 func (p *pass) dangling(ctx context.Context) error {
-	if p.danglingKnown {
-		rows := p.danglingRows
-		p.danglingRows = nil
-		for len(rows) > 0 {
-			n := min(len(rows), p.cfg.BatchSize)
-			if err := p.settleDangling(ctx, rows[:n]); err != nil {
-				return err
-			}
-			rows = rows[n:]
-		}
+	if p.danglingDone {
 		return nil
 	}
 	var after int32

@@ -6,10 +6,3 @@ func WithHook(c Config, hook func(point, name string)) Config {
 	c.hook = hook
 	return c
 }
-
-// WithDanglingHeld returns c holding at most n dangling rows from the
-// orphans step's merge, so that tests reach the dangling step's own scan.
-func WithDanglingHeld(c Config, n int) Config {
-	c.danglingHeld = n
-	return c
-}

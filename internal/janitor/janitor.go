@@ -54,9 +54,6 @@ type Config struct {
 	List bool
 	// Progress, when not nil, receives a progress bar (a terminal).
 	Progress io.Writer
-	// danglingHeld, when positive, replaces danglingHeld (set by
-	// export_test.go only, to reach the dangling step's own scan).
-	danglingHeld int
 }
 
 // Report is what a pass did (or, in a dry run, would do). The first eight
@@ -146,10 +143,8 @@ type pass struct {
 	// have moved, so that the later steps count as if it had.
 	dryMoved map[string]bool
 	listed   int // items in rep.Items
-	// danglingRows are the rows whose file the orphans step did not find,
-	// for the dangling step; danglingKnown says they are all of them.
-	danglingRows  []repo.LocalImagen
-	danglingKnown bool
+	// danglingDone: the orphans step's merge settled the dangling rows.
+	danglingDone bool
 }
 
 // Run makes one pass. A pass that another process holds the lock for
@@ -247,8 +242,11 @@ func (p *pass) run(ctx context.Context) error {
 	}{
 		{"recover", p.recoverTrash},
 		{"purge", p.entries},
-		{"orphans", p.orphans},
+		// Before the merge of files and rows, which settles dangling rows
+		// too: a row it trashes is neither an orphan's nor dangling, as
+		// when the dangling step ran after it.
 		{"unattached", p.unattached},
+		{"orphans", p.orphans},
 		{"dangling", p.dangling},
 		{"thumbnails", p.thumbnails},
 	}

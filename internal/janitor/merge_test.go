@@ -8,11 +8,13 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/jackc/pgx/v5/pgxpool"
 	"go.uber.org/zap"
 
 	"github.com/imagenes/imagenes/internal/janitor"
 	"github.com/imagenes/imagenes/internal/repo"
 	"github.com/imagenes/imagenes/internal/storage"
+	"github.com/imagenes/imagenes/internal/trash"
 )
 
 // reordered lists the live files in another order than its backend's:
@@ -45,17 +47,17 @@ func (r reordered) WalkLive(fn func(url string, d fs.DirEntry) error) error {
 }
 
 // TestMergeOrders: the orphans step merges the walk with the rows sorted by
-// url; whatever order the walk comes in, and however few dangling rows it may
-// hold, a pass finds the same orphans and dangling rows as one asking about
-// every file and row — rows sharing a url, rows outside the walk (a shop's
+// url; whatever order the walk comes in, and with no stream at all, a pass
+// finds the same orphans and dangling rows as one asking about every file
+// and row — rows sharing a url, rows outside the walk (a shop's
 // own files, a non-image in the product folder) with and without their
 // file, and urls around a folder's name in byte order included.
 func TestMergeOrders(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
-		name  string
-		order func(urls []string) // nil: the backend's own
-		held  int                 // dangling rows the merge may hold; 0: the default
+		name      string
+		order     func(urls []string) // nil: the backend's own
+		smallPool bool                // two connections: no stream, the lookups of before the merge
 	}{
 		{name: "the backend's order"},
 		{name: "reversed", order: slices.Reverse[[]string]},
@@ -65,8 +67,7 @@ func TestMergeOrders(t *testing.T) {
 			}
 		}},
 		{name: "first half sorted, second reversed", order: func(u []string) { slices.Reverse(u[len(u)/2:]) }},
-		{name: "more dangling rows than the merge holds", held: 1},
-		{name: "reversed, holding one", order: slices.Reverse[[]string], held: 1},
+		{name: "a pool with no connection for the stream", smallPool: true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -97,16 +98,25 @@ func TestMergeOrders(t *testing.T) {
 			if tt.order != nil {
 				files = reordered{Backend: f.files, order: tt.order}
 			}
-			j := janitor.New(janitor.Deps{Store: f.store, Files: files, Protocol: f.proto, PassLock: repo.NewPassLocks(f.pool),
+			store, pool, proto := f.store, f.pool, f.proto
+			if tt.smallPool {
+				pc := f.pool.Config().Copy()
+				pc.MaxConns = 2
+				var err error
+				if pool, err = pgxpool.NewWithConfig(context.Background(), pc); err != nil {
+					t.Fatal(err)
+				}
+				t.Cleanup(pool.Close)
+				store = repo.New(pool)
+				proto = trash.New(store, f.files, zap.NewNop())
+			}
+			j := janitor.New(janitor.Deps{Store: store, Files: files, Protocol: proto, PassLock: repo.NewPassLocks(pool),
 				Now: f.clock, Log: zap.NewNop()})
 			c := cfg()
 			c.List = true
 			// At the limit: a file taken for an orphan by mistake (its row
 			// is found again under the lock) would make the pass refuse.
 			c.MaxOrphans = len(orphans)
-			if tt.held > 0 {
-				c = janitor.WithDanglingHeld(c, tt.held)
-			}
 			want := map[string][]string{"orphans": sorted(orphans), "dangling": sorted(dangling)}
 			for _, dry := range []bool{true, false} {
 				c.DryRun = dry

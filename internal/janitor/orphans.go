@@ -16,18 +16,21 @@ import (
 // orphans walks the live folders and merges them with the table's local
 // rows, both in byte order of url (storage.WalkLive, repo.LocalesByURL,
 // streamed a few chunks ahead on another connection): a file no row names is
-// an orphan when it is older than the grace period; a row whose url no file
-// has is kept for the dangling step (p.danglingRows). Both are only
-// candidates: a move or a report decides again under the url's lock.
+// an orphan when it is older than the grace period, and a row whose url no
+// file has is dangling, settled here in batches (settleDangling) — which is
+// why the unattached step runs before this one, as the dangling step ran
+// after it. Both are only candidates: a move or a report decides again
+// under the url's lock.
 //
 // A file that comes out of order (a folder too big to sort, a backend that
 // lists otherwise) is looked up the old way, one query per batch
 // (URLsInUse), and a row the walk passed without its file is stat'ed before
-// it is kept, so the order only decides the speed, never the answer. Without
-// --force nothing moves when more than MaxOrphans are found: at most that
-// many are held before deciding; dangling rows are held up to
-// danglingHeld, past which the dangling step scans the table itself. So
-// memory is bounded by those, a batch and the stream's chunks.
+// it is taken for dangling, so the order only decides the speed, never the
+// answer. Without --force nothing moves when more than MaxOrphans are found:
+// at most that many are held before deciding. Memory is bounded by those, a
+// batch and the stream's chunks. A pool too small for the stream's own
+// connection gets no stream: every file is looked up in batches and the
+// dangling step scans the rows itself.
 func (p *pass) orphans(ctx context.Context) error {
 	hasRows, err := p.store.HasImagenes(ctx)
 	if err != nil {
@@ -81,36 +84,31 @@ func (p *pass) orphans(ctx context.Context) error {
 		return nil
 	}
 
-	// The rows, merged. A pool too small for a connection beside the pass
-	// lock's and the moves' gets no stream: every file is looked up in
-	// batches and the dangling step scans the table, as before the merge.
+	// The rows, merged: the stream needs a connection beside the pass
+	// lock's and the one moves and lookups take.
 	var rows *rowStream
 	if p.store.MaxConns() >= 3 {
 		rows = streamRows(ctx, p.store)
 		defer rows.close()
+		p.danglingDone = true
 	}
-	p.danglingKnown = rows != nil
-	held := p.cfg.danglingHeld
-	if held <= 0 {
-		held = danglingHeld
-	}
+	var dangling []repo.LocalImagen
 	// passed is a row the merge went by without meeting its file.
 	passed := func(r repo.LocalImagen) error {
 		p.rep.RowsScanned++
 		p.bar.add(1)
-		if !p.danglingKnown || p.dryMoved[r.URL] {
+		if p.dryMoved[r.URL] {
 			return nil
 		}
 		gone, err := p.fileMissing(r.URL)
 		if err != nil || !gone {
 			return err
 		}
-		if len(p.danglingRows) == held {
-			p.danglingKnown, p.danglingRows = false, nil // the dangling step scans
-			return nil
+		if dangling = append(dangling, r); len(dangling) == p.cfg.BatchSize {
+			err = p.settleDangling(ctx, dangling)
+			dangling = dangling[:0]
 		}
-		p.danglingRows = append(p.danglingRows, r)
-		return nil
+		return err
 	}
 	last := "" // the highest url merged so far
 	err = p.files.WalkLive(func(url string, d fs.DirEntry) error {
@@ -162,6 +160,9 @@ func (p *pass) orphans(ctx context.Context) error {
 		rows.take()
 		err = passed(r)
 	}
+	if err == nil {
+		err = p.settleDangling(ctx, dangling)
+	}
 	if err != nil {
 		return err
 	}
@@ -174,11 +175,6 @@ func (p *pass) orphans(ctx context.Context) error {
 	}
 	return nil
 }
-
-// danglingHeld is how many dangling rows the orphans step keeps for the
-// dangling step (~100 bytes each); more than that (a lost volume) and the
-// dangling step scans the table itself.
-const danglingHeld = 1 << 14
 
 // moveOrphans moves files to the trash with new entries, in one protocol
 // transaction. It first takes each url's advisory lock: an upload or a
