@@ -11,45 +11,6 @@ import (
 	"github.com/imagenes/imagenes/internal/trash"
 )
 
-// dangling settles the rows whose file is missing, when the orphans step's
-// merge could not (a pool without a connection for its stream): it walks
-// the rows with local urls in id batches and looks for each one's file. A
-// row whose file is missing is checked again under its row lock (a delete
-// in flight has moved the file and holds the lock: skipped), then reported,
-// and with --repair-dangling deleted through the protocol (its trash entry
-// records that it had no file).
-func (p *pass) dangling(ctx context.Context) error {
-	if p.danglingDone {
-		return nil
-	}
-	var after int32
-	for {
-		rows, err := p.store.ListLocales(ctx, after, p.cfg.BatchSize)
-		if err != nil {
-			return err
-		}
-		if len(rows) == 0 {
-			return nil
-		}
-		after = rows[len(rows)-1].ID
-		p.rep.RowsScanned += len(rows)
-		p.bar.add(len(rows))
-		var missing []repo.LocalImagen
-		for _, r := range rows {
-			gone, err := p.fileMissing(r.URL)
-			if err != nil {
-				return err
-			}
-			if gone && !p.dryMoved[r.URL] {
-				missing = append(missing, r)
-			}
-		}
-		if err := p.settleDangling(ctx, missing); err != nil {
-			return err
-		}
-	}
-}
-
 // fileMissing: a url that cannot name a file inside the root has none.
 func (p *pass) fileMissing(url string) (bool, error) {
 	ok, err := p.files.LiveExists(url)

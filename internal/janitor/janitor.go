@@ -143,8 +143,6 @@ type pass struct {
 	// have moved, so that the later steps count as if it had.
 	dryMoved map[string]bool
 	listed   int // items in rep.Items
-	// danglingDone: the orphans step's merge settled the dangling rows.
-	danglingDone bool
 }
 
 // Run makes one pass. A pass that another process holds the lock for
@@ -246,8 +244,7 @@ func (p *pass) run(ctx context.Context) error {
 		// too: a row it trashes is neither an orphan's nor dangling, as
 		// when the dangling step ran after it.
 		{"unattached", p.unattached},
-		{"orphans", p.orphans},
-		{"dangling", p.dangling},
+		{"orphans and dangling", p.orphans},
 		{"thumbnails", p.thumbnails},
 	}
 	for _, s := range steps {

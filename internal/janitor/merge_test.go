@@ -47,9 +47,10 @@ func (r reordered) WalkLive(fn func(url string, d fs.DirEntry) error) error {
 }
 
 // TestMergeOrders: the orphans step merges the walk with the rows sorted by
-// url; whatever order the walk comes in, and with no stream at all, a pass
-// finds the same orphans and dangling rows as one asking about every file
-// and row — rows sharing a url, rows outside the walk (a shop's
+// url; whatever order the walk comes in, and with a pool of two connections
+// (the stream takes no connection of its own, so it never waits on a pool
+// the pass waits on), a pass finds the same orphans and dangling rows as one
+// asking about every file and row — rows sharing a url, rows outside the walk (a shop's
 // own files, a non-image in the product folder) with and without their
 // file, and urls around a folder's name in byte order included.
 func TestMergeOrders(t *testing.T) {
@@ -57,7 +58,7 @@ func TestMergeOrders(t *testing.T) {
 	tests := []struct {
 		name      string
 		order     func(urls []string) // nil: the backend's own
-		smallPool bool                // two connections: no stream, the lookups of before the merge
+		smallPool bool                // two connections: the pass lock's, which streams the rows, and one for the rest
 	}{
 		{name: "the backend's order"},
 		{name: "reversed", order: slices.Reverse[[]string]},
@@ -67,7 +68,8 @@ func TestMergeOrders(t *testing.T) {
 			}
 		}},
 		{name: "first half sorted, second reversed", order: func(u []string) { slices.Reverse(u[len(u)/2:]) }},
-		{name: "a pool with no connection for the stream", smallPool: true},
+		{name: "a pool of two connections", smallPool: true},
+		{name: "reversed, a pool of two connections", order: slices.Reverse[[]string], smallPool: true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

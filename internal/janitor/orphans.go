@@ -18,8 +18,8 @@ import (
 // streamed a few chunks ahead on another connection): a file no row names is
 // an orphan when it is older than the grace period, and a row whose url no
 // file has is dangling, settled here in batches (settleDangling) — which is
-// why the unattached step runs before this one, as the dangling step ran
-// after it. Both are only candidates: a move or a report decides again
+// why the unattached step runs before this one, as the dangling step did
+// when it had its own scan. Both are only candidates: a move or a report decides again
 // under the url's lock.
 //
 // A file that comes out of order (a folder too big to sort, a backend that
@@ -28,9 +28,7 @@ import (
 // it is taken for dangling, so the order only decides the speed, never the
 // answer. Without --force nothing moves when more than MaxOrphans are found:
 // at most that many are held before deciding. Memory is bounded by those, a
-// batch and the stream's chunks. A pool too small for the stream's own
-// connection gets no stream: every file is looked up in batches and the
-// dangling step scans the rows itself.
+// batch and the stream's chunks.
 func (p *pass) orphans(ctx context.Context) error {
 	hasRows, err := p.store.HasImagenes(ctx)
 	if err != nil {
@@ -84,14 +82,9 @@ func (p *pass) orphans(ctx context.Context) error {
 		return nil
 	}
 
-	// The rows, merged: the stream needs a connection beside the pass
-	// lock's and the one moves and lookups take.
-	var rows *rowStream
-	if p.store.MaxConns() >= 3 {
-		rows = streamRows(ctx, p.store)
-		defer rows.close()
-		p.danglingDone = true
-	}
+	// The rows, merged, streamed on the pass lock's connection.
+	rows := streamRows(ctx, p.lock)
+	defer rows.close()
 	var dangling []repo.LocalImagen
 	// passed is a row the merge went by without meeting its file.
 	passed := func(r repo.LocalImagen) error {
@@ -117,7 +110,7 @@ func (p *pass) orphans(ctx context.Context) error {
 		}
 		p.rep.FilesScanned++
 		p.bar.add(1)
-		if rows == nil || url <= last {
+		if url <= last {
 			batch, entries = append(batch, url), append(entries, d)
 			if len(batch) == cap(batch) {
 				return flush()
@@ -151,7 +144,7 @@ func (p *pass) orphans(ctx context.Context) error {
 	if err == nil {
 		err = flush()
 	}
-	for err == nil && rows != nil { // the rows after the last file
+	for err == nil { // the rows after the last file
 		r, ok, rerr := rows.peek()
 		if rerr != nil || !ok {
 			err = rerr

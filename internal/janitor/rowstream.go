@@ -16,8 +16,8 @@ const (
 )
 
 // rowStream is the table's local rows in byte order of url
-// (repo.LocalesByURL), read by a goroutine a few chunks ahead of the walk
-// that merges them.
+// (repo.PassLock.LocalesByURL, on the pass lock's connection), read by a
+// goroutine a few chunks ahead of the walk that merges them.
 type rowStream struct {
 	ch     chan []repo.LocalImagen
 	cancel context.CancelFunc
@@ -29,14 +29,14 @@ type rowStream struct {
 	end bool
 }
 
-func streamRows(ctx context.Context, store *repo.Store) *rowStream {
+func streamRows(ctx context.Context, lock *repo.PassLock) *rowStream {
 	ctx, cancel := context.WithCancel(ctx)
 	s := &rowStream{ch: make(chan []repo.LocalImagen, rowsAhead), cancel: cancel}
 	s.wg.Add(1)
 	go func() {
 		defer s.wg.Done()
 		defer close(s.ch)
-		s.err = store.LocalesByURL(ctx, rowChunk, func(rows []repo.LocalImagen) error {
+		s.err = lock.LocalesByURL(ctx, rowChunk, func(rows []repo.LocalImagen) error {
 			select {
 			case s.ch <- rows:
 				return nil
@@ -70,7 +70,8 @@ func (s *rowStream) peek() (r repo.LocalImagen, ok bool, err error) {
 // take drops the row peek returned.
 func (s *rowStream) take() { s.i++ }
 
-// close stops the query (when the merge ended early) and waits for it.
+// close stops the query (when the merge ended early: the pass stops, its
+// lock's connection may go with the query) and waits for it.
 func (s *rowStream) close() {
 	s.cancel()
 	for range s.ch { // unblock a send in flight

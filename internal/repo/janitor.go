@@ -286,18 +286,6 @@ type LocalImagen struct {
 	URL string `db:"url"`
 }
 
-// ListLocales returns up to limit rows with local urls and ids above after,
-// in id order.
-func (s *Store) ListLocales(ctx context.Context, after int32, limit int) ([]LocalImagen, error) {
-	const q = `SELECT id, url FROM producto_imagenes WHERE id > $1 AND url LIKE '/recursos/%' ORDER BY id LIMIT $2`
-	rows, _ := s.db.Query(ctx, q, after, limit)
-	out, err := pgx.CollectRows(rows, pgx.RowToStructByName[LocalImagen])
-	if err != nil {
-		return nil, fmt.Errorf("list locales: %w", translate(err))
-	}
-	return out, nil
-}
-
 // SinArchivoByBase locks and returns the trash entries recorded without a
 // file whose url ends in base, newest first, skipping those a restore holds:
 // a delete that found its file gone because an earlier, aborted delete had
@@ -342,15 +330,20 @@ func (s *Store) ClearSinArchivo(ctx context.Context, id int64) error {
 // query: PostgreSQL sorts once (on disk past work_mem) and the rows come as
 // fn takes them, so memory is a chunk, not the table. The janitor merges this
 // order with the live walk's (storage.WalkLive) instead of asking about each
-// file and stat'ing each row. The query holds its connection until the last
-// row or an error; fn returning an error stops it.
-func (s *Store) LocalesByURL(ctx context.Context, n int, fn func([]LocalImagen) error) error {
+// file and stat'ing each row.
+//
+// It runs on the pass lock's own connection, idle during a step: a stream on
+// a pool connection would hold it while waiting for the pass, and the pass
+// waits for the pool (its moves and lookups), so a pool emptied by requests
+// could hold both for good. fn returning an error stops the query, and the
+// connection, with the lock, may be gone after that: the pass ends there.
+func (l *PassLock) LocalesByURL(ctx context.Context, n int, fn func([]LocalImagen) error) error {
 	const q = `SELECT id, url FROM producto_imagenes WHERE url LIKE '/recursos/%' ORDER BY url COLLATE "C", id`
 	ctx, cancel := context.WithCancel(ctx)
 	// Cancelled before Close when fn stops early: pgx then drops the
 	// connection instead of reading the rest of the table.
 	defer cancel()
-	rows, err := s.db.Query(ctx, q)
+	rows, err := l.conn.Query(ctx, q)
 	if err != nil {
 		return fmt.Errorf("locales by url: %w", translate(err))
 	}
@@ -376,13 +369,4 @@ func (s *Store) LocalesByURL(ctx context.Context, n int, fn func([]LocalImagen) 
 		return fn(chunk)
 	}
 	return nil
-}
-
-// MaxConns is the size of the store's pool (a pass that streams rows needs
-// one connection more).
-func (s *Store) MaxConns() int32 {
-	if p, ok := s.db.(*pgxpool.Pool); ok {
-		return p.Config().MaxConns
-	}
-	return 0
 }
