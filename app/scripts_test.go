@@ -1,9 +1,12 @@
 package main
 
 import (
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"syscall"
 	"testing"
 )
@@ -50,5 +53,30 @@ func TestScriptServersHoldNoInheritedLock(t *testing.T) {
 				t.Errorf("the lock is still held after %v returned: %v (the server inherited its descriptor)", tc.start, err)
 			}
 		})
+	}
+}
+
+// A port taken between minio.sh's free-port check and MinIO's bind is
+// retried on another port. It was not: the script looked for the kernel's
+// "address already in use" while MinIO says "Specified port is already in
+// use", so make test failed at start-up when another process (another
+// clone's test run) got the port first.
+func TestMinioRetriesATakenPort(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	taken := strconv.Itoa(l.Addr().(*net.TCPAddr).Port)
+	cmd := exec.Command("../scripts/minio.sh", "start", "takenport")
+	cmd.Env = append(os.Environ(), "MINIO_TRY_PORT="+taken)
+	t.Cleanup(func() { exec.Command("../scripts/minio.sh", "destroy", "takenport").Run() }) //nolint:errcheck // best effort
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("minio.sh start with port %s taken: %v (%s)", taken, err, out)
+	}
+	url := strings.TrimSpace(string(out))
+	if strings.HasSuffix(url, ":"+taken) || !strings.Contains(url, "@127.0.0.1:") {
+		t.Errorf("minio.sh start answered %q, want a url on another port than the taken %s", url, taken)
 	}
 }

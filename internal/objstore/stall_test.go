@@ -21,12 +21,15 @@ import (
 // every call of the store — never a hang. Before the fix, opening and
 // reading an object and every listing waited forever on a body that
 // stopped (only the answer's headers were bounded). The bound is generous
-// (the limit is 200 ms; a call may make a few requests): what is asserted
-// is that each call returns at all, and why.
+// (a call may make a few requests): what is asserted is that each call
+// returns at all, and why. The limit is 1 s, not less: the calls run at
+// once beside the rest of make test under -race, and with 200 ms some
+// requests ran out of time before their server had accepted them (seen
+// on this 2-core machine at load 15), so "it reached the server" failed.
 func TestStalledServer(t *testing.T) {
 	t.Parallel()
-	const timeout = 200 * time.Millisecond
-	const bound = 50 * timeout
+	const timeout = time.Second
+	const bound = 30 * timeout
 	const url = url1
 	// readAll opens with open and reads the whole object.
 	readAll := func(open func() (storage.File, error)) error {
@@ -142,10 +145,12 @@ func within(ch <-chan error, until time.Time) (ok bool, err error) {
 
 // The limit is on the server, not on the reader: a reader that pauses
 // longer than the time limit between reads (a slow phone) still gets the
-// whole object, because the timer only runs while a read waits.
+// whole object, because the timer only runs while a read waits. The limit
+// is 1 s (with 200 ms, MinIO under make test's load missed it once at the
+// store's opening bucket check), the pause 1.5 × that.
 func TestSlowReaderIsNotCut(t *testing.T) {
 	t.Parallel()
-	const timeout = 200 * time.Millisecond
+	const timeout = time.Second
 	o := s3test.Bucket(t)
 	o.Timeout = timeout
 	s, err := objstore.Open(o)
@@ -153,7 +158,7 @@ func TestSlowReaderIsNotCut(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { s.Close() })
-	want := bytes.Repeat([]byte("0123456789abcdef"), 64<<10/16)
+	want := bytes.Repeat([]byte("0123456789abcdef"), 48<<10/16)
 	if _, err := s.Client().PutObject(t.Context(), o.Bucket, url1[1:], bytes.NewReader(want), int64(len(want)), minio.PutObjectOptions{}); err != nil {
 		t.Fatal(err)
 	}
@@ -165,7 +170,7 @@ func TestSlowReaderIsNotCut(t *testing.T) {
 	var got bytes.Buffer
 	buf := make([]byte, 16<<10)
 	for {
-		time.Sleep(3 * timeout) // the reader's pause, before every read
+		time.Sleep(timeout * 3 / 2) // the reader's pause, before every read
 		n, err := f.Read(buf)
 		got.Write(buf[:n])
 		if errors.Is(err, io.EOF) {
