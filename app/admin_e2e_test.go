@@ -89,7 +89,7 @@ func TestAdminPageInChromium(t *testing.T) {
 	defer cancelA()
 	ctx, cancel := chromedp.NewContext(actx)
 	defer cancel()
-	ctx, cancelT := context.WithTimeout(ctx, 3*time.Minute)
+	ctx, cancelT := context.WithTimeout(ctx, 6*time.Minute)
 	defer cancelT()
 
 	// Every console message of the page, read from the moment the tab
@@ -151,7 +151,7 @@ func TestAdminPageInChromium(t *testing.T) {
 	// waitJS polls a JavaScript condition until it is true.
 	waitJS := func(cond string) chromedp.Action[chromedp.Void] {
 		return chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
-			_, err := chromedp.Poll[bool](cond, chromedp.WithPollingTimeout(30*time.Second))(ctx, tg)
+			_, err := chromedp.Poll[bool](cond, chromedp.WithPollingTimeout(90*time.Second))(ctx, tg)
 			if err != nil {
 				return fmt.Errorf("waiting for %s: %w", cond, err)
 			}
