@@ -103,7 +103,9 @@ measure() {
 	[ -n "$server" ] && s1=$(ticks "$server")
 	if [ -n "$minio" ]; then m1=$(ticks "$minio") r1=$(s3_requests); fi
 	d1=$(trashed)
-	read -r cu cs <"$dir/$name.time"
+	# The last line: /usr/bin/time writes "Command exited with non-zero
+	# status N" first when the client fails (k6 over its thresholds).
+	read -r cu cs < <(tail -n 1 "$dir/$name.time")
 	echo "deletes=$((d1 - d0)) wall=$(awk -v a="$t0" -v b="$t1" 'BEGIN{print b-a}') server_ticks=$((s1 - s0)) pg_ticks=$((p1 - p0)) client_s=$(awk -v u="$cu" -v s="$cs" 'BEGIN{print u+s}') clk_tck=$(getconf CLK_TCK) minio_ticks=$((m1 - m0)) $(s3_delta "$r0" "$r1")" >"$dir/$name.cpu"
 }
 
