@@ -143,7 +143,8 @@ func replicas(t *testing.T, kind string, run time.Duration) {
 	}
 	// One replica dies mid-run, SIGKILL, and comes back on its address.
 	time.Sleep(run * 35 / 100)
-	servers[0].stop(syscall.SIGKILL)
+	killed := servers[0]
+	killed.stop(syscall.SIGKILL)
 	time.Sleep(run * 20 / 100)
 	mu.Lock()
 	servers[0] = h.spawn(servers[0].addr, "serve")
@@ -158,6 +159,16 @@ func replicas(t *testing.T, kind string, run time.Duration) {
 	}
 	for _, p := range servers {
 		p.stop(syscall.SIGTERM)
+	}
+	if t.Failed() {
+		// What the processes said about the failure: their errors and warnings.
+		for _, p := range append(append([]*proc{killed}, servers...), janitors...) {
+			for _, line := range strings.Split(p.stderr.String(), "\n") {
+				if strings.Contains(line, `"level":"error"`) || strings.Contains(line, `"level":"warn"`) {
+					t.Logf("%s %s: %s", p.cmd.Args[1], p.addr, line)
+				}
+			}
+		}
 	}
 	spans := passSpans(t, janitors)
 	if err := h.janitor("", "168h"); err != nil {
