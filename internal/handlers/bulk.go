@@ -3,6 +3,7 @@ package handlers
 import (
 	"bytes"
 	"encoding/json"
+	"strconv"
 
 	"github.com/gofiber/fiber/v2"
 
@@ -27,23 +28,36 @@ func (h *imagenesHandler) deleteBulk(c *fiber.Ctx) error {
 	if err != nil {
 		return bulkMsgs.wrap(err)
 	}
-	type eliminada struct {
-		ID         int32 `json:"id"`
-		PapeleraID int64 `json:"papelera_id"`
-	}
-	out := make([]eliminada, len(res.Deleted))
+	c.Response().SetBodyRaw(bulkAnswer(res))
+	c.Response().Header.SetContentType(fiber.MIMEApplicationJSON)
+	return nil
+}
+
+// bulkAnswer is the 200 body of a bulk delete, {"eliminadas": [{"id",
+// "papelera_id"}], "mensaje", "no_encontradas": [ids]}, written by hand:
+// through encoding/json's reflection a thousand pairs cost more than the
+// rest of the answer. Every value is a number or a constant.
+func bulkAnswer(res catalog.Bulk) []byte {
+	b := make([]byte, 0, 96+len(res.Deleted)*36+len(res.NotFound)*11)
+	b = append(b, `{"eliminadas":[`...)
 	for i, e := range res.Deleted {
-		out[i] = eliminada{ID: *e.ImagenID, PapeleraID: e.ID}
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, `{"id":`...)
+		b = strconv.AppendInt(b, int64(*e.ImagenID), 10)
+		b = append(b, `,"papelera_id":`...)
+		b = strconv.AppendInt(b, e.ID, 10)
+		b = append(b, '}')
 	}
-	notFound := res.NotFound
-	if notFound == nil {
-		notFound = []int32{}
+	b = append(b, `],"mensaje":"Imágenes eliminadas correctamente","no_encontradas":[`...)
+	for i, id := range res.NotFound {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = strconv.AppendInt(b, int64(id), 10)
 	}
-	return c.JSON(fiber.Map{
-		"mensaje":        "Imágenes eliminadas correctamente",
-		"eliminadas":     out,
-		"no_encontradas": notFound,
-	})
+	return append(b, "]}"...)
 }
 
 // parseBulkIDs reads {"ids": [...]}: 1 to catalog.MaxBulk ids, each a JSON
