@@ -184,12 +184,19 @@ leg() {
 		measure wrk wrk_run -t"$WRK_THREADS" -c"$VUS" -d120s --latency -s bench/wrk-delete.lua "http://$HTTP_ADDR" >"$dir/wrk.txt"
 	# The bulk route (SPEC §10), as an admin panel's "delete selected" or a
 	# clean-up script sends it: BULK ids a request, one request at a time.
-	BASE_URL="http://$HTTP_ADDR" TOKEN=$TOKEN FIRST=$((first + 3 * ITERATIONS + 2 * VUS)) COUNT=$((ITERATIONS / BULK)) BULK=$BULK \
-		measure bulk bash -c 'for ((r = 0; r < COUNT; r++)); do
-			ids=$(seq -s, $((FIRST + r * BULK)) $((FIRST + (r + 1) * BULK - 1)))
-			curl -fsS -o /dev/null -X POST -H "Authorization: Bearer $TOKEN" -H "Content-Type: application/json" \
-				--data "{\"ids\":[$ids]}" "$BASE_URL/api/v1/admin/imagenes/eliminar" || exit 1
-		done'
+	# The bodies are written first and one curl sends them all over one
+	# connection, so the phase times the service, not a seq and a curl
+	# started per request (~14 ms of client CPU each, a quarter of a
+	# 1 000-id request's time).
+	bulkfirst=$((first + 3 * ITERATIONS + 2 * VUS))
+	bulkargs=()
+	for ((r = 0; r < ITERATIONS / BULK; r++)); do
+		printf '{"ids":[%s]}' "$(seq -s, $((bulkfirst + r * BULK)) $((bulkfirst + (r + 1) * BULK - 1)))" >"$dir/bulk-$r.json"
+		((r == 0)) || bulkargs+=(--next)
+		bulkargs+=(-fsS -o /dev/null -X POST -H "Authorization: Bearer $TOKEN" -H "Content-Type: application/json"
+			--data-binary "@$dir/bulk-$r.json" "http://$HTTP_ADDR/api/v1/admin/imagenes/eliminar")
+	done
+	measure bulk curl "${bulkargs[@]}"
 	grep VmHWM "/proc/$server/status" | awk '{print $2}' >"$dir/server-vmhwm-kb"
 	kill "$server" && wait "$server" 2>/dev/null || true
 	server= minio=
