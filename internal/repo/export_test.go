@@ -1,10 +1,7 @@
 package repo
 
-// The statements whose plans TestManyRowDeletesProbeTheURLIndex reads, and
-// the unexported pieces the external tests compare with their library twins.
+// The unexported pieces the external tests compare with their library twins.
 var (
-	TrashManyByIDsSQL  = trashManyByIDsSQL
-	TrashByProductoSQL = trashByProductoSQL
-	ScanEntrada        = scanEntrada
-	EntradaColumns     = entradaColumns
+	ScanEntrada    = scanEntrada
+	EntradaColumns = entradaColumns
 )

@@ -278,7 +278,7 @@ func (s *Store) ListSinProducto(ctx context.Context, cutoff time.Time, after int
 
 var trashSinProductoSQL = trashSQL(sinProductoWhere+` AND hashtextextended(url, 0) = ANY($3) AND id IN (
     SELECT id FROM producto_imagenes WHERE `+sinProductoWhere+` AND hashtextextended(url, 0) = ANY($3)
-    ORDER BY id LIMIT $2 FOR UPDATE SKIP LOCKED)`, 3, sharedLateral)
+    ORDER BY id LIMIT $2 FOR UPDATE SKIP LOCKED)`, 3)
 
 // LocalImagen is the id and url of a row whose url is local.
 type LocalImagen struct {

@@ -58,11 +58,7 @@ func scanEntrada(row pgx.CollectableRow) (Entrada, error) {
 // then finds nothing. Ids that do not exist or are not visible are simply
 // absent from the result.
 func (s *Store) TrashImagenes(ctx context.Context, ids []int32, scope Scope, motivo, deletedBy string) ([]Entrada, error) {
-	q := trashByIDsSQL
-	if len(ids) > 1 {
-		q = trashManyByIDsSQL
-	}
-	return s.trash(ctx, lockByIDsSQL, q, 3, append([]any{ids}, append(scope.scopeArgs(), motivo, deletedBy)...)...)
+	return s.trash(ctx, lockByIDsSQL, trashByIDsSQL, 3, append([]any{ids}, append(scope.scopeArgs(), motivo, deletedBy)...)...)
 }
 
 // TrashImagenesDeProducto is TrashImagenes for every image of product pid.
@@ -79,10 +75,9 @@ var (
 
 var (
 	lockByIDsSQL       = lockURLsOfSQL(byIDsWhere)
-	trashByIDsSQL      = trashSQL(byIDsWhere, 3, sharedExists) // one id: bench/delete.pgbench's statement
-	trashManyByIDsSQL  = trashSQL(byIDsWhere, 3, sharedLateral)
+	trashByIDsSQL      = trashSQL(byIDsWhere, 3)
 	lockByProductoSQL  = lockURLsOfSQL(byProductoWhere)
-	trashByProductoSQL = trashSQL(byProductoWhere, 1, sharedLateral)
+	trashByProductoSQL = trashSQL(byProductoWhere, 1)
 )
 
 // lockURLsOfSQL takes, in key order, the transaction's advisory lock of the
@@ -116,8 +111,7 @@ func (s *Store) LockURLs(ctx context.Context, urls []string) error {
 // stays (legacy data can hold one url twice) is recorded as sin_archivo, so
 // its file is neither moved nor later purged while a committed row
 // references it. It is exact only under the urls' locks (lockURLsOfSQL).
-// shared is how that check is written (sharedExists or sharedLateral).
-func trashSQL(where string, n int, shared [2]string) string {
+func trashSQL(where string, n int) string {
 	return `WITH d AS (
   DELETE FROM producto_imagenes
   WHERE ` + where + `
@@ -125,23 +119,10 @@ func trashSQL(where string, n int, shared [2]string) string {
 )
 INSERT INTO imagenes_papelera (imagen_id, producto_id, url, orden, owner_sub, bytes, content_type, sha256, creado_en, motivo, eliminado_por, sin_archivo)
 SELECT id, producto_id, url, orden, owner_sub, bytes, content_type, sha256, created_at, $` + fmt.Sprint(n+1) + `, NULLIF($` + fmt.Sprint(n+2) + `, ''),
-  url NOT LIKE '/recursos/%' OR ` + shared[0] + `
-FROM d` + shared[1] + `
+  url NOT LIKE '/recursos/%' OR EXISTS (SELECT 1 FROM producto_imagenes o WHERE o.url = d.url AND o.id NOT IN (SELECT id FROM d))
+FROM d
 RETURNING ` + entradaColumns
 }
-
-// The check "another row that stays holds this url", as a condition and
-// what it joins to d. sharedExists is the statement of a lone delete (and
-// of bench/delete.pgbench, the reference). For many rows the planner turns
-// that EXISTS into a hashed subplan that reads every row of
-// producto_imagenes (from ~200 rows deleted: 60 ms of a 1 000-id bulk
-// delete over 40 000 images, growing with the table); sharedLateral keeps
-// it one probe of the url index per deleted row, whatever the counts.
-var (
-	sharedExists  = [2]string{`EXISTS (SELECT 1 FROM producto_imagenes o WHERE o.url = d.url AND o.id NOT IN (SELECT id FROM d))`, ``}
-	sharedLateral = [2]string{`sh.shared IS NOT NULL`, `
-  LEFT JOIN LATERAL (SELECT true AS shared FROM producto_imagenes o WHERE o.url = d.url AND o.id NOT IN (SELECT id FROM d) LIMIT 1) sh ON true`}
-)
 
 // DeleteRequest is one caller's delete of one image, as its own request
 // would make it.
