@@ -14,7 +14,6 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
-	"golang.org/x/sys/unix"
 
 	"github.com/imagenes/imagenes/internal/catalog"
 	"github.com/imagenes/imagenes/internal/repo"
@@ -247,7 +246,7 @@ func TestBulkDeleteAllOrNothing(t *testing.T) {
 		name  string
 		fault func(e *env, urls []string)
 	}{
-		{"one file in the middle cannot move", func(e *env, urls []string) { unmovable(e.t, e.livePath(urls[len(urls)/2])) }},
+		{"one file in the middle cannot move", func(e *env, urls []string) { storagetest.Unmovable(e.t, e.livePath(urls[len(urls)/2])) }},
 		{"commit refused after every move", func(e *env, _ []string) { e.refuseCommits() }},
 	}
 	for _, tt := range tests {
@@ -371,35 +370,4 @@ func (e *env) seedImages(t testing.TB, n int) ([]int32, []string, string) {
 		list[i] = strconv.Itoa(int(id))
 	}
 	return ids, urls, `{"ids":[` + strings.Join(list, ",") + `]}`
-}
-
-// unmovable makes the file at path impossible to rename: immutable as root
-// (which no folder permission stops), its folder read-only otherwise. The
-// file stays readable. It fails t when neither holds.
-func unmovable(t testing.TB, path string) {
-	t.Helper()
-	const immutable = 0x10 // FS_IMMUTABLE_FL, linux/fs.h
-	if os.Geteuid() == 0 {
-		f, err := os.Open(path)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := unix.IoctlSetPointerInt(int(f.Fd()), unix.FS_IOC_SETFLAGS, immutable); err != nil {
-			f.Close()
-			t.Fatalf("make %s immutable: %v", path, err)
-		}
-		t.Cleanup(func() { // before t.TempDir's removal, which the flag would stop
-			_ = unix.IoctlSetPointerInt(int(f.Fd()), unix.FS_IOC_SETFLAGS, 0)
-			f.Close()
-		})
-	} else {
-		dir := filepath.Dir(path)
-		if err := os.Chmod(dir, 0o555); err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { _ = os.Chmod(dir, 0o755) })
-	}
-	if err := os.Rename(path, path+".probe"); err == nil {
-		t.Fatalf("%s can still be renamed: this filesystem keeps no immutable flag", path)
-	}
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/imagenes/imagenes/internal/dbtest"
 	"github.com/imagenes/imagenes/internal/repo"
 	"github.com/imagenes/imagenes/internal/storage"
+	"github.com/imagenes/imagenes/internal/storagetest"
 	"github.com/imagenes/imagenes/internal/trash"
 )
 
@@ -173,5 +174,70 @@ func (f *fixture) exec(t *testing.T, sql string) {
 	t.Helper()
 	if _, err := f.pool.Exec(context.Background(), sql); err != nil {
 		t.Fatalf("%s: %v", sql, err)
+	}
+}
+
+// movesAtOnce is a real folder that asks the protocol for concurrent moves,
+// as an object store does (objstore.Store.MoveConcurrency), so the
+// concurrent path runs here on files it can make unmovable.
+type movesAtOnce struct{ *storage.Storage }
+
+func (movesAtOnce) MoveConcurrency() int { return 8 }
+
+// A delete whose files move several at once is all or nothing like one
+// that moves them in turn: one file that cannot move (its neighbours moved
+// or moving), or a failure after the moves, puts every moved file back.
+func TestConcurrentMovesAllOrNothing(t *testing.T) {
+	t.Parallel()
+	const n = 60
+	errBoom := errors.New("boom")
+	tests := []struct {
+		name    string
+		fault   func(t *testing.T, f *fixture) error // set up; returns what fn returns after the moves
+		wantErr bool
+	}{
+		{"every file moves", func(*testing.T, *fixture) error { return nil }, false},
+		{"one file in the middle cannot move", func(t *testing.T, f *fixture) error {
+			storagetest.Unmovable(t, filepath.Join(f.root, filepath.FromSlash(f.urls[n/2])))
+			return nil
+		}, true},
+		{"fn fails after the moves", func(*testing.T, *fixture) error { return errBoom }, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			f := newFixture(t, n)
+			files, err := storage.Open(f.root)
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { files.Close() })
+			svc := trash.New(f.store, movesAtOnce{files}, zap.NewNop())
+			after := tt.fault(t, f)
+			ctx := context.Background()
+			err = svc.Run(ctx, func(tx *trash.Tx) error {
+				if _, err := tx.DeleteImagenes(ctx, f.ids, repo.All, repo.MotivoImagen, "test"); err != nil {
+					return err
+				}
+				return after
+			})
+			if (err != nil) != tt.wantErr {
+				t.Fatalf("got error %v, want one: %v", err, tt.wantErr)
+			}
+			live := 0
+			for i := range f.urls {
+				if f.live(i) {
+					live++
+				}
+			}
+			wantLive, wantTrash, wantRows := 0, n, 0
+			if tt.wantErr {
+				wantLive, wantTrash, wantRows = n, 0, n
+			}
+			if live != wantLive || f.trashCount(t) != wantTrash || f.rows(t) != wantRows {
+				t.Errorf("got %d live files, %d in the trash, %d rows; want %d, %d, %d",
+					live, f.trashCount(t), f.rows(t), wantLive, wantTrash, wantRows)
+			}
+		})
 	}
 }
