@@ -57,19 +57,8 @@ BASE=$(scripts/localpg.sh start bench)
 export PGOPTIONS="-c client_min_messages=warning"
 rm -rf "$OUT" && mkdir -p "$OUT"
 
-# CPU ticks of one process (utime+stime; with its reaped children's when $2
-# is 1). Fields after "pid (comm) ": $12 utime, $13 stime, $14 cutime, $15 cstime.
-ticks() { awk -v kids="${2:-0}" '{sub(/^.*\) /, ""); print $12 + $13 + kids * ($14 + $15)}' "/proc/$1/stat" 2>/dev/null || echo 0; }
 PGDATA_DIR=$(psql -Atq "$BASE" -c 'SHOW data_directory')
-# PostgreSQL's ticks: the postmaster with every backend it reaped, plus the
-# live ones (a backend that exits moves its ticks into the postmaster's).
-pg_ticks() {
-	local pm t c
-	pm=$(head -1 "$PGDATA_DIR/postmaster.pid")
-	t=$(ticks "$pm" 1)
-	for c in $(ps --ppid "$pm" -o pid=); do t=$((t + $(ticks "$c"))); done
-	echo "$t"
-}
+. scripts/lib-proc.sh # ticks, pg_ticks
 trashed() { psql -Atq "$DATABASE_URL" -c 'SELECT count(*) FROM imagenes_papelera'; }
 # s3_requests: MinIO's count of S3 requests so far, as api=N words (its
 # Prometheus text: minio_s3_requests_total{api="copyobject",…} N).
