@@ -30,8 +30,9 @@ import (
 const shutdownGrace = 25 * time.Second
 
 // serve runs the HTTP API until ctx is cancelled (SIGINT/SIGTERM), then
-// shuts down in order: stop accepting and finish in-flight requests, stop
-// the janitor and wait for its pass, close the pool, flush the log.
+// shuts down: stop accepting, and, at once, finish in-flight requests and
+// stop the janitor's schedule and wait for its pass; then close the pool
+// and flush the log.
 func serve(ctx context.Context, args []string, getenv func(string) string, stderr io.Writer) error {
 	d, cleanup, err := start(ctx, flag.NewFlagSet("serve", flag.ContinueOnError), args, getenv, stderr)
 	if err != nil {
@@ -93,12 +94,20 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 	log.Info("shutting down")
 	sctx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
 	defer cancel()
+	// The schedule stops while the requests finish, not after: each gets
+	// the whole grace, and a request slow to end no longer leaves the
+	// running pass none.
+	stopped := make(chan struct{})
+	go func() {
+		defer close(stopped)
+		if sched != nil {
+			sched.Stop(sctx)
+		}
+	}()
 	if err := app.ShutdownWithContext(sctx); err != nil {
-		log.Error("http shutdown", zap.Error(err))
+		log.Error("http shutdown", zap.Error(err), zap.Int32("open_connections", app.Server().GetOpenConnectionsCount()))
 	}
-	if sched != nil {
-		sched.Stop(sctx)
-	}
+	<-stopped
 	return nil
 }
 

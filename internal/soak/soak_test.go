@@ -256,9 +256,26 @@ func (s *soak) stop(p *proc) {
 		if err != nil {
 			s.t.Errorf("%s after SIGTERM: %v", p.name, err)
 		}
-	case <-time.After(30 * time.Second):
-		s.t.Errorf("%s did not stop within 30s of SIGTERM", p.name)
+	case <-time.After(20 * time.Second):
+		// Shorter than serve's own shutdown grace (25s): SIGQUIT makes the
+		// Go runtime write every goroutine's stack to the log, which says
+		// what the stop is waiting for.
+		_ = p.cmd.Process.Signal(syscall.SIGQUIT)
+		<-p.exit
+		s.t.Errorf("%s did not stop within 20s of SIGTERM; its goroutines on SIGQUIT:\n%s", p.name, p.tail(s.t, 64<<10))
 	}
+}
+
+// tail returns the last n bytes of p's log.
+func (p *proc) tail(t *testing.T, n int64) string {
+	b, err := os.ReadFile(p.log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if int64(len(b)) > n {
+		b = b[int64(len(b))-n:]
+	}
+	return string(b)
 }
 
 // readLog returns the log lines at warn level or above — an ordinary
