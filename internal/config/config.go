@@ -185,7 +185,7 @@ var settings = []setting{
 		c.JanitorSchedule = v
 		return nil
 	}},
-	{"JANITOR_ORPHAN_GRACE", "1h", "age before a live file without a row is an orphan", durationAtLeast(0, func(c *Config) *time.Duration { return &c.JanitorOrphanGrace })},
+	{"JANITOR_ORPHAN_GRACE", "1h", "age before a live file without a row is an orphan (and, on a bucket, before a delete's move cut between its copy and its delete is finished)", durationAtLeast(0, func(c *Config) *time.Duration { return &c.JanitorOrphanGrace })},
 	{"JANITOR_UNATTACHED_TTL", "24h", "age before an image with no product is trashed (0 = off)", durationAtLeast(0, func(c *Config) *time.Duration { return &c.JanitorUnattachedTTL })},
 	{"JANITOR_MAX_ORPHANS", "1000", "most orphans moved in one pass without --force", intAtLeast(0, func(c *Config) *int { return &c.JanitorMaxOrphans })},
 	{"JANITOR_BATCH_SIZE", "1000", "files and rows handled per batch (bounds memory)", intAtLeast(1, func(c *Config) *int { return &c.JanitorBatchSize })},

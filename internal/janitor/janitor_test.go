@@ -271,6 +271,27 @@ func TestPassSteps(t *testing.T) {
 				}
 			}
 		}, want: counts{adopted: 1}},
+		{name: "recover: the file of an aborted orphan move keeps its name", setup: func(f *fixture) func(*testing.T) {
+			// Its name carries an entry id the sequence handed out and no
+			// entry holds: the entry takes it, so nothing is renamed (on a
+			// bucket a copy and a delete, which a crash could cut in two).
+			url := storage.NewImageURL("png")
+			name := storage.TrashName(f.lostEntryID(), time.Now(), url)
+			f.kit.Put(f.t, trashKey(name), []byte("x"), 0)
+			return func(t *testing.T) {
+				if got := f.trashFiles(); len(got) != 1 || got[0] != name {
+					t.Errorf("got trash %v, want %s as it was", got, name)
+				}
+				var id int64
+				var at time.Time
+				if err := f.pool.QueryRow(context.Background(), `SELECT id, eliminado_en FROM imagenes_papelera WHERE url = $1`, url).Scan(&id, &at); err != nil {
+					t.Fatalf("no entry for %s: %v", url, err)
+				}
+				if storage.TrashName(id, at, url) != name {
+					t.Errorf("entry %d names %s, want %s", id, storage.TrashName(id, at, url), name)
+				}
+			}
+		}, want: counts{adopted: 1}},
 		{name: "purge: entries past retention, files and all", setup: func(f *fixture) func(*testing.T) {
 			for i := 0; i < 4; i++ {
 				f.trashed()

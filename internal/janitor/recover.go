@@ -22,6 +22,7 @@ type trashFile struct {
 	at   time.Time
 	base string
 	size int64
+	mod  time.Time // its mtime, or on a bucket its Last-Modified: when it was copied there
 }
 
 // recoverTrash walks the trash folder in batches and matches each file to
@@ -45,7 +46,7 @@ func (p *pass) recoverTrash(ctx context.Context) error {
 			}
 			return nil
 		}
-		batch = append(batch, trashFile{name: name, id: id, at: at, base: base, size: info.Size()})
+		batch = append(batch, trashFile{name: name, id: id, at: at, base: base, size: info.Size(), mod: info.ModTime()})
 		if len(batch) == cap(batch) {
 			return flush()
 		}
@@ -185,7 +186,25 @@ func (p *pass) recoverFile(ctx context.Context, f trashFile, candidates []repo.I
 // rename never leaves both, and a different file there is fs.ErrExist:
 // then it is not settled here. A dry run asks the storage whether the two
 // are the same bytes instead of moving.
+//
+// A copy younger than the orphan grace is left for a later pass (counted
+// in flight): the dead process may have sent the delete of the live
+// object, and the storage may carry it out after the process died —
+// queued behind others, or well into it when the connection closed (a
+// loaded MinIO does). Settled first, the object would then be gone from
+// both keys. No lock can say whether such a request is still on its way;
+// the grace is the time allowed for one, as for an upload's object.
 func (p *pass) finishPutBack(ctx context.Context, tx *trash.Tx, f trashFile, row repo.Imagen) (bool, error) {
+	if f.mod.After(p.now.Add(-p.cfg.OrphanGrace)) {
+		same, err := p.sameCopy(f.name, row.URL)
+		if err != nil || !same {
+			return false, err
+		}
+		p.rep.InFlight++
+		p.log.Info("janitor: a move cut between its copy and its delete, the copy younger than the orphan grace; left for a later pass",
+			zap.Int32("imagen_id", row.ID), zap.String("url", row.URL), zap.String("trash_name", f.name), zap.Time("copied_at", f.mod))
+		return true, nil
+	}
 	if p.cfg.DryRun {
 		if same, err := p.sameCopy(f.name, row.URL); err != nil || !same {
 			return false, err
@@ -247,7 +266,7 @@ func (p *pass) adopt(ctx context.Context, tx *trash.Tx, f trashFile, candidates 
 	if p.cfg.DryRun {
 		return nil
 	}
-	_, err := tx.AdoptTrashFile(ctx, f.name, url, f.at, f.size, deletedBy)
+	_, err := tx.AdoptTrashFile(ctx, f.name, f.id, url, f.at, f.size, deletedBy)
 	return err
 }
 

@@ -201,12 +201,20 @@ RETURNING ` + entradaColumns
 
 // InsertRecuperada records a trash entry for a trash file that has none (a
 // crash between an orphan's move and its commit), deleted at the time its
-// name carries, so retention counts from then.
-func (s *Store) InsertRecuperada(ctx context.Context, url string, at time.Time, bytes int64, deletedBy string) (Entrada, error) {
-	const q = `INSERT INTO imagenes_papelera (url, bytes, motivo, eliminado_por, eliminado_en)
-VALUES ($1, $2, '` + MotivoRecuperada + `', NULLIF($3, ''), $4)
+// name carries, so retention counts from then. The entry takes id, the id
+// the file's name carries, when the sequence handed it out already (an
+// aborted transaction's) and no entry holds it: the file then keeps its
+// name and needs no rename — on an object store a copy and a delete, which
+// a crash could cut and leave two files for one entry. Otherwise (a name
+// the service did not give, an id taken) it gets a fresh id.
+func (s *Store) InsertRecuperada(ctx context.Context, id int64, url string, at time.Time, bytes int64, deletedBy string) (Entrada, error) {
+	const q = `INSERT INTO imagenes_papelera (id, url, bytes, motivo, eliminado_por, eliminado_en)
+SELECT CASE WHEN $5 <= COALESCE(pg_sequence_last_value(pg_get_serial_sequence('imagenes_papelera', 'id')), 0)
+		AND NOT EXISTS (SELECT FROM imagenes_papelera WHERE id = $5) THEN $5
+	ELSE nextval(pg_get_serial_sequence('imagenes_papelera', 'id')) END,
+	$1, $2, '` + MotivoRecuperada + `', NULLIF($3, ''), $4
 RETURNING ` + entradaColumns
-	rows, _ := s.db.Query(ctx, q, url, bytes, deletedBy, at)
+	rows, _ := s.db.Query(ctx, q, url, bytes, deletedBy, at, id)
 	e, err := pgx.CollectExactlyOneRow(rows, pgx.RowToStructByName[Entrada])
 	if err != nil {
 		return Entrada{}, fmt.Errorf("insert recuperada: %w", translate(err))

@@ -166,16 +166,21 @@ func (tx *Tx) PutBack(name, url string) error {
 	return nil
 }
 
-// AdoptTrashFile gives trash file name, which has no entry and no row to
-// return to, a new entry for url (deleted at, size bytes) and renames the
-// file to the entry's name, so that it can be restored and is purged after
-// retention like any other.
-func (tx *Tx) AdoptTrashFile(ctx context.Context, name, url string, at time.Time, size int64, deletedBy string) (repo.Entrada, error) {
-	e, err := tx.store.InsertRecuperada(ctx, url, at, size, deletedBy)
+// AdoptTrashFile gives trash file name (entry id and time at in its name),
+// which has no entry and no row to return to, a new entry for url (deleted
+// at, size bytes), so that it can be restored and is purged after
+// retention like any other. The entry takes the name's id when it can
+// (repo.Store.InsertRecuperada), and the file keeps its name; otherwise the
+// file is renamed to the entry's name.
+func (tx *Tx) AdoptTrashFile(ctx context.Context, name string, id int64, url string, at time.Time, size int64, deletedBy string) (repo.Entrada, error) {
+	e, err := tx.store.InsertRecuperada(ctx, id, url, at, size, deletedBy)
 	if err != nil {
 		return repo.Entrada{}, err
 	}
-	return e, tx.rename(name, storage.TrashName(e.ID, e.EliminadoEn, e.URL))
+	if to := storage.TrashName(e.ID, e.EliminadoEn, e.URL); to != name {
+		return e, tx.rename(name, to)
+	}
+	return e, nil
 }
 
 // RejoinEntry gives trash file name to entry e, recorded without a file
