@@ -44,14 +44,19 @@ type harness struct {
 	dbURL   string
 	kit     *storagetest.Kit
 	storage []string // the storage's settings for the processes
-	addr    string
-	token   string
-	mu      sync.Mutex
-	stored  map[string]bool // sha256 of every upload that got its 201
-	counts  map[string]int  // crash points survived, by kind
-	server  *exec.Cmd
-	stderr  *bytes.Buffer
-	exitErr chan error
+	// proxy stands between serve and the bucket (nil on a folder): after a
+	// kill the harness drains it before the janitor runs (see drainProxy).
+	proxy                   *drainProxy
+	viaProxy                []string // serve's storage settings, through proxy
+	addr                    string
+	token                   string
+	mu                      sync.Mutex
+	stored                  map[string]bool // sha256 of every upload that got its 201
+	counts                  map[string]int  // crash points survived, by kind
+	server                  *exec.Cmd
+	stderr                  *bytes.Buffer
+	exitErr                 chan error
+	lastJanitor, lastStderr string
 }
 
 // TestCrashHarness: CRASH_POINTS crashes (default 6 in `make test`, 500 in
@@ -99,12 +104,16 @@ func newHarnessOn(t *testing.T, kind string) *harness {
 	}
 	kit := storagetest.New(t, kind)
 	settings := []string{"STORAGE_DIR=" + kit.Dir}
+	var proxy *drainProxy
+	var viaProxy []string
 	if kit.Kind == storagetest.S3 {
 		o := s3test.Server(t)
-		settings = []string{
-			fmt.Sprintf("STORAGE_URL=s3://%s?endpoint=%s&path_style=true", kit.S3().Bucket(), o.Endpoint),
-			"AWS_ACCESS_KEY_ID=" + o.AccessKey, "AWS_SECRET_ACCESS_KEY=" + o.SecretKey,
+		bucketURL := func(endpoint string) string {
+			return fmt.Sprintf("STORAGE_URL=s3://%s?endpoint=%s&path_style=true", kit.S3().Bucket(), endpoint)
 		}
+		settings = []string{bucketURL(o.Endpoint), "AWS_ACCESS_KEY_ID=" + o.AccessKey, "AWS_SECRET_ACCESS_KEY=" + o.SecretKey}
+		proxy = newDrainProxy(t, strings.TrimPrefix(o.Endpoint, "http://"))
+		viaProxy = []string{bucketURL("http://" + proxy.Addr())}
 	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -112,7 +121,7 @@ func newHarnessOn(t *testing.T, kind string) *harness {
 	}
 	addr := ln.Addr().String()
 	ln.Close()
-	h := &harness{t: t, bin: bin, pool: pool, dbURL: dbURL, kit: kit, storage: settings, addr: addr,
+	h := &harness{t: t, bin: bin, pool: pool, dbURL: dbURL, kit: kit, storage: settings, proxy: proxy, viaProxy: viaProxy, addr: addr,
 		stored: map[string]bool{}, counts: map[string]int{}}
 	out, err := h.run(nil, "token", "--sub", "crash-admin", "--role", "admin")
 	if err != nil {
@@ -150,6 +159,7 @@ func (h *harness) run(extra []string, args ...string) (string, error) {
 	var out, errOut bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errOut
 	err := cmd.Run()
+	h.lastStderr = errOut.String()
 	if err != nil {
 		return out.String() + errOut.String(), err
 	}
@@ -161,7 +171,7 @@ func (h *harness) run(extra []string, args ...string) (string, error) {
 func (h *harness) start(faults string) {
 	h.t.Helper()
 	cmd := exec.Command(h.bin, "serve")
-	cmd.Env = h.env("IMAGENES_FAULTS=" + faults)
+	cmd.Env = h.env(append([]string{"IMAGENES_FAULTS=" + faults}, h.viaProxy...)...)
 	h.stderr = &bytes.Buffer{}
 	cmd.Stderr = h.stderr
 	if err := cmd.Start(); err != nil {
@@ -236,7 +246,17 @@ func (h *harness) cycle(i int) string {
 	close(stop)
 	wg.Wait()
 	h.server = nil
+	h.settle()
 	return kind
+}
+
+// settle waits, after serve died, until the storage has finished every
+// request serve sent (drainProxy): the state the janitor then meets is the
+// crash's. Nothing to wait for on a folder.
+func (h *harness) settle() {
+	if h.proxy != nil {
+		h.proxy.drain()
+	}
 }
 
 func faultName(stderr string) string {
@@ -274,7 +294,8 @@ func (h *harness) janitorCrash() string {
 
 // janitor runs one clean pass; it must not refuse or fail.
 func (h *harness) janitor(faults, retention string) error {
-	out, err := h.run([]string{"IMAGENES_FAULTS=" + faults, "TRASH_RETENTION=" + retention}, "janitor", "--once", "--json")
+	out, err := h.run([]string{"IMAGENES_FAULTS=" + faults, "TRASH_RETENTION=" + retention, "LOG_LEVEL=info"}, "janitor", "--once", "--json", "--verbose")
+	h.lastJanitor = out + h.lastStderr
 	if err != nil {
 		return fmt.Errorf("%v: %s", err, out)
 	}
@@ -487,6 +508,12 @@ func (h *harness) checkInvariants(when string) {
 	defer h.mu.Unlock()
 	CheckStore(h.t, h.pool, h.kit, h.stored, when)
 	if h.t.Failed() {
+		// What the pass did and what it logged (at info), and serve's log:
+		// the cause of a broken invariant is in one of them.
+		h.t.Logf("the janitor pass after the crash:\n%s", h.lastJanitor)
+		if h.stderr != nil {
+			h.t.Logf("serve's log:\n%s", h.stderr)
+		}
 		h.t.FailNow()
 	}
 }

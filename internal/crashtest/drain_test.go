@@ -1,0 +1,235 @@
+package crashtest
+
+import (
+	"bytes"
+	"net"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+)
+
+// drainProxy stands between the harness's serve and the test MinIO, byte
+// for byte, so that after a kill the harness can wait until MinIO has
+// finished every request the dead process sent. An object store goes on
+// with a request whose client died — a delete it had begun, a PUT or a
+// copy well under way — and under load it may land after the janitor's
+// walk: the harness would then judge, as if the crash had left it, an
+// object the storage was still writing (an upload's object with no row,
+// its upload never committed). A folder has no such lag: a rename is done
+// when the process that asked for it dies.
+//
+// Each connection is piped both ways. When the client's side ends (a kill
+// closes every socket), the proxy half-closes MinIO's side and reads it to
+// the end: MinIO closes the connection once its handler for the request in
+// flight, if any, has returned. drain waits for that on every connection.
+//
+// holdRequests, for tests of the race itself, keeps back each whole request
+// whose first bytes start with a prefix until release, and then tells MinIO
+// that its client is gone only once MinIO has answered it: a request the
+// storage was already carrying out when its client died (told at once,
+// MinIO drops a PUT or a copy it has not begun; a loaded one may be well
+// into it).
+type drainProxy struct {
+	ln       net.Listener
+	upstream string
+
+	mu    sync.Mutex
+	cond  *sync.Cond
+	open  int      // connections not finished
+	hold  []byte   // requests starting with it wait for release
+	held  []string // the request lines held
+	freed chan struct{}
+}
+
+func newDrainProxy(t testing.TB, upstream string) *drainProxy {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &drainProxy{ln: ln, upstream: upstream}
+	p.cond = sync.NewCond(&p.mu)
+	go p.accept()
+	t.Cleanup(func() { ln.Close() })
+	return p
+}
+
+// Addr is where the proxy listens.
+func (p *drainProxy) Addr() string { return p.ln.Addr().String() }
+
+func (p *drainProxy) accept() {
+	for {
+		c, err := p.ln.Accept()
+		if err != nil {
+			return
+		}
+		p.mu.Lock()
+		p.open++
+		p.mu.Unlock()
+		go p.pipe(c)
+	}
+}
+
+func (p *drainProxy) pipe(c net.Conn) {
+	defer func() {
+		p.mu.Lock()
+		p.open--
+		p.cond.Broadcast()
+		p.mu.Unlock()
+	}()
+	defer c.Close()
+	u, err := net.Dial("tcp", p.upstream)
+	if err != nil {
+		return
+	}
+	defer u.Close()
+	back := make(chan struct{})
+	answers := make(chan struct{}, 1) // MinIO sent something
+	go func() {
+		defer close(back)
+		// To the client while it listens; then on to MinIO's end, so
+		// that MinIO is never cut off before it is done.
+		buf := make([]byte, 32<<10)
+		var werr error
+		for {
+			n, err := u.Read(buf)
+			if n > 0 {
+				select {
+				case answers <- struct{}{}:
+				default:
+				}
+				if werr == nil {
+					_, werr = c.Write(buf[:n])
+				}
+			}
+			if err != nil {
+				return
+			}
+		}
+	}()
+	buf := make([]byte, 32<<10)
+	awaiting := false // a held request went on: MinIO must answer before it hears of the end
+	for {
+		n, err := c.Read(buf)
+		chunk := buf[:n]
+		if n > 0 && p.holds(chunk) {
+			chunk = p.wait(wholeRequest(c, chunk))
+			select { // drop what an earlier request's answer left
+			case <-answers:
+			default:
+			}
+			awaiting = true
+		}
+		if len(chunk) > 0 {
+			if _, err := u.Write(chunk); err != nil {
+				break
+			}
+		}
+		if err != nil {
+			break
+		}
+	}
+	if awaiting {
+		select {
+		case <-answers:
+		case <-back:
+		}
+	}
+	if tc, ok := u.(*net.TCPConn); ok {
+		_ = tc.CloseWrite()
+	}
+	<-back
+}
+
+// holds reports whether chunk starts a request to hold.
+func (p *drainProxy) holds(chunk []byte) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.hold != nil && bytes.HasPrefix(chunk, p.hold)
+}
+
+// wholeRequest reads from c, after first, the rest of one HTTP/1.1
+// request: its headers and a body of its Content-Length. On a read error
+// it returns what it has.
+func wholeRequest(c net.Conn, first []byte) []byte {
+	req := append([]byte(nil), first...)
+	buf := make([]byte, 32<<10)
+	for {
+		if head, _, ok := bytes.Cut(req, []byte("\r\n\r\n")); ok {
+			want := len(head) + 4 + contentLength(string(head))
+			if len(req) >= want {
+				return req
+			}
+		}
+		n, err := c.Read(buf)
+		req = append(req, buf[:n]...)
+		if err != nil {
+			return req
+		}
+	}
+}
+
+// contentLength is the Content-Length of a request's headers, 0 if none.
+func contentLength(head string) int {
+	for _, line := range strings.Split(head, "\r\n") {
+		k, v, ok := strings.Cut(line, ":")
+		if ok && strings.EqualFold(strings.TrimSpace(k), "Content-Length") {
+			n, _ := strconv.Atoi(strings.TrimSpace(v))
+			return n
+		}
+	}
+	return 0
+}
+
+// wait records req as held and blocks until release; it returns req.
+func (p *drainProxy) wait(req []byte) []byte {
+	p.mu.Lock()
+	line, _, _ := bytes.Cut(req, []byte("\r\n"))
+	p.held = append(p.held, string(line))
+	p.cond.Broadcast()
+	freed := p.freed
+	p.mu.Unlock()
+	<-freed
+	return req
+}
+
+// holdRequests keeps back, until release, every request that starts with
+// prefix ("PUT ", "DELETE "…).
+func (p *drainProxy) holdRequests(prefix string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.hold, p.held, p.freed = []byte(prefix), nil, make(chan struct{})
+}
+
+// waitHeld returns the request line ("PUT /bucket/key HTTP/1.1") of the
+// first request held, once one is, whole.
+func (p *drainProxy) waitHeld() string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for len(p.held) == 0 {
+		p.cond.Wait()
+	}
+	return p.held[0]
+}
+
+// release sends the held requests on and holds no more.
+func (p *drainProxy) release() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.freed != nil {
+		close(p.freed)
+	}
+	p.hold, p.freed = nil, nil
+}
+
+// drain returns once every connection is finished: the client that opened
+// it is gone and MinIO is done with what it sent. Only for a storage with
+// no live client (serve killed and waited for).
+func (p *drainProxy) drain() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for p.open > 0 {
+		p.cond.Wait()
+	}
+}
