@@ -47,7 +47,8 @@ type harness struct {
 	// proxy stands between serve and the bucket (nil on a folder): after a
 	// kill the harness drains it before the janitor runs (see drainProxy).
 	proxy                   *drainProxy
-	viaProxy                []string // serve's storage settings, through proxy
+	viaProxy                []string      // serve's storage settings, through proxy
+	drained                 time.Duration // the longest settle
 	addr                    string
 	token                   string
 	mu                      sync.Mutex
@@ -88,6 +89,10 @@ func TestCrashHarness(t *testing.T) {
 		kinds = append(kinds, fmt.Sprintf("%s %d", k, n))
 	}
 	t.Logf("survived %d crash points: %s; %d uploads tracked by hash", points, strings.Join(kinds, ", "), len(h.stored))
+	if h.proxy != nil {
+		t.Logf("storage requests in flight at the kills, finished or dropped by MinIO before the janitor ran: %d; longest wait for them %s",
+			h.proxy.cuts(), h.drained.Round(time.Millisecond))
+	}
 }
 
 func newHarness(t *testing.T) *harness { return newHarnessOn(t, storagetest.KindFromEnv(t)) }
@@ -255,7 +260,9 @@ func (h *harness) cycle(i int) string {
 // crash's. Nothing to wait for on a folder.
 func (h *harness) settle() {
 	if h.proxy != nil {
+		start := time.Now()
 		h.proxy.drain()
+		h.drained = max(h.drained, time.Since(start))
 	}
 }
 

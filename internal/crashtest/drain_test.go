@@ -40,6 +40,9 @@ type drainProxy struct {
 	hold  []byte   // requests starting with it wait for release
 	held  []string // the request lines held
 	freed chan struct{}
+	// cut counts the connections whose client ended with a request sent
+	// and not yet answered: what MinIO had to finish (or drop) on its own.
+	cut int
 }
 
 func newDrainProxy(t testing.TB, upstream string) *drainProxy {
@@ -86,6 +89,8 @@ func (p *drainProxy) pipe(c net.Conn) {
 	defer u.Close()
 	back := make(chan struct{})
 	answers := make(chan struct{}, 1) // MinIO sent something
+	var pending sync.Mutex            // guards asked
+	asked := false                    // bytes went to MinIO after its last answer
 	go func() {
 		defer close(back)
 		// To the client while it listens; then on to MinIO's end, so
@@ -95,6 +100,9 @@ func (p *drainProxy) pipe(c net.Conn) {
 		for {
 			n, err := u.Read(buf)
 			if n > 0 {
+				pending.Lock()
+				asked = false
+				pending.Unlock()
 				select {
 				case answers <- struct{}{}:
 				default:
@@ -122,6 +130,9 @@ func (p *drainProxy) pipe(c net.Conn) {
 			awaiting = true
 		}
 		if len(chunk) > 0 {
+			pending.Lock()
+			asked = true
+			pending.Unlock()
 			if _, err := u.Write(chunk); err != nil {
 				break
 			}
@@ -130,6 +141,13 @@ func (p *drainProxy) pipe(c net.Conn) {
 			break
 		}
 	}
+	pending.Lock()
+	if asked {
+		p.mu.Lock()
+		p.cut++
+		p.mu.Unlock()
+	}
+	pending.Unlock()
 	if awaiting {
 		select {
 		case <-answers:
@@ -221,6 +239,13 @@ func (p *drainProxy) release() {
 		close(p.freed)
 	}
 	p.hold, p.freed = nil, nil
+}
+
+// cuts is how many connections ended with a request unanswered.
+func (p *drainProxy) cuts() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.cut
 }
 
 // drain returns once every connection is finished: the client that opened
