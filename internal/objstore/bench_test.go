@@ -13,9 +13,9 @@ import (
 )
 
 // BenchmarkMove is the protocol's reversible step — a move to the trash and
-// back — on each backend. On s3 each move is a stat of the source, one of
-// the target, a server-side copy and a delete (four requests); on disk one
-// renameat2 on open folders.
+// back — on each backend. On s3 each move is a HEAD of the target, a
+// server-side copy and a delete (three requests, TestMoveRequests); on disk
+// one renameat2 on open folders.
 //
 //	IMAGENES_TEST_S3_URL=$(scripts/minio.sh start test) go test -run '^$' -bench Move ./internal/objstore/
 func BenchmarkMove(b *testing.B) {
@@ -76,9 +76,9 @@ func BenchmarkStat(b *testing.B) {
 
 // BenchmarkS3Request times each kind of request a move to the trash makes,
 // alone and one at a time, straight through the client: a HEAD that finds
-// the object (the source), a HEAD that does not (the target), the bucket
-// check a HEAD's 404 is confirmed with, the server-side copy, the delete;
-// and the PUT of an upload. make bench BACKEND=s3 prints them beside its
+// the object, a HEAD that does not (the target of a move), the bucket
+// check (a move no longer sends one; stat confirms a 404 with it), the
+// server-side copy, the delete; and the PUT of an upload. make bench BACKEND=s3 prints them beside its
 // count of requests per delete.
 func BenchmarkS3Request(b *testing.B) {
 	s := s3test.New(b, "")

@@ -77,7 +77,11 @@ func backends(t *testing.T) map[string]func(t *testing.T) backend {
 }
 
 func s3backend(t *testing.T, prefix string) backend {
-	s := s3test.New(t, prefix)
+	return s3backendOf(s3test.New(t, prefix), prefix)
+}
+
+// s3backendOf is the backend of s, a store on a bucket with key prefix.
+func s3backendOf(s *objstore.Store, prefix string) backend {
 	if prefix != "" {
 		prefix += "/"
 	}

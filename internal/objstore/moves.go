@@ -75,22 +75,48 @@ func (s *Store) remove(key string) error {
 	return nil
 }
 
-// move is the object store's rename: a server-side copy of exactly the
-// object that was stat'ed (If-Match on its ETag), then a delete of the
-// source. When the delete fails the copy is removed again, so an error
-// leaves the source where it was. Only a crash between the two leaves
-// both: a later move of the same object finds its copy already at dst and
-// finishes by deleting the source; a different object at dst is
-// fs.ErrExist (never overwritten). src missing is storage.ErrNotExist.
-func (s *Store) move(src, dst string) error {
-	oi, err := s.stat(src)
+// head is one HEAD of key. Unlike stat it does not confirm a 404 with a
+// check of the bucket: move's next request (the copy, or the HEAD of a
+// source in a bucket that just answered) tells a missing bucket apart by
+// itself.
+func (s *Store) head(key string) (minio.ObjectInfo, error) {
+	ctx, cancel := s.ctx()
+	defer cancel()
+	oi, err := s.c.StatObject(ctx, s.bucket, key, minio.StatObjectOptions{})
 	if err != nil {
-		return err
+		return oi, s.fail("stat", key, err)
 	}
-	switch di, err := s.stat(dst); {
-	case err == nil && same(oi, di):
-		return s.remove(src) // the copy of an interrupted move: finish it
+	return oi, nil
+}
+
+// move is the object store's rename: a server-side copy then a delete of
+// the source, three requests in all — a HEAD of dst, the copy, the delete.
+// When the delete fails the copy is removed again, so an error leaves the
+// source where it was. Only a crash between the two leaves both: a later
+// move of the same object finds its copy already at dst and finishes by
+// deleting the source; a different object at dst is fs.ErrExist (never
+// overwritten). src missing is storage.ErrNotExist.
+//
+// A HEAD's 404 has no body, so it cannot say whether dst or the whole
+// bucket is missing; the copy that follows can (its error body names
+// NoSuchKey or NoSuchBucket), so a deleted bucket is still
+// storage.ErrUnavailable — never a source "already gone" — without a check
+// of the bucket per move. The copy reports a missing source the same way,
+// which saves a HEAD of it. The source needs no If-Match: keys are never
+// overwritten (uploads PUT with If-None-Match), so the object copied is
+// the one the delete removes.
+func (s *Store) move(src, dst string) error {
+	di, err := s.head(dst)
+	switch {
 	case err == nil:
+		// The bucket answered, so a 404 on src is src.
+		oi, err := s.head(src)
+		if err != nil {
+			return err
+		}
+		if same(oi, di) {
+			return s.remove(src) // the copy of an interrupted move: finish it
+		}
 		return fmt.Errorf("%q: %w", dst, fs.ErrExist)
 	case !errors.Is(err, storage.ErrNotExist):
 		return err
@@ -98,7 +124,7 @@ func (s *Store) move(src, dst string) error {
 	ctx, cancel := s.ctx()
 	_, err = s.c.CopyObject(ctx,
 		minio.CopyDestOptions{Bucket: s.bucket, Object: dst},
-		minio.CopySrcOptions{Bucket: s.bucket, Object: src, MatchETag: oi.ETag})
+		minio.CopySrcOptions{Bucket: s.bucket, Object: src})
 	cancel()
 	if err != nil {
 		return s.fail("copy to "+dst+" from", src, err)

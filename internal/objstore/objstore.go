@@ -137,7 +137,11 @@ func Open(o Options) (*Store, error) {
 }
 
 // New is Open without the check (tests that create the bucket use it).
-func New(o Options) (*Store, error) {
+func New(o Options) (*Store, error) { return newStore(o, nil) }
+
+// newStore is New whose transport wrap wraps, when not nil (a test counts
+// the requests that reach the server).
+func newStore(o Options, wrap func(http.RoundTripper) http.RoundTripper) (*Store, error) {
 	if o.Timeout <= 0 {
 		o.Timeout = DefaultTimeout
 	}
@@ -165,12 +169,16 @@ func New(o Options) (*Store, error) {
 	} else {
 		creds = credentials.New(&credentials.Static{Value: credentials.Value{SignerType: credentials.SignatureAnonymous}})
 	}
+	var rt http.RoundTripper = transport(o.Timeout)
+	if wrap != nil {
+		rt = wrap(rt)
+	}
 	c, err := minio.New(host, &minio.Options{
 		Creds:        creds,
 		Secure:       secure,
 		Region:       o.Region,
 		BucketLookup: lookup,
-		Transport:    transport(o.Timeout),
+		Transport:    rt,
 		// Retries multiply the time limit; the protocol's callers and the
 		// janitor's next pass are the retry.
 		MaxRetries: 1,
@@ -278,8 +286,8 @@ func (s *Store) fail(op, key string, err error) error {
 	return fmt.Errorf("%s %q: %w: %w", op, key, storage.ErrUnavailable, err)
 }
 
-// errPrecondition: a conditional request (If-None-Match, a copy's
-// If-Match) was refused because the object changed meanwhile.
+// errPrecondition: a conditional request (an upload's If-None-Match) was
+// refused because the object appeared meanwhile.
 var errPrecondition = errors.New("precondition failed")
 
 var _ storage.Backend = (*Store)(nil)
