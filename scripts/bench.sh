@@ -33,7 +33,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 RUNS=${RUNS:-1} ITERATIONS=${ITERATIONS:-10000} VUS=${VUS:-32} PORT=${PORT:-18080} WRK_THREADS=${WRK_THREADS:-1}
-BULK=${BULK:-1000} # ids per bulk request; ITERATIONS/BULK requests, one after another
+BULK=${BULK:-1000} # ids per bulk request (at most the server's limit: 100 on a bucket); ITERATIONS/BULK requests, one after another
 BACKEND=${BACKEND:-disk}
 case "$BACKEND" in disk) legs=disk ;; s3) legs="disk s3" ;; *) echo "bench: BACKEND is disk or s3, not '$BACKEND'" >&2 && exit 2 ;; esac
 # k6's ids, then wrk's (plus the requests in flight when it stops), then
@@ -177,10 +177,16 @@ leg() {
 	# connection, so the phase times the service, not a seq and a curl
 	# started per request (~14 ms of client CPU each, a quarter of a
 	# 1 000-id request's time).
+	# A bucket takes fewer ids a request (objstore.MaxMovesPerRequest): the
+	# size is the smaller of BULK and what the server tells its admin page.
 	bulkfirst=$((first + 3 * ITERATIONS + 2 * VUS))
 	bulkargs=()
-	for ((r = 0; r < ITERATIONS / BULK; r++)); do
-		printf '{"ids":[%s]}' "$(seq -s, $((bulkfirst + r * BULK)) $((bulkfirst + (r + 1) * BULK - 1)))" >"$dir/bulk-$r.json"
+	local bulk limit
+	limit=$(curl -fsS -H "Cookie: token=$TOKEN" "http://$HTTP_ADDR/admin" | sed -nE 's/.*data-bulk="([0-9]+)".*/\1/p') || true # no page: BULK as asked
+	bulk=$((${limit:-$BULK} < BULK ? ${limit:-$BULK} : BULK))
+	echo "bench run $run ($backend): bulk requests of $bulk ids" >&2
+	for ((r = 0; r < ITERATIONS / bulk; r++)); do
+		printf '{"ids":[%s]}' "$(seq -s, $((bulkfirst + r * bulk)) $((bulkfirst + (r + 1) * bulk - 1)))" >"$dir/bulk-$r.json"
 		((r == 0)) || bulkargs+=(--next)
 		bulkargs+=(-fsS -o /dev/null -X POST -H "Authorization: Bearer $TOKEN" -H "Content-Type: application/json"
 			--data-binary "@$dir/bulk-$r.json" "http://$HTTP_ADDR/api/v1/admin/imagenes/eliminar")

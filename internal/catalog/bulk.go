@@ -2,6 +2,8 @@ package catalog
 
 import (
 	"context"
+	"errors"
+	"fmt"
 
 	"github.com/imagenes/imagenes/internal/repo"
 	"github.com/imagenes/imagenes/internal/trash"
@@ -9,6 +11,24 @@ import (
 
 // MaxBulk is the most ids one bulk delete takes (SPEC §10).
 const MaxBulk = 1000
+
+// ErrBulkTooLarge: a bulk delete named more distinct ids than BulkLimit.
+var ErrBulkTooLarge = errors.New("more ids than one request moves on this storage")
+
+// bulkLimit is MaxBulk, or less where the storage says fewer files can be
+// moved within one request's time (a bucket, whose move is three network
+// requests: objstore.Store.MaxMovesPerRequest).
+func bulkLimit(files any) int {
+	if m, ok := files.(interface{ MaxMovesPerRequest() int }); ok {
+		return max(1, min(MaxBulk, m.MaxMovesPerRequest()))
+	}
+	return MaxBulk
+}
+
+// BulkLimit is the most distinct ids DeleteImagenesBulk takes on this
+// storage: the route says so to a client that sends more, and the admin
+// page splits a larger selection into requests of this size.
+func (s *Service) BulkLimit() int { return s.bulkLimit }
 
 // Bulk is what a bulk delete did, in the order the ids were given.
 type Bulk struct {
@@ -18,9 +38,10 @@ type Bulk struct {
 
 // DeleteImagenesBulk trashes every image of ids that exists, rows and files
 // in one transaction: all of them, or, on any failure, none (every file
-// moved is put back). Repeated ids count once. Concurrent deletes cannot
-// deadlock with it: each takes its rows' url locks in one key order before
-// any row lock (see repo.TrashImagenes).
+// moved is put back). Repeated ids count once; more distinct ids than
+// BulkLimit is ErrBulkTooLarge, before anything changes. Concurrent
+// deletes cannot deadlock with it: each takes its rows' url locks in one
+// key order before any row lock (see repo.TrashImagenes).
 func (s *Service) DeleteImagenesBulk(ctx context.Context, ids []int32, deletedBy string) (Bulk, error) {
 	uniq := make([]int32, 0, len(ids))
 	seen := make(map[int32]bool, len(ids))
@@ -29,6 +50,9 @@ func (s *Service) DeleteImagenesBulk(ctx context.Context, ids []int32, deletedBy
 			seen[id] = true
 			uniq = append(uniq, id)
 		}
+	}
+	if len(uniq) > s.bulkLimit {
+		return Bulk{}, fmt.Errorf("%d ids, at most %d: %w", len(uniq), s.bulkLimit, ErrBulkTooLarge)
 	}
 	var es []repo.Entrada
 	err := s.proto.Run(ctx, func(tx *trash.Tx) error {

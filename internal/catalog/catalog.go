@@ -19,12 +19,14 @@ type Service struct {
 	files   storage.Backend
 	metrics *Metrics
 	deletes *coalescer
+	// bulkLimit is the most distinct ids of one bulk delete (BulkLimit).
+	bulkLimit int
 }
 
 // New returns a Service over the protocol and its storage (for discarding
 // staged uploads). metrics may be nil.
 func New(proto *trash.Service, files storage.Backend, metrics *Metrics) *Service {
-	s := &Service{proto: proto, files: files, metrics: metrics}
+	s := &Service{proto: proto, files: files, metrics: metrics, bulkLimit: bulkLimit(files)}
 	s.deletes = &coalescer{run: s.deleteBatch}
 	return s
 }

@@ -34,9 +34,11 @@ type tokenVerifier interface {
 // cross-site middleware keep other sites from using it.
 type adminPage struct {
 	auth tokenVerifier
-	// bulk: the bulk delete route (SPEC §10) is served, so the page sends
-	// one request for a selection instead of one per image.
-	bulk bool
+	// bulk: the bulk delete route (SPEC §10) is served and takes up to
+	// this many ids (the catalogue's BulkLimit: fewer on a bucket), so the
+	// page sends one request per that many selected images instead of one
+	// per image; 0 when the route is not served.
+	bulk int
 }
 
 // adminCSP allows only this origin's script and style (no inline code), and

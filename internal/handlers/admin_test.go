@@ -1,6 +1,7 @@
 package handlers_test
 
 import (
+	"fmt"
 	"net/url"
 	"strings"
 	"testing"
@@ -78,7 +79,7 @@ func TestAdminPage(t *testing.T) {
 		{"page with the cookie", "/admin", cookie, 200, `id="vista-imagenes"`},
 		{"sign-in without it", "/admin", nil, 200, `action="/admin/sesion"`},
 		{"an unknown error code says nothing", "/admin?error=%3Cscript%3E", nil, 200, `action="/admin/sesion"`},
-		{"the bulk route: one request per selection", "/admin", cookie, 200, `data-bulk="true"`},
+		{"the bulk route and its limit: one request per that many selected", "/admin", cookie, 200, fmt.Sprintf(`data-bulk="%d"`, bulkLimit(e))},
 		{"expired cookie", "/admin", map[string]string{"Cookie": "token=" + expired}, 200, "La sesión expiró"},
 		{"non-admin cookie", "/admin", map[string]string{"Cookie": "token=" + e.alice}, 200, "no es de un administrador"},
 		{"script", "/admin/app.js", nil, 200, "use strict"},

@@ -3,6 +3,8 @@ package handlers
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"strconv"
 
 	"github.com/gofiber/fiber/v2"
@@ -17,7 +19,9 @@ var bulkMsgs = messages{
 }
 
 // deleteBulk: POST /api/v1/admin/imagenes/eliminar {"ids": [...]} (SPEC
-// §10) — up to 1 000 images to the trash in one transaction, all or none.
+// §10) — up to 1 000 images to the trash in one transaction, all or none;
+// on a bucket up to the catalogue's BulkLimit, and more distinct ids are
+// 413 with a mensaje that names the limit.
 func (h *imagenesHandler) deleteBulk(c *fiber.Ctx) error {
 	ids, ok := parseBulkIDs(c.Body())
 	if !ok {
@@ -25,12 +29,20 @@ func (h *imagenesHandler) deleteBulk(c *fiber.Ctx) error {
 	}
 	u, _ := auth.FromCtx(c)
 	res, err := h.catalog.DeleteImagenesBulk(c.UserContext(), ids, u.Sub)
+	if errors.Is(err, catalog.ErrBulkTooLarge) {
+		return messages{fiber.StatusRequestEntityTooLarge: tooManyIDs(h.catalog.BulkLimit())}.wrap(err)
+	}
 	if err != nil {
 		return bulkMsgs.wrap(err)
 	}
 	c.Response().SetBodyRaw(bulkAnswer(res))
 	c.Response().Header.SetContentType(fiber.MIMEApplicationJSON)
 	return nil
+}
+
+// tooManyIDs is the 413's mensaje: the limit, and what to do instead.
+func tooManyIDs(limit int) string {
+	return fmt.Sprintf("Demasiadas imágenes en una solicitud: este almacenamiento acepta hasta %d IDs distintos por solicitud; envíelas en varias", limit)
 }
 
 // bulkAnswer is the 200 body of a bulk delete, {"eliminadas": [{"id",

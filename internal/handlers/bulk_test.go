@@ -4,9 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"os"
 	"path"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -16,6 +14,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/imagenes/imagenes/internal/catalog"
+	"github.com/imagenes/imagenes/internal/objstore"
 	"github.com/imagenes/imagenes/internal/repo"
 	"github.com/imagenes/imagenes/internal/storage"
 	"github.com/imagenes/imagenes/internal/storagetest"
@@ -335,7 +334,8 @@ func TestBulkDeleteSharedURL(t *testing.T) {
 
 // seedImages adds n image rows with their live files (COPY, as `imagenes
 // seed` does: a thousand uploads through the route would take the test's
-// time) and returns their ids, urls and the bulk body naming them. Disk only.
+// time) and returns their ids, urls and the bulk body naming them, on
+// either storage.
 func (e *env) seedImages(t testing.TB, n int) ([]int32, []string, string) {
 	t.Helper()
 	ctx := context.Background()
@@ -345,17 +345,13 @@ func (e *env) seedImages(t testing.TB, n int) ([]int32, []string, string) {
 	}
 	rows := make([]repo.NuevaImagen, n)
 	urls := make([]string, n)
+	keys := make([]string, n)
 	for i := range rows {
 		urls[i] = storage.NewImageURL("png")
-		p := e.livePath(urls[i])
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(p, pngBytes, 0o644); err != nil {
-			t.Fatal(err)
-		}
+		keys[i] = urls[i][1:]
 		rows[i] = repo.NuevaImagen{URL: urls[i], Orden: 1, Bytes: int64(len(pngBytes)), ContentType: "image/png"}
 	}
+	e.kit.PutMany(t, keys, pngBytes)
 	if _, err := e.store.CopyImagenes(ctx, rows, time.Now()); err != nil {
 		t.Fatal(err)
 	}
@@ -370,4 +366,106 @@ func (e *env) seedImages(t testing.TB, n int) ([]int32, []string, string) {
 		list[i] = strconv.Itoa(int(id))
 	}
 	return ids, urls, `{"ids":[` + strings.Join(list, ",") + `]}`
+}
+
+// bulkLimit is the most distinct ids the route takes on e's storage: the
+// SPEC's 1 000 on a folder, objstore.MaxMovesPerRequest on a bucket.
+func bulkLimit(e *env) int {
+	if e.kit.Kind == storagetest.S3 {
+		return objstore.MaxMovesPerRequest
+	}
+	return catalog.MaxBulk
+}
+
+// The largest request the route accepts finishes on each storage — on a
+// bucket too, where a thousand moves outlasted REQUEST_TIMEOUT (10 s, as
+// serve's default) and ended in a commit of unknown outcome: it gets its
+// 200 with every image named and every object in the trash, and a refused
+// commit puts every object back. One distinct id more is refused with a
+// 413 naming the limit before anything changes; repeats count once.
+func TestBulkDeleteLargest(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name    string
+		storage string
+		extra   int  // ids beyond the limit: distinct new ones (> 0), or a repeat of the first (< 0)
+		refuse  bool // PostgreSQL refuses the commit
+		status  int
+	}{
+		{name: "bucket: the limit", storage: storagetest.S3, status: 200},
+		{name: "bucket: the limit and a repeated id", storage: storagetest.S3, extra: -1, status: 200},
+		{name: "bucket: the limit, commit refused", storage: storagetest.S3, refuse: true, status: 500},
+		{name: "bucket: one id over the limit", storage: storagetest.S3, extra: 1, status: 413},
+		{name: "folder: the limit", storage: storagetest.Disk, status: 200},
+	}
+	// In turn: one case's seeding (hundreds of PUTs) would otherwise take
+	// MinIO's CPU from another's delete.
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e := newEnv(t, envOpts{storage: tt.storage})
+			limit := bulkLimit(e)
+			n := limit + max(tt.extra, 0)
+			ids, urls, body := e.seedImages(t, n)
+			if tt.extra < 0 {
+				body = strings.Replace(body, "[", fmt.Sprintf("[%d,", ids[0]), 1)
+			}
+			if tt.refuse {
+				e.refuseCommits()
+			}
+			start := time.Now()
+			got := e.do(t, req{method: "POST", path: "/api/v1/admin/imagenes/eliminar", token: e.admin,
+				body: strings.NewReader(body), contentType: "application/json"})
+			t.Logf("%d ids: %d in %v", n, got.status, time.Since(start).Round(time.Millisecond)) // for the log, not asserted
+			if got.status != tt.status {
+				t.Fatalf("got %d %.300s, want %d", got.status, got.body, tt.status)
+			}
+			var m struct {
+				Mensaje       string `json:"mensaje"`
+				Eliminadas    []struct{ ID int32 }
+				NoEncontradas []int32 `json:"no_encontradas"`
+			}
+			if err := json.Unmarshal(got.body, &m); err != nil {
+				t.Fatalf("body %.300s: %v", got.body, err)
+			}
+			moved := tt.status == 200
+			switch tt.status {
+			case 200:
+				gotIDs := make([]int32, len(m.Eliminadas))
+				for i, el := range m.Eliminadas {
+					gotIDs[i] = el.ID
+				}
+				if fmt.Sprint(gotIDs) != fmt.Sprint(ids) || len(m.NoEncontradas) != 0 {
+					t.Errorf("eliminadas %d ids (no_encontradas %v), want the %d sent, in order", len(gotIDs), m.NoEncontradas, len(ids))
+				}
+			case 413:
+				if want := fmt.Sprintf("hasta %d IDs distintos por solicitud", limit); !strings.Contains(m.Mensaje, want) {
+					t.Errorf("mensaje %q, want one saying %q", m.Mensaje, want)
+				}
+			default:
+				if m.Mensaje != "Error al eliminar las imágenes de la base de datos" {
+					t.Errorf("mensaje %q, want Balsamoa's", m.Mensaje)
+				}
+			}
+			keys := map[string]bool{}
+			for _, k := range e.kit.Keys(t) {
+				keys[k] = true
+			}
+			live := 0
+			for _, url := range urls {
+				if keys[url[1:]] {
+					live++
+				}
+			}
+			rows := e.count(`SELECT count(*) FROM producto_imagenes WHERE id = ANY($1)`, ids)
+			entries := e.count(`SELECT count(*) FROM imagenes_papelera`)
+			trashed := len(e.trashFiles())
+			want := [4]int{n, n, 0, 0} // rows, live objects, trash entries, trash objects
+			if moved {
+				want = [4]int{0, 0, n, n}
+			}
+			if got := [4]int{rows, live, entries, trashed}; got != want {
+				t.Errorf("rows, live objects, trash entries, trash objects: got %v, want %v", got, want)
+			}
+		})
+	}
 }

@@ -10,6 +10,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/imagenes/imagenes/internal/auth"
+	"github.com/imagenes/imagenes/internal/catalog"
 	"github.com/imagenes/imagenes/internal/repo"
 	"github.com/imagenes/imagenes/internal/storage"
 	"github.com/imagenes/imagenes/internal/thumbs"
@@ -43,6 +44,7 @@ var statusTable = []struct {
 	{errNoFile, fiber.StatusBadRequest, "No se recibió ningún archivo", "Missing file to upload."},
 	{errBrokenUpload, fiber.StatusBadRequest, "La subida llegó incompleta o mal formada; la imagen no se guardó", "Upload incomplete or malformed; the image was not stored."},
 	{errUploadsBusy, fiber.StatusServiceUnavailable, "Demasiadas subidas en curso; reintente en unos segundos", "Too many uploads in progress; retry shortly."},
+	{catalog.ErrBulkTooLarge, fiber.StatusRequestEntityTooLarge, "Demasiadas imágenes en una solicitud", "Too many ids in one request."},
 	{storage.ErrTooLarge, fiber.StatusRequestEntityTooLarge, "El archivo supera el límite de 5 MB", "File too large (max 10MB)."},
 	{storage.ErrNotImage, fiber.StatusUnsupportedMediaType, "Solo se aceptan imágenes (jpg, png, webp, gif)", "Only JPEG and PNG images are accepted."},
 	{storage.ErrEmpty, fiber.StatusBadRequest, "El archivo está vacío", "Empty file."},

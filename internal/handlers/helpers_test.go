@@ -29,6 +29,7 @@ import (
 	"github.com/imagenes/imagenes/internal/dbtest"
 	"github.com/imagenes/imagenes/internal/handlers"
 	"github.com/imagenes/imagenes/internal/janitor"
+	"github.com/imagenes/imagenes/internal/objstore"
 	"github.com/imagenes/imagenes/internal/repo"
 	"github.com/imagenes/imagenes/internal/storage"
 	"github.com/imagenes/imagenes/internal/storagetest"
@@ -69,6 +70,12 @@ type envOpts struct {
 	redirect bool
 	// maxUploads is Deps.MaxUploads (0: the default).
 	maxUploads int
+	// requestTimeout is Deps.RequestTimeout (0: 10 s, serve's default).
+	requestTimeout time.Duration
+	// uncapped lifts a bucket's cap on moves per request
+	// (objstore.MaxMovesPerRequest) to the SPEC's 1 000, so a benchmark can
+	// time what the cap keeps requests from.
+	uncapped bool
 }
 
 // on returns e for a subtest: its helpers then fail t, not the test that
@@ -98,6 +105,9 @@ func newEnv(t testing.TB, opts ...envOpts) *env {
 		// The backend itself, not the kit: optional methods (the
 		// thumbnail cache) are found by type assertion.
 		files, root = kit.Backend, kit.Dir
+		if o.uncapped && kit.S3() != nil {
+			files = uncapped{kit.S3()}
+		}
 	}
 	var presign handlers.Presigner
 	if o.redirect {
@@ -135,13 +145,16 @@ func newEnv(t testing.TB, opts ...envOpts) *env {
 	log := zap.New(core)
 	proto := trash.New(store, files, log)
 	reg := prometheus.NewRegistry()
+	if o.requestTimeout == 0 {
+		o.requestTimeout = 10 * time.Second
+	}
 	domain := catalog.NewMetrics(reg)
 	app := handlers.NewApp(handlers.Deps{
 		Store: store, Catalog: catalog.New(proto, files, domain), Files: files, Auth: a, Log: log,
 		Janitor: janitor.New(janitor.Deps{Store: store, Files: files, Protocol: proto, PassLock: repo.NewPassLocks(pool),
 			Log: log, Trashed: domain}),
 		JanitorConfig: janitor.Config{Retention: 168 * time.Hour, OrphanGrace: time.Hour, UnattachedTTL: 24 * time.Hour, MaxOrphans: 1000, BatchSize: 100},
-		Registry:      reg, RequestTimeout: 10 * time.Second, ReadTimeout: o.readTimeout, Balsamoa: bals,
+		Registry:      reg, RequestTimeout: o.requestTimeout, ReadTimeout: o.readTimeout, Balsamoa: bals,
 		MaxUploads: o.maxUploads,
 		Ready:      func(ctx context.Context) error { return errors.Join(store.Ping(ctx), files.Usable()) },
 		Redirect:   presign, RedirectTTL: time.Minute,
@@ -343,3 +356,9 @@ func postOversized(t testing.TB, base, path, token, contentType string, declared
 	b, _ := io.ReadAll(res.Body)
 	return resp{status: res.StatusCode, body: b, header: res.Header}
 }
+
+// uncapped is a bucket whose moves per request are not capped below the
+// SPEC's 1 000 (envOpts.uncapped); every other method is the store's own.
+type uncapped struct{ *objstore.Store }
+
+func (uncapped) MaxMovesPerRequest() int { return catalog.MaxBulk }

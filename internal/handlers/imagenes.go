@@ -28,6 +28,7 @@ type imagenStore interface {
 
 type imagenCatalog interface {
 	DeleteImagenesBulk(ctx context.Context, ids []int32, deletedBy string) (catalog.Bulk, error)
+	BulkLimit() int
 	DeleteImagen(ctx context.Context, id int32, scope repo.Scope, deletedBy string) (repo.Entrada, error)
 	Upload(ctx context.Context, st *storage.Staged, n repo.NuevaImagen) (repo.Imagen, error)
 	Restore(ctx context.Context, id int64) (repo.Imagen, error)

@@ -169,6 +169,8 @@ func NewApp(d Deps) *fiber.App {
 	app.Get("/api/image/:id", anyUser, cat.get)
 	app.Delete("/api/image/:id", anyUser, cat.delete)
 
-	page.bulk = hasRoute(app, fiber.MethodPost, "/api/v1/admin/imagenes/eliminar")
+	if d.Catalog != nil && hasRoute(app, fiber.MethodPost, "/api/v1/admin/imagenes/eliminar") {
+		page.bulk = d.Catalog.BulkLimit()
+	}
 	return app
 }

@@ -12,6 +12,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"io/fs"
 	"os"
@@ -22,6 +23,7 @@ import (
 	"time"
 
 	"github.com/minio/minio-go/v7"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/imagenes/imagenes/internal/objstore"
 	"github.com/imagenes/imagenes/internal/s3test"
@@ -113,6 +115,33 @@ func (k *Kit) Put(t testing.TB, key string, data []byte, age time.Duration) {
 	}
 	at := time.Now().Add(-age)
 	if err := os.Chtimes(p, at, at); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// PutMany writes data at every key, new now: sixteen PUTs in flight on
+// s3 (a thousand in turn take seconds), in turn on disk.
+func (k *Kit) PutMany(t testing.TB, keys []string, data []byte) {
+	t.Helper()
+	if k.Kind != S3 {
+		for _, key := range keys {
+			k.Put(t, key, data, 0)
+		}
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	g, ctx := errgroup.WithContext(ctx)
+	g.SetLimit(16)
+	for _, key := range keys {
+		g.Go(func() error {
+			if _, err := k.s3.Client().PutObject(ctx, k.s3.Bucket(), key, bytes.NewReader(data), int64(len(data)), minio.PutObjectOptions{}); err != nil {
+				return fmt.Errorf("put %s: %w", key, err)
+			}
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
 		t.Fatal(err)
 	}
 }

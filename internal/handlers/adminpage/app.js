@@ -131,9 +131,10 @@ function actualizarSeleccion() {
   $("eliminar").disabled = img.sel.size === 0;
 }
 
-// bulk: the server serves the bulk delete route (SPEC §10), so a selection
-// is one request; without it, one delete per image.
-let bulk = false;
+// bulk: the most ids the server's bulk delete route (SPEC §10) takes in one
+// request (fewer on a bucket than on a folder), so a selection is one
+// request per that many; 0 (no such route): one delete per image.
+let bulk = 0;
 
 async function eliminarSeleccion() {
   const ids = [...img.sel];
@@ -141,13 +142,15 @@ async function eliminarSeleccion() {
   $("eliminar").disabled = true;
   let ok = 0;
   const fallos = [];
-  if (bulk) {
-    const r = await api("POST", API + "/imagenes/eliminar", { ids });
-    if (r.status === 200 && Array.isArray(r.body.eliminadas)) {
-      ok = r.body.eliminadas.length;
-      for (const id of r.body.no_encontradas || []) fallos.push(id + ": no encontrada");
-    } else {
-      fallos.push(r.body.mensaje || "error " + r.status);
+  if (bulk > 0) {
+    for (let i = 0; i < ids.length; i += bulk) {
+      const r = await api("POST", API + "/imagenes/eliminar", { ids: ids.slice(i, i + bulk) });
+      if (r.status === 200 && Array.isArray(r.body.eliminadas)) {
+        ok += r.body.eliminadas.length;
+        for (const id of r.body.no_encontradas || []) fallos.push(id + ": no encontrada");
+      } else {
+        fallos.push(r.body.mensaje || "error " + r.status);
+      }
     }
   } else {
     for (const id of ids) {
@@ -335,7 +338,7 @@ async function simular() {
 // ---- Wiring ------------------------------------------------------------
 
 document.addEventListener("DOMContentLoaded", () => {
-  bulk = document.body.dataset.bulk === "true";
+  bulk = Number(document.body.dataset.bulk) || 0;
   for (const b of document.querySelectorAll("nav [data-vista]")) b.addEventListener("click", () => mostrar(b.dataset.vista));
   $("filtro").addEventListener("submit", (ev) => { ev.preventDefault(); cargarImagenes(true); });
   $("f-sin").addEventListener("change", () => { $("f-producto").disabled = $("f-sin").checked; });
