@@ -261,7 +261,9 @@ func (h *harness) cycle(i int) string {
 func (h *harness) settle() {
 	if h.proxy != nil {
 		start := time.Now()
-		h.proxy.drain()
+		if err := h.proxy.drain(time.Minute); err != nil {
+			h.t.Fatal(err)
+		}
 		h.drained = max(h.drained, time.Since(start))
 	}
 }

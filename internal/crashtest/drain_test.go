@@ -2,11 +2,13 @@ package crashtest
 
 import (
 	"bytes"
+	"fmt"
 	"net"
 	"strconv"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 )
 
 // drainProxy stands between the harness's serve and the test MinIO, byte
@@ -250,11 +252,24 @@ func (p *drainProxy) cuts() int {
 
 // drain returns once every connection is finished: the client that opened
 // it is gone and MinIO is done with what it sent. Only for a storage with
-// no live client (serve killed and waited for).
-func (p *drainProxy) drain() {
+// no live client (serve killed and waited for). It gives up after limit,
+// reporting how many connections MinIO still held, so that a stuck server
+// fails the test instead of hanging it.
+func (p *drainProxy) drain(limit time.Duration) error {
+	stuck := time.AfterFunc(limit, func() {
+		p.mu.Lock()
+		p.cond.Broadcast()
+		p.mu.Unlock()
+	})
+	defer stuck.Stop()
+	end := time.Now().Add(limit)
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	for p.open > 0 {
+		if time.Now().After(end) {
+			return fmt.Errorf("MinIO still holds %d of the dead server's connections after %s", p.open, limit)
+		}
 		p.cond.Wait()
 	}
+	return nil
 }

@@ -207,6 +207,7 @@ func (h *harness) kill(t *testing.T, c *http.Client, point, method, route, body 
 	}
 	<-h.exitErr
 	h.server = nil
+	h.settle()
 	if got := faultName(h.stderr.String()); got != point {
 		t.Fatalf("serve died at %q, want %s\n%s", got, point, h.stderr)
 	}
@@ -236,7 +237,7 @@ func (h *harness) killHeld(t *testing.T, c *http.Client, prefix, method, route, 
 		t.Fatalf("%s %s: %v; want the server gone", method, route, err)
 	}
 	h.proxy.release()
-	h.proxy.drain()
+	h.settle()
 	// "PUT /BUCKET/recursos/… HTTP/1.1"
 	_, target, _ := strings.Cut(line, " ")
 	target, _, _ = strings.Cut(target, " ")
