@@ -78,15 +78,26 @@ func FuzzTrashName(f *testing.F) {
 	f.Add("1-2-../../etc/passwd")
 	f.Add("-1--2-")
 	f.Add("9223372036854775808-1-x")
+	f.Add("9223372036854775807-1795389599-" + strings.Repeat("ñ", 120) + "a.jpg")
 	f.Fuzz(func(t *testing.T, name string) {
 		if id, ts, base, ok := ParseTrashName(name); ok {
 			if id < 1 || base == "" {
 				t.Fatalf("ParseTrashName(%q) = %d, %q: want a positive id and a base", name, id, base)
 			}
-			// Canonical spellings (as TrashName writes them) round-trip.
+			// Canonical spellings (as TrashName writes them) round-trip
+			// when they fit; any file name gives a name that fits and is
+			// recognised as its url's.
 			if canonical(name) && !strings.Contains(base, "/") {
-				if got := TrashName(id, ts, "/recursos/"+base); got != name {
+				url := "/recursos/" + base
+				got := TrashName(id, ts, url)
+				if len(name) <= MaxNameLen && got != name {
 					t.Fatalf("TrashName(ParseTrashName(%q)) = %q, want the name back", name, got)
+				}
+				if len(got) > MaxNameLen || !IsTrashNameOf(got, url) {
+					t.Fatalf("TrashName(%d, %v, %q) = %q (%d bytes): want at most %d bytes, recognised as the url's", id, ts, url, got, len(got), MaxNameLen)
+				}
+				if stem, ok := ShortenedStem(got); ok && !strings.HasPrefix(base, stem) {
+					t.Fatalf("ShortenedStem(%q) = %q, not a beginning of %q", got, stem, base)
 				}
 			}
 		}

@@ -1,11 +1,14 @@
 package storage
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"path"
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/google/uuid"
 )
@@ -99,15 +102,109 @@ func NewImageURL(ext string) string {
 	return LivePrefix + "imagenes/productos/" + id[:2] + "/" + id + "." + ext
 }
 
-// TrashName is the trash file name of entry id deleted at t for url. It
-// carries the entry id (so the janitor can match files to entries and tell
-// an aborted delete from a committed one) and the deletion time (a rename
-// keeps the file's old mtime, so the time must be in the name).
+// MaxNameLen is the longest file name a folder takes (ext4, xfs, btrfs:
+// 255 bytes). Trash names keep to it on a bucket too, whose keys could be
+// longer, so that a store mirrored from one backend to the other holds the
+// same names.
+const MaxNameLen = 255
+
+// TrashName is the trash file name of entry id deleted at t for url:
+// "<id>-<unix time>-<file name>". It carries the entry id (so the janitor can
+// match files to entries and tell an aborted delete from a committed one)
+// and the deletion time (a rename keeps the file's old mtime, so the time
+// must be in the name). The file name is url's own, shortened by
+// ShortenName when the whole would not fit in MaxNameLen: a url of 255
+// bytes may end in a file name of 245, and the prefix adds 13 to 32 bytes.
+// The name is always a function of the entry (id, time, url), which is how
+// every step finds the file again; a name that fits is written exactly as
+// before shortening existed, so files already in the trash keep theirs.
 func TrashName(id int64, t time.Time, url string) string {
-	return strconv.FormatInt(id, 10) + "-" + strconv.FormatInt(t.Unix(), 10) + "-" + path.Base(url)
+	prefix := strconv.FormatInt(id, 10) + "-" + strconv.FormatInt(t.Unix(), 10) + "-"
+	return prefix + ShortenName(path.Base(url), MaxNameLen-len(prefix))
+}
+
+// hashLen is how many hex digits of a shortened name's SHA-256 it keeps:
+// 64 bits, so that of the rows whose names begin alike the janitor's
+// recovery tells which one a trash file was (the entry id in the name
+// already makes the names themselves unique).
+const hashLen = 16
+
+// maxKeptExt is the longest extension a shortened name keeps, dot
+// included; a longer one is cut with the rest of the name.
+const maxKeptExt = 10
+
+// ShortenName returns name when it fits in limit bytes; else as much of its
+// beginning as fits, cut between two UTF-8 characters (a bucket takes only
+// valid UTF-8 keys), then "~", 16 hex digits of the SHA-256 of the whole
+// name, and its extension when that is short:
+// "<beginning>~<hash>.<ext>", exactly limit bytes or up to 3 fewer.
+func ShortenName(name string, limit int) string {
+	if len(name) <= limit {
+		return name
+	}
+	sum := sha256.Sum256([]byte(name))
+	tail := "~" + hex.EncodeToString(sum[:])[:hashLen]
+	stem := name
+	if ext := path.Ext(name); len(ext) <= maxKeptExt && len(ext) < len(name) {
+		tail += ext
+		stem = name[:len(name)-len(ext)]
+	}
+	keep := min(max(0, limit-len(tail)), len(stem))
+	for keep > 0 && !utf8.RuneStart(stem[keep]) {
+		keep--
+	}
+	return stem[:keep] + tail
+}
+
+// IsTrashNameOf reports whether trash file name is one TrashName gives for
+// url (whatever its entry): its file name part is url's file name, or that
+// name shortened as TrashName shortens it behind the prefix this name has.
+// The janitor's recovery uses it to find the rows and entries a trash file
+// without an entry may belong to.
+func IsTrashNameOf(name, url string) bool {
+	_, _, base, ok := ParseTrashName(name)
+	if !ok {
+		return false
+	}
+	return base == ShortenName(path.Base(url), MaxNameLen-(len(name)-len(base)))
+}
+
+// ShortenedStem returns, for a trash file name that ShortenName may have
+// shortened, the beginning of the file name it kept: every url whose trash
+// name this can be has a file name starting with it. ok is false when the
+// name cannot be a shortened one (shorter than a shortened name is, or
+// without the "~<hash>" ending); then its file name part is url's whole.
+// It narrows the janitor's search, which then checks with IsTrashNameOf.
+func ShortenedStem(name string) (stem string, ok bool) {
+	_, _, base, parsed := ParseTrashName(name)
+	// A shortened name is cut to MaxNameLen, then back to a character's
+	// start (at most 3 bytes).
+	if !parsed || len(name) < MaxNameLen-utf8.UTFMax+1 || len(name) > MaxNameLen {
+		return "", false
+	}
+	for i := len(base) - 1 - hashLen; i >= 0 && i >= len(base)-1-hashLen-maxKeptExt; i-- {
+		if base[i] != '~' || !isLowerHex(base[i+1:i+1+hashLen]) {
+			continue
+		}
+		if ext := base[i+1+hashLen:]; ext == "" || (ext[0] == '.' && !strings.Contains(ext[1:], ".")) {
+			return base[:i], i > 0
+		}
+	}
+	return "", false
+}
+
+func isLowerHex(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; (c < '0' || c > '9') && (c < 'a' || c > 'f') {
+			return false
+		}
+	}
+	return true
 }
 
 // ParseTrashName is the inverse of TrashName; ok is false for other names.
+// The base it returns is the file name part as written: for a shortened
+// name, not url's file name (see IsTrashNameOf).
 func ParseTrashName(name string) (id int64, t time.Time, base string, ok bool) {
 	a, rest, found := strings.Cut(name, "-")
 	if !found {
@@ -127,7 +224,7 @@ func ParseTrashName(name string) (id int64, t time.Time, base string, ok bool) {
 
 // trashPath validates a trash file name: one plain segment.
 func trashPath(name string) (string, error) {
-	if name == "" || name[0] == '.' || strings.ContainsAny(name, "/\\\x00") || len(name) > 255 {
+	if name == "" || name[0] == '.' || strings.ContainsAny(name, "/\\\x00") || len(name) > MaxNameLen {
 		return "", fmt.Errorf("%w: trash name %q", ErrUnsafePath, name)
 	}
 	return trashDir + "/" + name, nil
