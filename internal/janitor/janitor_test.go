@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -105,7 +106,19 @@ func trashKey(name string) string { return ".papelera/" + name }
 // image makes a row (attached to a product unless unattached) with a file.
 func (f *fixture) image(unattached bool) (int32, string) {
 	f.t.Helper()
-	url := storage.NewImageURL("png")
+	return f.imageAt(storage.NewImageURL("png"), unattached)
+}
+
+// longURL is a local url of 255 bytes, the column's width, whose file name
+// (245 bytes) ends in last: too long to keep whole in a trash name.
+func longURL(last string) string {
+	return "/recursos/" + strings.Repeat("v", 245-len(last)-len(".png")) + last + ".png"
+}
+
+// imageAt makes a row for url (as a Balsamoa shop's data has them) with a
+// file.
+func (f *fixture) imageAt(url string, unattached bool) (int32, string) {
+	f.t.Helper()
 	f.file(url)
 	var pid *int32
 	if !unattached {
@@ -386,6 +399,95 @@ func TestPassSteps(t *testing.T) {
 				}
 			}
 		}, want: counts{thumbnails: 1}},
+		// Long file names (issue 12): their trash names are shortened, and
+		// every step that reads a trash name finds the url again.
+		{name: "long name: recover a delete that moved its file and never committed", setup: func(f *fixture) func(*testing.T) {
+			id, url := f.imageAt(longURL("1"), false)
+			_, twin := f.imageAt(longURL("2"), false) // begins alike: the hash tells them apart
+			name := storage.TrashName(f.lostEntryID(), time.Now(), url)
+			f.kit.Move(f.t, key(url), trashKey(name))
+			return func(t *testing.T) {
+				if !f.isLive(url) || !f.isLive(twin) || len(f.trashFiles()) != 0 {
+					t.Errorf("image %d live %v, its twin live %v, trash %v; want both live, the trash empty", id, f.isLive(url), f.isLive(twin), f.trashFiles())
+				}
+				if got := f.kit.Read(t, key(url)); string(got) != "img:"+url {
+					t.Errorf("image %d got the bytes %.20q…, want its own", id, got)
+				}
+			}
+		}, want: counts{recovered: 1}},
+		{name: "long name: an aborted delete's file joins the later delete's entry", setup: func(f *fixture) func(*testing.T) {
+			id, url := f.imageAt(longURL("1"), false)
+			f.imageAt(longURL("2"), false)
+			f.kit.Move(f.t, key(url), trashKey(storage.TrashName(f.lostEntryID(), time.Now(), url)))
+			e, err := f.cat.DeleteImagen(context.Background(), id, repo.All, "test")
+			if err != nil || !e.SinArchivo {
+				f.t.Fatalf("later delete: %+v %v, want sin_archivo", e, err)
+			}
+			return func(t *testing.T) {
+				name := storage.TrashName(e.ID, e.EliminadoEn, url)
+				if got := f.trashFiles(); len(got) != 1 || got[0] != name {
+					t.Errorf("trash %v, want only %s", got, name)
+				}
+				if _, err := f.cat.Restore(context.Background(), e.ID); err != nil || !f.isLive(url) {
+					t.Errorf("restore: %v, live %v", err, f.isLive(url))
+				}
+			}
+		}, want: counts{recovered: 1}},
+		{name: "long name: a trash file without entry or row gets an entry whose url fits", setup: func(f *fixture) func(*testing.T) {
+			f.image(false)
+			url := longURL("1")
+			name := storage.TrashName(f.lostEntryID(), time.Now(), url)
+			f.kit.Put(f.t, trashKey(name), []byte("x"), 0)
+			return func(t *testing.T) {
+				var e repo.Entrada
+				var got string
+				if err := f.pool.QueryRow(context.Background(), `SELECT id, eliminado_en, url FROM imagenes_papelera WHERE motivo = 'recuperada'`).Scan(&e.ID, &e.EliminadoEn, &got); err != nil {
+					t.Fatalf("no entry for the adopted file: %v", err)
+				}
+				if _, err := storage.RelPath(got); err != nil {
+					t.Fatalf("adopted url %q: %v", got, err)
+				}
+				if trash := f.trashFiles(); len(trash) != 1 || trash[0] != name || trash[0] != storage.TrashName(e.ID, e.EliminadoEn, got) {
+					t.Errorf("got trash %v, want the file under its own name %s, its new entry's", trash, name)
+				}
+				if _, err := f.cat.Restore(context.Background(), e.ID); err != nil || !f.isLive(got) {
+					t.Errorf("restore of the adopted file: %v, live %v", err, f.isLive(got))
+				}
+			}
+		}, want: counts{adopted: 1}},
+		{name: "long name: purge past retention", setup: func(f *fixture) func(*testing.T) {
+			for _, u := range []string{longURL("1"), longURL("2"), longURL("3")} {
+				id, _ := f.imageAt(u, false)
+				if _, err := f.cat.DeleteImagen(context.Background(), id, repo.All, "test"); err != nil {
+					f.t.Fatal(err)
+				}
+			}
+			f.image(false)
+			return func(t *testing.T) {
+				if got := f.trashFiles(); len(got) != 0 {
+					t.Errorf("got trash %v, want it empty", got)
+				}
+			}
+		}, cfg: func(c *janitor.Config) { c.Retention = time.Nanosecond }, want: counts{purged: 3}},
+		{name: "long name: an unattached row goes to the trash", setup: func(f *fixture) func(*testing.T) {
+			f.image(false)
+			// Only product images are unattached candidates: under
+			// productos/ a file name has at most 226 bytes, too long
+			// behind an entry id of 18 digits.
+			f.exec(`SELECT setval(pg_get_serial_sequence('imagenes_papelera', 'id'), 100000000000000000)`)
+			u := storage.ProductPrefix + strings.Repeat("v", 255-len(storage.ProductPrefix)-len(".png")) + ".png"
+			stale, url := f.imageAt(u, true)
+			f.exec(`UPDATE producto_imagenes SET created_at = now() - interval '3 days' WHERE id = $1`, stale)
+			return func(t *testing.T) {
+				var e repo.Entrada
+				if err := f.pool.QueryRow(context.Background(), `SELECT id, eliminado_en FROM imagenes_papelera WHERE imagen_id = $1 AND NOT sin_archivo`, stale).Scan(&e.ID, &e.EliminadoEn); err != nil {
+					t.Fatalf("no entry with its file: %v", err)
+				}
+				if f.isLive(url) || !f.kit.Exists(t, trashKey(storage.TrashName(e.ID, e.EliminadoEn, url))) {
+					t.Errorf("live %v, trash %v; want the file in the trash under its entry", f.isLive(url), f.trashFiles())
+				}
+			}
+		}, want: counts{unattached: 1}},
 		{name: "entry whose file is nowhere is reported", setup: func(f *fixture) func(*testing.T) {
 			e, url := f.trashed()
 			f.kit.Remove(f.t, trashKey(storage.TrashName(e.ID, e.EliminadoEn, url)))

@@ -49,6 +49,17 @@ func TestInterruptedMovesOnS3(t *testing.T) {
 			}
 		}, cfg: func(c *janitor.Config) { c.OrphanGrace = 3 * time.Hour }, // the pass's clock runs 2h ahead (Kit.Skew)
 			want: counts{inFlight: 1}, again: counts{inFlight: 1}},
+		{name: "long name: delete cut after its copy: the row keeps its file", setup: func(f *fixture) func(*testing.T) {
+			id, url := f.imageAt(longURL("1"), false)
+			f.imageAt(longURL("2"), false)
+			name := storage.TrashName(f.lostEntryID(), time.Now(), url)
+			f.kit.Copy(f.t, key(url), trashKey(name))
+			return func(t *testing.T) {
+				if !f.isLive(url) || f.kit.Exists(t, trashKey(name)) {
+					t.Errorf("image %d: live %v, trash copy %v; want live only", id, f.isLive(url), f.kit.Exists(t, trashKey(name)))
+				}
+			}
+		}, want: counts{recovered: 1}},
 		{name: "restore cut after its copy: the entry keeps its file", setup: func(f *fixture) func(*testing.T) {
 			e, url := f.trashed()
 			name := storage.TrashName(e.ID, e.EliminadoEn, url)

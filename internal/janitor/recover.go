@@ -20,7 +20,8 @@ type trashFile struct {
 	name string
 	id   int64 // the trash entry id in its name
 	at   time.Time
-	base string
+	base string // the file name part, as written (maybe shortened)
+	stem string // when it may be shortened, the beginning it kept (storage.ShortenedStem)
 	size int64
 	mod  time.Time // its mtime, or on a bucket its Last-Modified: when it was copied there
 }
@@ -46,7 +47,8 @@ func (p *pass) recoverTrash(ctx context.Context) error {
 			}
 			return nil
 		}
-		batch = append(batch, trashFile{name: name, id: id, at: at, base: base, size: info.Size(), mod: info.ModTime()})
+		stem, _ := storage.ShortenedStem(name)
+		batch = append(batch, trashFile{name: name, id: id, at: at, base: base, stem: stem, size: info.Size(), mod: info.ModTime()})
 		if len(batch) == cap(batch) {
 			return flush()
 		}
@@ -76,11 +78,14 @@ func (p *pass) recoverBatch(ctx context.Context, batch []trashFile) error {
 		known[e.ID] = true
 	}
 	var lost []trashFile
-	var bases []string
+	var bases, stems []string
 	for _, f := range batch {
 		if !known[f.id] {
 			lost = append(lost, f)
 			bases = append(bases, f.base)
+			if f.stem != "" {
+				stems = append(stems, f.stem)
+			}
 		}
 	}
 	if len(lost) == 0 {
@@ -89,7 +94,7 @@ func (p *pass) recoverBatch(ctx context.Context, batch []trashFile) error {
 	// The rows are read before each file's entry is checked again inside
 	// its transaction: a delete that commits in between is then seen by
 	// that second check, so a committed delete is never taken for a lost one.
-	rows, err := p.store.ImagenesByBase(ctx, bases)
+	rows, err := p.store.ImagenesByBase(ctx, bases, stems)
 	if err != nil {
 		return err
 	}
@@ -99,11 +104,29 @@ func (p *pass) recoverBatch(ctx context.Context, batch []trashFile) error {
 		byBase[b] = append(byBase[b], r)
 	}
 	for _, f := range lost {
-		if err := p.recoverFile(ctx, f, byBase[f.base]); err != nil {
+		if err := p.recoverFile(ctx, f, candidatesOf(f, rows, byBase)); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// candidatesOf returns the rows, among those read for a batch, whose trash
+// name f's name can be: those whose file name is f's, or, for a name
+// shortened because the file name was too long for it, those whose file
+// name shortens to f's (the rows read by its stem may begin alike and
+// differ further on, which the name's hash tells apart).
+func candidatesOf(f trashFile, rows []repo.Imagen, byBase map[string][]repo.Imagen) []repo.Imagen {
+	if f.stem == "" {
+		return byBase[f.base]
+	}
+	var out []repo.Imagen
+	for _, r := range rows {
+		if storage.IsTrashNameOf(f.name, r.URL) {
+			out = append(out, r)
+		}
+	}
+	return out
 }
 
 // recoverFile settles one trash file without an entry, in one transaction.
@@ -255,6 +278,13 @@ func (p *pass) adopt(ctx context.Context, tx *trash.Tx, f trashFile, candidates 
 		url = candidates[0].URL // restoring it will say the url is taken
 	case uuidName.MatchString(f.base):
 		url = storage.LivePrefix + "imagenes/productos/" + f.base[:2] + "/" + f.base
+	case len(url) > 255:
+		// A long file name (a shortened trash name's is up to 242 bytes)
+		// does not fit behind that folder; right under /recursos/ it does,
+		// and then the entry's trash name is the file's own, so the file
+		// keeps its name (a rename cut in two on a bucket would leave a
+		// second copy under the entry's id).
+		url = storage.LivePrefix + f.base
 	}
 	if _, err := storage.RelPath(url); err != nil || len(url) > 255 {
 		p.log.Warn("janitor: trash file without an entry and no usable url; left alone", zap.String("name", f.name))
@@ -275,12 +305,15 @@ func (p *pass) adopt(ctx context.Context, tx *trash.Tx, f trashFile, candidates 
 // the earlier delete's move uncommitted. The file takes that entry's name and
 // the entry becomes restorable, so one entry holds it, never a second.
 func (p *pass) rejoin(ctx context.Context, tx *trash.Tx, f trashFile) (bool, error) {
-	es, err := tx.Rows().SinArchivoByBase(ctx, f.base)
+	// Read by a shortened name's stem, entries of other urls that begin
+	// alike come too (and stay locked until this transaction ends): only the
+	// ones whose trash name f's can be are taken.
+	es, err := tx.Rows().SinArchivoByBase(ctx, f.base, f.stem)
 	if err != nil {
 		return false, err
 	}
 	for _, e := range es {
-		if !storage.IsLocal(e.URL) || (e.Bytes != nil && *e.Bytes != f.size) {
+		if !storage.IsLocal(e.URL) || !storage.IsTrashNameOf(f.name, e.URL) || (e.Bytes != nil && *e.Bytes != f.size) {
 			continue
 		}
 		p.rep.Recovered++

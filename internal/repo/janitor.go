@@ -112,13 +112,19 @@ func (s *Store) ListEntradas(ctx context.Context, after int64, limit int) ([]Ent
 }
 
 // ImagenesByBase returns the image rows whose url ends in "/"+base for one
-// of bases: the rows a trash file without an entry may belong to. It scans
-// the table, which is fine for what it serves (the rare trash file of an
-// aborted delete), and is why it is not on any request path.
-func (s *Store) ImagenesByBase(ctx context.Context, bases []string) ([]Imagen, error) {
+// of bases, or whose file name begins with one of stems: the rows a trash
+// file without an entry may belong to (a stem is the beginning a shortened
+// trash name kept, storage.ShortenedStem; the caller checks each row with
+// storage.IsTrashNameOf). It scans the table, which is fine for what it
+// serves (the rare trash file of an aborted delete), and is why it is not on
+// any request path.
+func (s *Store) ImagenesByBase(ctx context.Context, bases, stems []string) ([]Imagen, error) {
 	const q = `SELECT ` + imagenColumns + ` FROM producto_imagenes
-WHERE substring(url from '[^/]*$') = ANY($1) ORDER BY id`
-	rows, _ := s.db.Query(ctx, q, bases)
+WHERE substring(url from '[^/]*$') = ANY($1) OR substring(url from '[^/]*$') ^@ ANY($2) ORDER BY id`
+	if stems == nil {
+		stems = []string{}
+	}
+	rows, _ := s.db.Query(ctx, q, bases, stems)
 	imgs, err := pgx.CollectRows(rows, pgx.RowToStructByName[Imagen])
 	if err != nil {
 		return nil, fmt.Errorf("imagenes by base: %w", translate(err))
@@ -295,13 +301,17 @@ type LocalImagen struct {
 }
 
 // SinArchivoByBase locks and returns the trash entries recorded without a
-// file whose url ends in base, newest first, skipping those a restore holds:
-// a delete that found its file gone because an earlier, aborted delete had
-// moved it into the trash under an entry that never committed.
-func (s *Store) SinArchivoByBase(ctx context.Context, base string) ([]Entrada, error) {
+// file whose url ends in base, or (stem not empty) whose file name begins
+// with stem, newest first, skipping those a restore holds: a delete that
+// found its file gone because an earlier, aborted delete had moved it into
+// the trash under an entry that never committed. A stem is the beginning a
+// shortened trash name kept (storage.ShortenedStem); the caller checks each
+// entry with storage.IsTrashNameOf.
+func (s *Store) SinArchivoByBase(ctx context.Context, base, stem string) ([]Entrada, error) {
 	const q = `SELECT ` + entradaColumns + ` FROM imagenes_papelera
-WHERE sin_archivo AND substring(url from '[^/]*$') = $1 ORDER BY id DESC FOR UPDATE SKIP LOCKED`
-	rows, _ := s.db.Query(ctx, q, base)
+WHERE sin_archivo AND (substring(url from '[^/]*$') = $1 OR ($2 <> '' AND substring(url from '[^/]*$') ^@ $2))
+ORDER BY id DESC FOR UPDATE SKIP LOCKED`
+	rows, _ := s.db.Query(ctx, q, base, stem)
 	es, err := pgx.CollectRows(rows, pgx.RowToStructByName[Entrada])
 	if err != nil {
 		return nil, fmt.Errorf("sin archivo by base: %w", translate(err))

@@ -96,8 +96,12 @@ func FuzzTrashName(f *testing.F) {
 				if len(got) > MaxNameLen || !IsTrashNameOf(got, url) {
 					t.Fatalf("TrashName(%d, %v, %q) = %q (%d bytes): want at most %d bytes, recognised as the url's", id, ts, url, got, len(got), MaxNameLen)
 				}
-				if stem, ok := ShortenedStem(got); ok && !strings.HasPrefix(base, stem) {
+				stem, ok := ShortenedStem(got)
+				if ok && !strings.HasPrefix(base, stem) {
 					t.Fatalf("ShortenedStem(%q) = %q, not a beginning of %q", got, stem, base)
+				}
+				if _, _, kept, _ := ParseTrashName(got); kept != base && !ok {
+					t.Fatalf("ShortenedStem(%q): not ok for a shortened name", got)
 				}
 			}
 		}

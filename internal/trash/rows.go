@@ -20,7 +20,7 @@ type Rows interface {
 	TryLockURLs(ctx context.Context, urls []string) ([]string, error)
 	URLInUse(ctx context.Context, url string) (bool, error)
 	URLsInUse(ctx context.Context, urls []string) (map[string]bool, error)
-	SinArchivoByBase(ctx context.Context, base string) ([]repo.Entrada, error)
+	SinArchivoByBase(ctx context.Context, base, stem string) ([]repo.Entrada, error)
 	EntradasByURL(ctx context.Context, urls []string) ([]repo.Entrada, error)
 	LockProducto(ctx context.Context, id int32) (repo.Producto, error)
 
