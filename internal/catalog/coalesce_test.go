@@ -40,23 +40,7 @@ func newWorld(t *testing.T, owners []string, gone map[int]bool) *world {
 	}
 	t.Cleanup(func() { files.Close() })
 	w := &world{pool: pool, svc: New(trash.New(store, files, zap.NewNop()), files, nil), root: root}
-	for i, o := range owners {
-		url := storage.NewImageURL("png")
-		if !gone[i] {
-			p := filepath.Join(root, filepath.FromSlash(url))
-			if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-				t.Fatal(err)
-			}
-			if err := os.WriteFile(p, []byte("img"), 0o644); err != nil {
-				t.Fatal(err)
-			}
-		}
-		img, err := store.InsertImagen(context.Background(), repo.NuevaImagen{URL: url, Orden: 1, OwnerSub: o})
-		if err != nil {
-			t.Fatal(err)
-		}
-		w.ids, w.urls = append(w.ids, img.ID), append(w.urls, url)
-	}
+	w.ids, w.urls = dbtest.Images(t, store, root, owners, gone)
 	return w
 }
 

@@ -41,22 +41,9 @@ type Saved struct {
 // CreateProducto inserts a product and, when set is not nil, its images, in
 // one transaction.
 func (s *Service) CreateProducto(ctx context.Context, c repo.ProductoCampos, set []ImagenRef, deletedBy string) (Saved, error) {
-	var out Saved
-	err := s.proto.Run(ctx, func(tx *trash.Tx) error {
-		p, err := tx.Rows().InsertProducto(ctx, c)
-		if err != nil {
-			return err
-		}
-		if err := saveVariantes(ctx, tx, p.ID, c); err != nil {
-			return err
-		}
-		out, err = saveSet(ctx, tx, p, set, set != nil, deletedBy)
-		return err
+	return s.saveProducto(ctx, c, set, deletedBy, func(tx *trash.Tx) (repo.Producto, error) {
+		return tx.Rows().InsertProducto(ctx, c)
 	})
-	if err == nil {
-		s.metrics.Trashed(out.Trashed)
-	}
-	return out, err
 }
 
 // UpdateProducto changes product id's fields and, when set is not nil,
@@ -64,12 +51,20 @@ func (s *Service) CreateProducto(ctx context.Context, c repo.ProductoCampos, set
 // deleted and their files moved to the trash before the commit, and moved
 // back if it does not happen.
 func (s *Service) UpdateProducto(ctx context.Context, id int32, c repo.ProductoCampos, set []ImagenRef, deletedBy string) (Saved, error) {
+	return s.saveProducto(ctx, c, set, deletedBy, func(tx *trash.Tx) (repo.Producto, error) {
+		if _, err := tx.Rows().LockProducto(ctx, id); err != nil {
+			return repo.Producto{}, err
+		}
+		return tx.Rows().UpdateProducto(ctx, id, c)
+	})
+}
+
+// saveProducto writes a product's row with write, then its variants and,
+// when set is not nil, its image set, in one transaction.
+func (s *Service) saveProducto(ctx context.Context, c repo.ProductoCampos, set []ImagenRef, deletedBy string, write func(*trash.Tx) (repo.Producto, error)) (Saved, error) {
 	var out Saved
 	err := s.proto.Run(ctx, func(tx *trash.Tx) error {
-		if _, err := tx.Rows().LockProducto(ctx, id); err != nil {
-			return err
-		}
-		p, err := tx.Rows().UpdateProducto(ctx, id, c)
+		p, err := write(tx)
 		if err != nil {
 			return err
 		}

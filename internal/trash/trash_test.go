@@ -45,22 +45,8 @@ func newFixture(t testing.TB, n int) *fixture {
 // addImages makes n more unattached images with real files.
 func (f *fixture) addImages(t testing.TB, n int) {
 	t.Helper()
-	for i := 0; i < n; i++ {
-		url := storage.NewImageURL("png")
-		p := filepath.Join(f.root, filepath.FromSlash(url))
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(p, []byte("img"), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		img, err := f.store.InsertImagen(context.Background(), repo.NuevaImagen{URL: url, Orden: 1})
-		if err != nil {
-			t.Fatal(err)
-		}
-		f.ids = append(f.ids, img.ID)
-		f.urls = append(f.urls, url)
-	}
+	ids, urls := dbtest.Images(t, f.store, f.root, make([]string, n), nil)
+	f.ids, f.urls = append(f.ids, ids...), append(f.urls, urls...)
 }
 
 func (f *fixture) live(i int) bool {
