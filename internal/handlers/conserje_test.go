@@ -10,6 +10,7 @@ import (
 
 	"github.com/imagenes/imagenes/internal/janitor"
 	"github.com/imagenes/imagenes/internal/repo"
+	"github.com/imagenes/imagenes/internal/thumbs/thumbstest"
 	"github.com/imagenes/imagenes/internal/trash"
 )
 
@@ -21,7 +22,7 @@ func TestConserje(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
 	ctx := context.Background()
-	stale, _ := e.upload(realImage(t, "png", 10, 10))
+	stale, _ := e.upload(thumbstest.Encoded(t, "png", 10, 10))
 	e.exec(`UPDATE producto_imagenes SET created_at = now() - interval '48 hours' WHERE id = $1`, stale)
 
 	// No marker yet (serve writes it): the janitor refuses, and says so.

@@ -2,73 +2,17 @@ package handlers_test
 
 import (
 	"bytes"
-	"encoding/binary"
 	"fmt"
-	"hash/crc32"
 	"image"
-	"image/color"
-	"image/gif"
-	"image/jpeg"
-	"image/png"
 	"io"
 	"net/http"
-	"os"
 	"strings"
 	"sync"
 	"testing"
 
+	"github.com/imagenes/imagenes/internal/thumbs/thumbstest"
 	_ "golang.org/x/image/webp"
 )
-
-// realImage encodes a w×h picture as format; "webp" is x/image's test file
-// (150×100), as Go has no WebP encoder.
-func realImage(t testing.TB, format string, w, h int) []byte {
-	t.Helper()
-	if format == "webp" {
-		b, err := os.ReadFile("../thumbs/testdata/lossy.webp")
-		if err != nil {
-			t.Fatal(err)
-		}
-		return b
-	}
-	img := image.NewNRGBA(image.Rect(0, 0, w, h))
-	for y := 0; y < h; y++ {
-		for x := 0; x < w; x++ {
-			img.Set(x, y, color.NRGBA{uint8(x), uint8(y), 200, 255})
-		}
-	}
-	var buf bytes.Buffer
-	var err error
-	switch format {
-	case "jpeg":
-		err = jpeg.Encode(&buf, img, nil)
-	case "png":
-		err = png.Encode(&buf, img)
-	case "gif":
-		err = gif.Encode(&buf, img, nil)
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	return buf.Bytes()
-}
-
-// bombPNG is a PNG signature and an IHDR declaring w×h, and nothing more.
-func bombPNG(w, h uint32) []byte {
-	var b bytes.Buffer
-	b.WriteString("\x89PNG\r\n\x1a\n")
-	chunk := make([]byte, 4+13)
-	copy(chunk, "IHDR")
-	binary.BigEndian.PutUint32(chunk[4:], w)
-	binary.BigEndian.PutUint32(chunk[8:], h)
-	chunk[12], chunk[13] = 8, 6
-	binary.Write(&b, binary.BigEndian, uint32(13))
-	b.Write(chunk)
-	binary.Write(&b, binary.BigEndian, crc32.ChecksumIEEE(chunk))
-	// Upload sniffing wants more than a header; padding is not pixel data.
-	b.Write(bytes.Repeat([]byte{0}, 64))
-	return b.Bytes()
-}
 
 func decodeConfig(t testing.TB, b []byte) (image.Config, string) {
 	t.Helper()
@@ -97,7 +41,7 @@ func TestThumbnailEveryFormatAndWidth(t *testing.T) {
 		{"webp", "webp", 150, 100, "png", "image/png"},
 	}
 	for _, f := range formats {
-		_, url := e.upload(realImage(t, f.format, f.w, f.h))
+		_, url := e.upload(thumbstest.Encoded(t, f.format, f.w, f.h))
 		for _, w := range []int{64, 128, 256, 512, 1024} {
 			t.Run(fmt.Sprintf("%s w=%d", f.name, w), func(t *testing.T) {
 				r := e.do(t, req{method: "GET", path: fmt.Sprintf("%s?w=%d", url, w)})
@@ -136,8 +80,8 @@ func TestThumbnailEveryFormatAndWidth(t *testing.T) {
 func TestThumbnailRefusals(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
-	_, url := e.upload(realImage(t, "png", 100, 100))
-	_, bomb := e.upload(bombPNG(100_000, 100_000))
+	_, url := e.upload(thumbstest.Encoded(t, "png", 100, 100))
+	_, bomb := e.upload(thumbstest.BombPNG(100_000, 100_000))
 	cases := []struct {
 		name, path string
 		want       int
@@ -173,7 +117,7 @@ func TestThumbnailRefusals(t *testing.T) {
 func TestThumbnailOfDeletedImage(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
-	id, url := e.upload(realImage(t, "jpeg", 300, 200))
+	id, url := e.upload(thumbstest.Encoded(t, "jpeg", 300, 200))
 	if r := e.do(t, req{method: "GET", path: url + "?w=128"}); r.status != 200 {
 		t.Fatalf("before the delete: got %d, want 200", r.status)
 	}
@@ -228,7 +172,7 @@ func TestThumbnailOfDeletedImage(t *testing.T) {
 func TestThumbnailConcurrentFirstRequests(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
-	_, url := e.upload(realImage(t, "png", 1000, 800))
+	_, url := e.upload(thumbstest.Encoded(t, "png", 1000, 800))
 	base := e.listen()
 	const n = 20
 	var wg sync.WaitGroup

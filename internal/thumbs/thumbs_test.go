@@ -3,14 +3,8 @@ package thumbs_test
 import (
 	"bytes"
 	"context"
-	"encoding/binary"
 	"errors"
-	"hash/crc32"
 	"image"
-	"image/color"
-	"image/gif"
-	"image/jpeg"
-	"image/png"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -19,62 +13,8 @@ import (
 
 	"github.com/imagenes/imagenes/internal/storage"
 	"github.com/imagenes/imagenes/internal/thumbs"
+	"github.com/imagenes/imagenes/internal/thumbs/thumbstest"
 )
-
-// Fixture images: generated for jpeg, png and gif; the WebP files are two of
-// golang.org/x/image's own test images (BSD), as Go has no WebP encoder.
-func encoded(t testing.TB, format string, w, h int) []byte {
-	t.Helper()
-	img := image.NewNRGBA(image.Rect(0, 0, w, h))
-	for y := 0; y < h; y++ {
-		for x := 0; x < w; x++ {
-			img.Set(x, y, color.NRGBA{uint8(x), uint8(y), 128, 255})
-		}
-	}
-	var buf bytes.Buffer
-	var err error
-	switch format {
-	case "jpeg":
-		err = jpeg.Encode(&buf, img, nil)
-	case "png":
-		err = png.Encode(&buf, img)
-	case "gif":
-		err = gif.Encode(&buf, img, nil)
-	case "webp-lossy", "webp-lossless":
-		name := map[string]string{"webp-lossy": "lossy.webp", "webp-lossless": "lossless.webp"}[format]
-		b, rerr := os.ReadFile(filepath.Join(testdataDir(t), name))
-		if rerr != nil {
-			t.Fatal(rerr)
-		}
-		return b
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	return buf.Bytes()
-}
-
-func testdataDir(t testing.TB) string {
-	t.Helper()
-	_, file, _, _ := runtime.Caller(0)
-	return filepath.Join(filepath.Dir(file), "testdata")
-}
-
-// BombPNG is a valid PNG signature and IHDR declaring w×h, and nothing
-// else: what a decompression bomb's header looks like.
-func BombPNG(w, h uint32) []byte {
-	var b bytes.Buffer
-	b.WriteString("\x89PNG\r\n\x1a\n")
-	ihdr := make([]byte, 13)
-	binary.BigEndian.PutUint32(ihdr[0:], w)
-	binary.BigEndian.PutUint32(ihdr[4:], h)
-	ihdr[8], ihdr[9] = 8, 6 // 8-bit RGBA
-	binary.Write(&b, binary.BigEndian, uint32(len(ihdr)))
-	chunk := append([]byte("IHDR"), ihdr...)
-	b.Write(chunk)
-	binary.Write(&b, binary.BigEndian, crc32.ChecksumIEEE(chunk))
-	return b.Bytes()
-}
 
 func TestRender(t *testing.T) {
 	t.Parallel()
@@ -99,7 +39,7 @@ func TestRender(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			out, err := thumbs.Render(bytes.NewReader(encoded(t, tc.format, tc.w, tc.h)), tc.width, tc.ext)
+			out, err := thumbs.Render(bytes.NewReader(thumbstest.Encoded(t, tc.format, tc.w, tc.h)), tc.width, tc.ext)
 			if !errors.Is(err, tc.wantErr) {
 				t.Fatalf("got error %v, want %v", err, tc.wantErr)
 			}
@@ -121,11 +61,11 @@ func TestRenderRefuses(t *testing.T) {
 		in      []byte
 		wantErr error
 	}{
-		{"bomb 100000×100000 png header", BombPNG(100_000, 100_000), thumbs.ErrTooLarge},
-		{"just over 50 megapixels", BombPNG(10_000, 5_001), thumbs.ErrTooLarge},
-		{"zero width", BombPNG(0, 10), thumbs.ErrNotImage},
+		{"bomb 100000×100000 png header", thumbstest.BombPNG(100_000, 100_000), thumbs.ErrTooLarge},
+		{"just over 50 megapixels", thumbstest.BombPNG(10_000, 5_001), thumbs.ErrTooLarge},
+		{"zero width", thumbstest.BombPNG(0, 10), thumbs.ErrNotImage},
 		{"not an image", []byte("hello, not an image"), thumbs.ErrNotImage},
-		{"truncated png (header says 10×10, no pixels)", BombPNG(10, 10), thumbs.ErrNotImage},
+		{"truncated png (header says 10×10, no pixels)", thumbstest.BombPNG(10, 10), thumbs.ErrNotImage},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -139,7 +79,7 @@ func TestRenderRefuses(t *testing.T) {
 // TestBombAllocatesLittle: the refusal comes from the header, so a 10
 // gigapixel claim costs kilobytes, not the 40 GB decoding it would take.
 func TestBombAllocatesLittle(t *testing.T) {
-	bomb := BombPNG(100_000, 100_000)
+	bomb := thumbstest.BombPNG(100_000, 100_000)
 	var before, after runtime.MemStats
 	runtime.GC()
 	runtime.ReadMemStats(&before)
@@ -193,7 +133,7 @@ func liveImage(t testing.TB, data []byte, ext string) (*storage.Storage, string)
 // the cache); every one of them gets the same bytes.
 func TestConcurrentFirstRequestsGenerateOnce(t *testing.T) {
 	t.Parallel()
-	files, url := liveImage(t, encoded(t, "png", 800, 600), "png")
+	files, url := liveImage(t, thumbstest.Encoded(t, "png", 800, 600), "png")
 	s := thumbs.New(files)
 	const n = 20
 	var wg sync.WaitGroup
@@ -239,7 +179,7 @@ func TestConcurrentFirstRequestsGenerateOnce(t *testing.T) {
 // cache entry older than its original is generated again.
 func TestLiveFollowsTheOriginal(t *testing.T) {
 	t.Parallel()
-	files, url := liveImage(t, encoded(t, "jpeg", 300, 300), "jpg")
+	files, url := liveImage(t, thumbstest.Encoded(t, "jpeg", 300, 300), "jpg")
 	s := thumbs.New(files)
 	th, err := s.Live(context.Background(), url, 64)
 	if err != nil {
@@ -261,7 +201,7 @@ func TestLiveFollowsTheOriginal(t *testing.T) {
 }
 
 func benchmarkLive(b *testing.B, cached bool) {
-	files, url := liveImage(b, encoded(b, "jpeg", 1600, 1200), "jpg")
+	files, url := liveImage(b, thumbstest.Encoded(b, "jpeg", 1600, 1200), "jpg")
 	s := thumbs.New(files)
 	root := files.Root()
 	if th, err := s.Live(context.Background(), url, 256); err == nil {
