@@ -47,8 +47,11 @@ func TestAdminPageInChromium(t *testing.T) {
 	const secret = "e2e-secret-0123456789abcdef"
 	pool, dbURL := dbtest.New(t)
 	root := t.TempDir()
-	env := map[string]string{"DATABASE_URL": dbURL, "STORAGE_DIR": root, "JWT_SECRET": secret, "LOG_LEVEL": "warn"}
-	stop, wait := serveInBackground(t, env)
+	// Info: a failed step prints the requests the server saw (the access
+	// log) and anything it complained about, beside the page's state.
+	env := map[string]string{"DATABASE_URL": dbURL, "STORAGE_DIR": root, "JWT_SECRET": secret, "LOG_LEVEL": "info"}
+	serverLog := &lockedBuffer{}
+	stop, wait := serveLogging(t, env, serverLog)
 	addr := env["HTTP_ADDR"]
 	defer func() {
 		stop()
@@ -136,7 +139,7 @@ func TestAdminPageInChromium(t *testing.T) {
 	do := func(step string, actions ...chromedp.Action[chromedp.Void]) {
 		t.Helper()
 		if err := chromedp.Do(ctx, actions...); err != nil {
-			t.Fatalf("%s: %v", step, err)
+			t.Fatalf("%s: %v\n%s", step, err, pageState(ctx, &mu, &consoleErrors, serverLog))
 		}
 	}
 	shot := func(name string) chromedp.Action[chromedp.Void] {
@@ -515,4 +518,45 @@ func (d dbCheck) trashFiles() int {
 		d.t.Fatal(err)
 	}
 	return len(ents)
+}
+
+// pageState says what a failed step left: the page's message, its cards
+// and view, the console messages not yet checked, and the server's log
+// (each request's line and any complaint), so a timeout says whether the
+// requests were sent, answered, or refused.
+func pageState(ctx context.Context, mu *sync.Mutex, console *[]string, serverLog *lockedBuffer) string {
+	// The step's own deadline may be what ended it: a fresh, short one.
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	page, err := chromedp.Run(sctx, chromedp.Evaluate[string](`JSON.stringify({
+		url: location.href,
+		mensaje: document.querySelector("#mensaje")?.textContent ?? null,
+		tarjetas: document.querySelectorAll("#grilla .tarjeta").length,
+		vistas: [...document.querySelectorAll("[id^=vista-]")].filter((v) => !v.hidden).map((v) => v.id),
+	})`))
+	if err != nil {
+		page = "(page unreadable: " + err.Error() + ")"
+	}
+	mu.Lock()
+	msgs := strings.Join(*console, "\n  ")
+	mu.Unlock()
+	return fmt.Sprintf("page: %s\nconsole:\n  %s\nserver log:\n%s", page, msgs, serverLog.String())
+}
+
+// lockedBuffer is a bytes.Buffer safe for serve's concurrent log writes.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }

@@ -49,6 +49,13 @@ func waitReady(t testing.TB, addr string, want int) {
 // serve has not ended 30s later.
 func serveInBackground(t testing.TB, env map[string]string) (sigterm func(), wait func() error) {
 	t.Helper()
+	return serveLogging(t, env, io.Discard)
+}
+
+// serveLogging is serveInBackground with serve's log written to logw, which
+// must be safe for concurrent writes.
+func serveLogging(t testing.TB, env map[string]string, logw io.Writer) (sigterm func(), wait func() error) {
+	t.Helper()
 	ln, err := net.Listen("tcp4", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -56,7 +63,7 @@ func serveInBackground(t testing.TB, env map[string]string) (sigterm func(), wai
 	env["HTTP_ADDR"] = ln.Addr().String()
 	ctx, cancel := context.WithCancel(context.WithValue(context.Background(), listenerKey{}, ln))
 	done := make(chan error, 1)
-	go func() { done <- run(ctx, []string{"serve"}, envOf(env), io.Discard, io.Discard) }()
+	go func() { done <- run(ctx, []string{"serve"}, envOf(env), io.Discard, logw) }()
 	waitReady(t, env["HTTP_ADDR"], 200)
 	return cancel, func() error {
 		select {
