@@ -85,8 +85,14 @@ type Tx struct {
 // leaving rows and files as they were: every file moved, including those
 // moved by other workers after the failure, is in tx.undo before it
 // returns.
+//
+// The request's context ending (REQUEST_TIMEOUT) is such a failure too:
+// the moves stop and the step fails, so the files go back and the answer
+// is a 503. Carried on to the COMMIT, an ended context could only make the
+// commit's outcome unknown, leaving the moved files for the janitor (a bulk
+// delete on a slow bucket did).
 func (tx *Tx) trash(ctx context.Context, entries []repo.Entrada) error {
-	moves := tx.moveToTrash(entries)
+	moves := tx.moveToTrash(ctx, entries)
 	var undo []trashMove
 	var failed error
 	for i, m := range moves {
@@ -96,6 +102,9 @@ func (tx *Tx) trash(ctx context.Context, entries []repo.Entrada) error {
 		case m.err != nil && failed == nil:
 			failed = fmt.Errorf("move %q to trash: %w", entries[i].URL, m.err)
 		}
+	}
+	if err := ctx.Err(); err != nil && failed == nil {
+		failed = fmt.Errorf("moves to the trash: %w", err)
 	}
 	if len(undo) > 0 {
 		tx.undo = append(tx.undo, func() error { return tx.moveBack(undo) })
@@ -144,14 +153,14 @@ type trashMove struct {
 }
 
 // moveToTrash moves the entries' files, moveWorkers at once. After a
-// failure no further move starts; the moves already made are reported
-// (moved) so that they can be undone.
+// failure, or once ctx is done, no further move starts; the moves already
+// made are reported (moved) so that they can be undone.
 //
 // Entries of one url (legacy rows sharing a file, deleted by one
 // statement) share one file: only the first moves it, and the others find
 // it gone, as they would one after the other. Moved at once, a bucket's
 // copy+delete could copy it twice.
-func (tx *Tx) moveToTrash(entries []repo.Entrada) []trashMove {
+func (tx *Tx) moveToTrash(ctx context.Context, entries []repo.Entrada) []trashMove {
 	out := make([]trashMove, len(entries))
 	var first map[string]bool
 	if len(entries) > 1 {
@@ -167,7 +176,7 @@ func (tx *Tx) moveToTrash(entries []repo.Entrada) []trashMove {
 	var next atomic.Int64
 	var failed atomic.Bool
 	work := func() {
-		for !failed.Load() {
+		for !failed.Load() && ctx.Err() == nil {
 			i := int(next.Add(1) - 1)
 			if i >= len(entries) {
 				return

@@ -3,8 +3,10 @@ package trash_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -223,6 +225,72 @@ func TestConcurrentMovesAllOrNothing(t *testing.T) {
 			if live != wantLive || f.trashCount(t) != wantTrash || f.rows(t) != wantRows {
 				t.Errorf("got %d live files, %d in the trash, %d rows; want %d, %d, %d",
 					live, f.trashCount(t), f.rows(t), wantLive, wantTrash, wantRows)
+			}
+		})
+	}
+}
+
+// endsAfter is a real folder whose k-th move to the trash ends the
+// request's context once the move is made, as REQUEST_TIMEOUT running out
+// in the middle of a delete's moves does; workers says how many files it
+// asks the protocol to move at once.
+type endsAfter struct {
+	*storage.Storage
+	workers int
+	k       int64
+	moves   *atomic.Int64
+	end     context.CancelFunc
+}
+
+func (e endsAfter) MoveConcurrency() int { return e.workers }
+
+func (e endsAfter) MoveToTrash(url, name string) (bool, error) {
+	moved, err := e.Storage.MoveToTrash(url, name)
+	if e.moves.Add(1) == e.k {
+		e.end()
+	}
+	return moved, err
+}
+
+// A request whose time runs out while its files move stops moving, puts
+// back every file it moved and fails with the context's error (a 503), in
+// turn and several at once: carried on to the COMMIT, the ended context
+// would make the commit's outcome unknown and leave the files in the trash
+// for the janitor.
+func TestMovesStopWhenTheRequestEnds(t *testing.T) {
+	t.Parallel()
+	const n, k = 40, 10
+	for _, workers := range []int{1, 8} {
+		t.Run(fmt.Sprintf("%d at once", workers), func(t *testing.T) {
+			t.Parallel()
+			f := newFixture(t, n)
+			files, err := storage.Open(f.root)
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { files.Close() })
+			ctx, end := context.WithCancel(context.Background())
+			defer end()
+			moves := new(atomic.Int64)
+			svc := trash.New(f.store, endsAfter{Storage: files, workers: workers, k: k, moves: moves, end: end}, zap.NewNop())
+			err = svc.Run(ctx, func(tx *trash.Tx) error {
+				_, err := tx.DeleteImagenes(ctx, f.ids, repo.All, repo.MotivoImagen, "test")
+				return err
+			})
+			if !errors.Is(err, context.Canceled) || errors.Is(err, repo.ErrCommitUnknown) {
+				t.Errorf("got %v, want the context's error before any COMMIT", err)
+			}
+			if got := moves.Load(); got > k+int64(workers)-1 {
+				t.Errorf("%d files moved, want at most %d: no move starts once the request has ended", got, k+workers-1)
+			}
+			live := 0
+			for i := range f.urls {
+				if f.live(i) {
+					live++
+				}
+			}
+			if live != n || f.trashCount(t) != 0 || f.rows(t) != n {
+				t.Errorf("got %d live files, %d in the trash, %d rows; want %d, 0, %d", live, f.trashCount(t), f.rows(t), n, n)
 			}
 		})
 	}
