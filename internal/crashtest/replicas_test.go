@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -29,7 +30,8 @@ import (
 // live file has a row, every trash file its entry and every entry its file,
 // every upload that got its 201 is live or in the trash; and no two janitor
 // passes held the pass lock at the same time. REPLICAS_SECONDS (default 4;
-// `make replicas` runs 30) is how long the clients run.
+// `make replicas` runs 30) is how long the clients run; REPLICAS_LOGDIR, when
+// set, receives every process's whole log when the run fails.
 func TestReplicas(t *testing.T) {
 	run := 4 * time.Second
 	if s := os.Getenv("REPLICAS_SECONDS"); s != "" {
@@ -159,6 +161,16 @@ func replicas(t *testing.T, kind string, run time.Duration) {
 	}
 	for _, p := range servers {
 		p.stop(syscall.SIGTERM)
+	}
+	if dir := os.Getenv("REPLICAS_LOGDIR"); dir != "" && t.Failed() {
+		// Every line, info included (who moved which file), for a failure
+		// hunted in a loop.
+		for i, p := range append(append([]*proc{killed}, servers...), janitors...) {
+			name := filepath.Join(dir, fmt.Sprintf("%s-%d-%s-%s.log", kind, i, p.cmd.Args[1], strings.ReplaceAll(p.addr, ":", "_")))
+			if err := os.WriteFile(name, p.stderr.Bytes(), 0o644); err != nil {
+				t.Logf("REPLICAS_LOGDIR: %v", err)
+			}
+		}
 	}
 	if t.Failed() {
 		// What the processes said about the failure: their errors and warnings.

@@ -242,6 +242,8 @@ func (h *imagenesHandler) restore(c *fiber.Ctx) error {
 		return messages{fiber.StatusConflict: "La URL de la imagen ya está en uso por otra imagen"}.wrap(err)
 	case errors.Is(err, trash.ErrProductGone):
 		return messages{fiber.StatusConflict: "El producto de la imagen ya no existe"}.wrap(err)
+	case errors.Is(err, trash.ErrFileLost):
+		return messages{fiber.StatusConflict: "El archivo de la imagen no está en la papelera ni en su lugar: no se puede restaurar"}.wrap(err)
 	case err != nil:
 		return restoreMsgs.wrap(err)
 	}

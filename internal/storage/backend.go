@@ -34,6 +34,8 @@ type Backend interface {
 	RemoveLive(url string) error
 
 	LiveExists(url string) (bool, error)
+	// LiveInfo is the live file's size and time; missing is ErrNotExist.
+	LiveInfo(url string) (fs.FileInfo, error)
 	TrashExists(name string) (bool, error)
 	OpenLive(url string) (File, error)
 

@@ -15,10 +15,14 @@ import (
 // The steps of a protocol transaction: each changes rows and moves their
 // files together, so a caller cannot do one without the other.
 
-// Errors of RestoreEntry, both wrapping repo.ErrConflict.
+// Errors of RestoreEntry, each wrapping repo.ErrConflict.
 var (
 	ErrURLTaken    = fmt.Errorf("url already used by a live image: %w", repo.ErrConflict)
 	ErrProductGone = fmt.Errorf("the image's product no longer exists: %w", repo.ErrConflict)
+	// ErrFileLost: the entry's file is neither in the trash nor live, so
+	// restoring it would make a row without a file. The entry stays (the
+	// janitor reports it and purges it after retention).
+	ErrFileLost = fmt.Errorf("the entry's file is neither in the trash nor live: %w", repo.ErrConflict)
 )
 
 // DeleteImagenes deletes the images ids that scope may see, records each in
@@ -106,7 +110,8 @@ func (tx *Tx) PublishUpload(ctx context.Context, st *storage.Staged, n repo.Nuev
 
 // RestoreEntry puts trash entry id back: the same image id, url, product and
 // order, and its file back in place. Errors wrap repo.ErrNotFound (entry
-// gone: purged or already restored), ErrURLTaken or ErrProductGone.
+// gone: purged or already restored), ErrURLTaken, ErrProductGone or
+// ErrFileLost.
 func (tx *Tx) RestoreEntry(ctx context.Context, id int64) (repo.Imagen, error) {
 	e, err := tx.store.TakeEntrada(ctx, id)
 	if err != nil {

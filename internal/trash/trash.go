@@ -16,6 +16,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"sync"
 	"sync/atomic"
 
@@ -241,12 +242,22 @@ func (tx *Tx) moveBack(ms []trashMove) error {
 }
 
 // untrash moves the file of entry e from the trash back to its live place.
+// The caller holds the url's lock and found no row with that url, so
+// nothing but an aborted transaction of this entry can have left a file at
+// the live place (see restoredInPlace). A different file there is
+// ErrURLTaken; a file found in neither place is ErrFileLost.
 func (tx *Tx) untrash(e repo.Entrada) error {
 	if e.SinArchivo || !storage.IsLocal(e.URL) {
 		return nil
 	}
 	name := storage.TrashName(e.ID, e.EliminadoEn, e.URL)
-	if err := tx.files.MoveFromTrash(name, e.URL); err != nil {
+	err := tx.files.MoveFromTrash(name, e.URL)
+	switch {
+	case errors.Is(err, storage.ErrNotExist):
+		return tx.restoredInPlace(e, name)
+	case errors.Is(err, fs.ErrExist):
+		return fmt.Errorf("restore %d: another file at %q: %w", e.ID, e.URL, ErrURLTaken)
+	case err != nil:
 		return fmt.Errorf("move %q out of trash: %w", e.URL, err)
 	}
 	url := e.URL
@@ -254,6 +265,29 @@ func (tx *Tx) untrash(e repo.Entrada) error {
 		_, err := tx.files.MoveToTrash(url, name)
 		return err
 	})
+	return nil
+}
+
+// restoredInPlace settles a restore whose trash file is missing. With the
+// entry taken, the url locked and no row holding it, a live file there is
+// the entry's own: a restore moved it out and never committed (its replica
+// was killed between the move and the COMMIT; the janitor would move it
+// back under the entry's name), or the delete's rename was lost. It is
+// already where the restore puts it, so the restore is done. Nothing is
+// undone if the transaction then fails: the file stays live, as it was,
+// for the janitor. A size other than the entry's is not its file.
+func (tx *Tx) restoredInPlace(e repo.Entrada, name string) error {
+	fi, err := tx.files.LiveInfo(e.URL)
+	switch {
+	case errors.Is(err, storage.ErrNotExist):
+		return fmt.Errorf("restore %d: %s: %w", e.ID, name, ErrFileLost)
+	case err != nil:
+		return fmt.Errorf("restore %d: live file %q: %w", e.ID, e.URL, err)
+	case e.Bytes != nil && fi.Size() != *e.Bytes:
+		return fmt.Errorf("restore %d: %q holds %d bytes, the entry %d: %w", e.ID, e.URL, fi.Size(), *e.Bytes, ErrURLTaken)
+	}
+	tx.log.Warn("restore: the entry's file was live already, moved out of the trash by a transaction that never committed; restored in place",
+		zap.Int64("papelera_id", e.ID), zap.String("url", e.URL), zap.String("trash_name", name))
 	return nil
 }
 
