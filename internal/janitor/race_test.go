@@ -172,6 +172,16 @@ DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION race_gate()`)
 		if waiting {
 			return
 		}
+		select {
+		case err := <-held:
+			// Not Fatal: the pass calling this holds its transaction.
+			r.f.t.Errorf("the restore ended before its COMMIT: %v", err)
+			r.held, r.gate = nil, nil
+			gate.Exec(ctx, `SELECT pg_advisory_unlock($1)`, gateKey) //nolint:errcheck // the test failed already
+			gate.Release()
+			return
+		default:
+		}
 		if time.Now().After(deadline) {
 			r.f.t.Fatal("the restore never reached its COMMIT")
 		}
@@ -252,5 +262,73 @@ func TestAbortedMoveThenDelete(t *testing.T) {
 	}
 	if !f.isLive(url) {
 		t.Errorf("restored, but the file is not in place")
+	}
+}
+
+// A replica killed inside a restore, between its move out of the trash and
+// its COMMIT, leaves the entry with its file live and no row. The next
+// restore of the entry takes the file where it is (trash.Tx.RestoreEntry);
+// the pass moves it back into the trash under the entry (checkEntry). Each
+// order of the two, and the restore in flight while the pass checks, ends
+// consistent: the pass goes on, nothing adopted, nothing "nowhere".
+func TestRestoreOfAFileLeftLiveRacesThePass(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		name     string
+		at       map[string]func(r *race) // as in TestRacesSettled
+		after    bool                     // the restore runs after the pass
+		inFlight int
+	}{
+		{name: "the restore commits during the check",
+			at: map[string]func(*race){"check-entry": (*race).restore}},
+		// Its url's lock is held: the check and the orphans step (a live
+		// file without a visible row) leave it to the restore.
+		{name: "the restore is in flight during the check, commits after it",
+			at: map[string]func(*race){"check-entry": (*race).holdRestore}, inFlight: 2},
+		{name: "the pass first: the file goes back into the trash, then the restore", after: true},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			f := newFixture(t)
+			f.image(false) // the janitor refuses an empty table
+			e, url := f.trashed()
+			f.kit.Move(t, trashKey(storage.TrashName(e.ID, e.EliminadoEn, e.URL)), key(url)) // what the killed restore left
+			r := &race{f: f, e: e}
+			done := map[string]bool{}
+			conf := janitor.WithHook(cfg(), func(point, _ string) {
+				if act, ok := c.at[point]; ok && !done[point] {
+					done[point] = true
+					act(r)
+				}
+			})
+			rep, err := f.j.Run(context.Background(), conf)
+			if err != nil {
+				t.Fatalf("the pass stopped: %v", err)
+			}
+			for point := range c.at {
+				if !done[point] {
+					t.Errorf("the pass never reached %q", point)
+				}
+			}
+			if r.held != nil {
+				if err := r.release(false); err != nil {
+					t.Errorf("the restore held in flight, let go after the pass: %v", err)
+				}
+			}
+			if c.after {
+				if rep.Recovered != 1 {
+					t.Errorf("got %+v, want the live file recovered into its entry", countsOf(rep))
+				}
+				r.restore()
+			}
+			if rep.TrashMissing != 0 || rep.Adopted != 0 || rep.Orphans != 0 || rep.InFlight != c.inFlight {
+				t.Errorf("got %+v, want nothing missing, adopted or orphaned, %d in flight", countsOf(rep), c.inFlight)
+			}
+			if n := f.count(`SELECT count(*) FROM imagenes_papelera`); n != 0 || !f.isLive(url) {
+				t.Errorf("%d trash entries, live %v: want the image restored", n, f.isLive(url))
+			}
+			crashtest.CheckStore(t, f.pool, f.kit, nil, "after the pass and the restore")
+		})
 	}
 }
