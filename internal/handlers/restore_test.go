@@ -152,10 +152,10 @@ func TestRestoreAfterAReplicaDiedInItsRestore(t *testing.T) {
 	if e.kit.Exists(t, ".papelera/"+name) || !e.live(url) {
 		t.Fatal("the held restore has not moved the file out")
 	}
-	// The next restore of the entry waits for the entry's row lock.
+	// The next restore of the entry waits for the dying one's locks.
 	next := make(chan resp, 1)
 	go func() { next <- e.on(t).restore(entry) }()
-	e.waitLocked(t, "DELETE FROM imagenes_papelera")
+	e.waitLocked(t, pid)
 
 	e.exec(`SELECT pg_terminate_backend($1)`, pid)
 	if err := <-dying; err == nil {
@@ -201,7 +201,7 @@ func TestRestoreAndPurgeOfOneEntry(t *testing.T) {
 		}
 		next := make(chan resp, 1)
 		go func() { next <- e.on(t).restore(entry) }()
-		e.waitLocked(t, "DELETE FROM imagenes_papelera")
+		e.waitLocked(t, 0)
 		close(release)
 		if err := <-purged; err != nil {
 			t.Fatalf("purge: %v", err)
@@ -311,22 +311,22 @@ func (g *gate) open(t testing.TB) {
 	}
 }
 
-// waitLocked waits (10 s at most) until a statement starting with prefix
-// waits for a row lock.
-func (e *env) waitLocked(t testing.TB, prefix string) {
+// waitLocked waits (10 s at most) until a backend other than pid 'besides'
+// (0: none) waits for a lock: a request queued behind a transaction.
+func (e *env) waitLocked(t testing.TB, besides int) {
 	t.Helper()
 	const q = `SELECT EXISTS (SELECT 1 FROM pg_stat_activity WHERE datname = current_database()
-	AND wait_event_type = 'Lock' AND starts_with(query, $1))`
+	AND wait_event_type = 'Lock' AND pid <> $1)`
 	for deadline := time.Now().Add(10 * time.Second); ; {
 		var waiting bool
-		if err := e.pool.QueryRow(context.Background(), q, prefix).Scan(&waiting); err != nil {
+		if err := e.pool.QueryRow(context.Background(), q, besides).Scan(&waiting); err != nil {
 			t.Fatal(err)
 		}
 		if waiting {
 			return
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("no %q waited for a lock", prefix)
+			t.Fatal("nothing waited for a lock")
 		}
 		time.Sleep(5 * time.Millisecond)
 	}

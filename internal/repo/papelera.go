@@ -229,6 +229,19 @@ LIMIT $3`
 	return es, nil
 }
 
+// PeekEntrada returns trash entry id without locking it (ErrNotFound when
+// there is none): a restore reads its product and url first, to take their
+// locks before the entry's. An entry's product and url never change.
+func (s *Store) PeekEntrada(ctx context.Context, id int64) (Entrada, error) {
+	const q = `SELECT ` + entradaColumns + ` FROM imagenes_papelera WHERE id = $1`
+	rows, _ := s.db.Query(ctx, q, id)
+	e, err := pgx.CollectExactlyOneRow(rows, pgx.RowToStructByName[Entrada])
+	if err != nil {
+		return Entrada{}, fmt.Errorf("peek entrada %d: %w", id, translate(err))
+	}
+	return e, nil
+}
+
 // TakeEntrada deletes trash entry id and returns it, for a restore. The
 // DELETE locks the entry, so of two concurrent restores one gets it and the
 // other ErrNotFound.

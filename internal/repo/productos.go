@@ -54,6 +54,19 @@ RETURNING ` + productoColumns
 	return p, nil
 }
 
+// ShareProducto locks product id FOR KEY SHARE until the transaction ends
+// (ErrNotFound when it does not exist): the lock an image insert's foreign
+// key check takes, taken up front by a restore so that it waits for a
+// product write before holding any url lock the write may want.
+func (s *Store) ShareProducto(ctx context.Context, id int32) error {
+	const q = `SELECT id FROM productos WHERE id = $1 FOR KEY SHARE`
+	var got int32
+	if err := s.db.QueryRow(ctx, q, id).Scan(&got); err != nil {
+		return fmt.Errorf("share producto %d: %w", id, translate(err))
+	}
+	return nil
+}
+
 // LockProducto returns product id locked FOR UPDATE until the transaction
 // ends, or ErrNotFound. Every write to a product's image set takes this lock
 // first, so concurrent PUTs and deletes of one product run one after the

@@ -112,12 +112,31 @@ func (tx *Tx) PublishUpload(ctx context.Context, st *storage.Staged, n repo.Nuev
 // order, and its file back in place. Errors wrap repo.ErrNotFound (entry
 // gone: purged or already restored), ErrURLTaken, ErrProductGone or
 // ErrFileLost.
+//
+// Its locks come in the order every writer takes them — the product's row,
+// then the url's lock, then the rows (the entry's, the image's) — so it
+// never deadlocks with a product write (which locks the product, then the
+// urls it names) nor with the janitor (the url, then the entry). Taken
+// entry first, a restore of an image of product P held its url while its
+// insert's foreign key check waited for P, which a PUT of P naming that url
+// held while it waited for the url: PostgreSQL aborted one of the two (500).
 func (tx *Tx) RestoreEntry(ctx context.Context, id int64) (repo.Imagen, error) {
-	e, err := tx.store.TakeEntrada(ctx, id)
+	peek, err := tx.store.PeekEntrada(ctx, id)
 	if err != nil {
 		return repo.Imagen{}, err
 	}
-	if err := tx.store.LockURL(ctx, e.URL); err != nil {
+	if peek.ProductoID != nil {
+		if err := tx.store.ShareProducto(ctx, *peek.ProductoID); errors.Is(err, repo.ErrNotFound) {
+			return repo.Imagen{}, fmt.Errorf("restore %d: %w", id, ErrProductGone)
+		} else if err != nil {
+			return repo.Imagen{}, err
+		}
+	}
+	if err := tx.store.LockURL(ctx, peek.URL); err != nil {
+		return repo.Imagen{}, err
+	}
+	e, err := tx.store.TakeEntrada(ctx, id) // gone meanwhile: restored or purged
+	if err != nil {
 		return repo.Imagen{}, err
 	}
 	taken, err := tx.store.URLInUse(ctx, e.URL)
