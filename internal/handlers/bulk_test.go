@@ -234,11 +234,10 @@ func TestBulkDeletesOverlap(t *testing.T) {
 	}
 }
 
-// A bulk delete of the full 1 000 ids is all or nothing too, though its
-// files move several at once: one file that cannot move (its neighbours
-// moved or in flight), or a commit refused after every move, leaves every
-// row and live file as it was and nothing in the trash. Disk: only a
-// folder has files that cannot move.
+// A bulk delete of the full 1 000 ids is all or nothing too: one file that
+// cannot move (its neighbours already moved), or a commit refused after
+// every move, leaves every row and live file as it was and nothing in the
+// trash. Disk: only a folder has files that cannot move.
 func TestBulkDeleteAllOrNothing(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
