@@ -28,7 +28,8 @@ var (
 	// connection broke). Only PostgreSQL knows whether it happened; callers
 	// must not undo side effects on disk and leave that to the janitor.
 	ErrCommitUnknown = errors.New("commit outcome unknown")
-	// ErrUnavailable: the database could not be reached.
+	// ErrUnavailable: the database could not be reached, or broke the
+	// transaction off for a reason a retry clears (a deadlock).
 	ErrUnavailable = errors.New("database unavailable")
 )
 
@@ -52,6 +53,11 @@ func translate(err error) error {
 		case "22": // data exception: out of range, too long, bad syntax
 			return &wrapped{sentinel: ErrInvalid, err: err}
 		case "08", "57": // connection exception, operator intervention (shutdown)
+			return &wrapped{sentinel: ErrUnavailable, err: err}
+		case "40": // transaction rollback: deadlock, serialization failure
+			// PostgreSQL broke the transaction off so another could go on;
+			// the same request again may well pass: a 503 says so, where a
+			// 500 said the service was broken.
 			return &wrapped{sentinel: ErrUnavailable, err: err}
 		}
 		return err

@@ -27,6 +27,8 @@ func TestTranslate(t *testing.T) {
 		{name: "too long", err: pg("22001"), want: ErrInvalid},
 		{name: "admin shutdown", err: pg("57P01"), want: ErrUnavailable},
 		{name: "connection failure", err: pg("08006"), want: ErrUnavailable},
+		{name: "deadlock", err: pg("40P01"), want: ErrUnavailable},
+		{name: "serialization failure", err: pg("40001"), want: ErrUnavailable},
 		{name: "syntax error", err: pg("42601")},
 		{name: "empty sqlstate", err: pg("")},
 		{name: "one-character sqlstate", err: pg("2")},

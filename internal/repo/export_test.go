@@ -4,4 +4,5 @@ package repo
 var (
 	ScanEntrada    = scanEntrada
 	EntradaColumns = entradaColumns
+	Translate      = translate
 )
