@@ -66,27 +66,7 @@ func TestRacesSettled(t *testing.T) {
 			f.image(false) // the janitor refuses an empty table
 			e, _ := f.trashed()
 			r := &race{f: f, e: e}
-			done := map[string]bool{}
-			conf := janitor.WithHook(cfg(), func(point, _ string) {
-				if act, ok := c.at[point]; ok && !done[point] {
-					done[point] = true
-					act(r)
-				}
-			})
-			rep, err := f.j.Run(context.Background(), conf)
-			if err != nil {
-				t.Fatalf("the pass stopped: %v", err)
-			}
-			for point := range c.at {
-				if !done[point] {
-					t.Errorf("the pass never reached %q", point)
-				}
-			}
-			if r.held != nil {
-				if err := r.release(false); err != nil {
-					t.Errorf("the restore held in flight, let go after the pass: %v", err)
-				}
-			}
+			rep := r.pass(t, c.at)
 			if rep.TrashMissing != 0 || rep.Adopted != 0 || rep.InFlight != c.inFlight {
 				t.Errorf("got %+v, want nothing missing, nothing adopted, %d in flight", countsOf(rep), c.inFlight)
 			}
@@ -105,6 +85,35 @@ type race struct {
 	img  repo.Imagen // the image a committed restore brought back
 	held chan error  // a restore stopped at its COMMIT: its result, once let go
 	gate *pgxpool.Conn
+}
+
+// pass runs one janitor pass that calls at[point](r) the first time it
+// reaches each point, fails the test if it stops or misses a point, and
+// lets a restore held at its COMMIT go once the pass is over.
+func (r *race) pass(t *testing.T, at map[string]func(*race)) janitor.Report {
+	t.Helper()
+	done := map[string]bool{}
+	conf := janitor.WithHook(cfg(), func(point, _ string) {
+		if act, ok := at[point]; ok && !done[point] {
+			done[point] = true
+			act(r)
+		}
+	})
+	rep, err := r.f.j.Run(context.Background(), conf)
+	if err != nil {
+		t.Fatalf("the pass stopped: %v", err)
+	}
+	for point := range at {
+		if !done[point] {
+			t.Errorf("the pass never reached %q", point)
+		}
+	}
+	if r.held != nil {
+		if err := r.release(false); err != nil {
+			t.Errorf("the restore held in flight, let go after the pass: %v", err)
+		}
+	}
+	return rep
 }
 
 // restore restores the entry through the protocol.
@@ -295,27 +304,7 @@ func TestRestoreOfAFileLeftLiveRacesThePass(t *testing.T) {
 			e, url := f.trashed()
 			f.kit.Move(t, trashKey(storage.TrashName(e.ID, e.EliminadoEn, e.URL)), key(url)) // what the killed restore left
 			r := &race{f: f, e: e}
-			done := map[string]bool{}
-			conf := janitor.WithHook(cfg(), func(point, _ string) {
-				if act, ok := c.at[point]; ok && !done[point] {
-					done[point] = true
-					act(r)
-				}
-			})
-			rep, err := f.j.Run(context.Background(), conf)
-			if err != nil {
-				t.Fatalf("the pass stopped: %v", err)
-			}
-			for point := range c.at {
-				if !done[point] {
-					t.Errorf("the pass never reached %q", point)
-				}
-			}
-			if r.held != nil {
-				if err := r.release(false); err != nil {
-					t.Errorf("the restore held in flight, let go after the pass: %v", err)
-				}
-			}
+			rep := r.pass(t, c.at)
 			if c.after {
 				if rep.Recovered != 1 {
 					t.Errorf("got %+v, want the live file recovered into its entry", countsOf(rep))

@@ -24,6 +24,7 @@ type fixture struct {
 	pool  *pgxpool.Pool
 	svc   *trash.Service
 	store *repo.Store
+	files *storage.Storage
 	root  string
 	ids   []int32
 	urls  []string
@@ -39,7 +40,7 @@ func newFixture(t testing.TB, n int) *fixture {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { files.Close() })
-	f := &fixture{pool: pool, svc: trash.New(store, files, zap.NewNop()), store: store, root: root}
+	f := &fixture{pool: pool, svc: trash.New(store, files, zap.NewNop()), store: store, files: files, root: root}
 	f.addImages(t, n)
 	return f
 }
@@ -195,15 +196,10 @@ func TestConcurrentMovesAllOrNothing(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			f := newFixture(t, n)
-			files, err := storage.Open(f.root)
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { files.Close() })
-			svc := trash.New(f.store, movesAtOnce{files}, zap.NewNop())
+			svc := trash.New(f.store, movesAtOnce{f.files}, zap.NewNop())
 			after := tt.fault(t, f)
 			ctx := context.Background()
-			err = svc.Run(ctx, func(tx *trash.Tx) error {
+			err := svc.Run(ctx, func(tx *trash.Tx) error {
 				if _, err := tx.DeleteImagenes(ctx, f.ids, repo.All, repo.MotivoImagen, "test"); err != nil {
 					return err
 				}
@@ -264,16 +260,11 @@ func TestMovesStopWhenTheRequestEnds(t *testing.T) {
 		t.Run(fmt.Sprintf("%d at once", workers), func(t *testing.T) {
 			t.Parallel()
 			f := newFixture(t, n)
-			files, err := storage.Open(f.root)
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { files.Close() })
 			ctx, end := context.WithCancel(context.Background())
 			defer end()
 			moves := new(atomic.Int64)
-			svc := trash.New(f.store, endsAfter{Storage: files, workers: workers, k: k, moves: moves, end: end}, zap.NewNop())
-			err = svc.Run(ctx, func(tx *trash.Tx) error {
+			svc := trash.New(f.store, endsAfter{Storage: f.files, workers: workers, k: k, moves: moves, end: end}, zap.NewNop())
+			err := svc.Run(ctx, func(tx *trash.Tx) error {
 				_, err := tx.DeleteImagenes(ctx, f.ids, repo.All, repo.MotivoImagen, "test")
 				return err
 			})
