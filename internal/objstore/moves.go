@@ -91,8 +91,10 @@ func (s *Store) head(key string) (minio.ObjectInfo, error) {
 
 // move is the object store's rename: a server-side copy then a delete of
 // the source, three requests in all — a HEAD of dst, the copy, the delete.
-// When the delete fails the copy is removed again, so an error leaves the
-// source where it was. Only a crash between the two leaves both: a later
+// An error of the delete is not a "no" (STYLE, Faults): the copy is kept,
+// so a failed move leaves the object at src, at dst, or at both, never
+// under neither; the protocol treats it as not moved and the janitor
+// settles what it left. A crash between the two leaves both too: a later
 // move of the same object finds its copy already at dst and finishes by
 // deleting the source; a different object at dst is fs.ErrExist (never
 // overwritten). src missing is storage.ErrNotExist.
@@ -131,14 +133,21 @@ func (s *Store) move(src, dst string) error {
 	}
 	fault.Point("move-copied") // both keys hold the object: what a crash here leaves
 	if err := s.remove(src); err != nil {
-		return errors.Join(err, s.remove(dst))
+		// The delete may have happened all the same: its answer lost after
+		// the store carried it out, or the store holding it past the time
+		// limit and carrying it out later. Removing the copy then would
+		// leave the object under neither key, so both stay (or the copy
+		// alone), as a crash here leaves them, for the janitor to settle by
+		// the row, its lock and the entry.
+		return fmt.Errorf("move to %q, the copy kept: %w", dst, err)
 	}
 	return nil
 }
 
 // MoveToTrash moves the live object of url to .papelera/trashName. A live
-// object that does not exist is (false, nil): the caller notes it. Any
-// error leaves the object where it was.
+// object that does not exist is (false, nil): the caller notes it. An
+// error may leave the object live, in the trash, or under both keys (see
+// move): never under neither.
 func (s *Store) MoveToTrash(url, trashName string) (moved bool, err error) {
 	src, err := s.liveKey(url)
 	if err != nil {
