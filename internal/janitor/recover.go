@@ -3,6 +3,7 @@ package janitor
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io/fs"
 	"path"
 	"regexp"
@@ -144,9 +145,13 @@ func (p *pass) recoverFile(ctx context.Context, f trashFile, candidates []repo.I
 			if err != nil {
 				return err
 			}
-			if len(locked) == 0 {
-				// Every row it may belong to is locked: its delete is in
-				// flight and will commit or put the file back itself.
+			if len(locked) < len(candidates) {
+				// A row it may belong to is locked (or gone since read): its
+				// delete is in flight and will commit or put the file back
+				// itself. Settling the file beside it — adopting it, or
+				// putting it back for another row of the same name — could
+				// take the file that transaction is about to commit or undo:
+				// it is left for a later pass, once no row it may be is held.
 				p.rep.InFlight++
 				return nil
 			}
@@ -157,9 +162,12 @@ func (p *pass) recoverFile(ctx context.Context, f trashFile, candidates []repo.I
 				if row.Bytes != nil && *row.Bytes != f.size {
 					continue
 				}
+				// An error is not a no: a row whose live file cannot be
+				// looked at may be the one this file belongs to, and going on
+				// would adopt it while the row holds its url. The pass stops.
 				live, err := p.files.LiveExists(row.URL)
 				if err != nil {
-					continue
+					return fmt.Errorf("live file of image %d: %w", row.ID, err)
 				}
 				if live {
 					if settled, err := p.finishPutBack(ctx, tx, f, row); err != nil || settled {

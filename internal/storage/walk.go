@@ -141,8 +141,11 @@ func (s *Storage) WalkTrash(fn func(name string, info fs.FileInfo) error) error 
 				continue
 			}
 			info, err := e.Info()
+			if errors.Is(err, fs.ErrNotExist) {
+				continue // moved out since listed: a committed restore or purge
+			}
 			if err != nil {
-				continue
+				return classify("stat", trashDir+"/"+e.Name(), err)
 			}
 			if err := fn(e.Name(), info); err != nil {
 				if errors.Is(err, fs.SkipAll) {
