@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"strconv"
 
 	"github.com/gofiber/fiber/v2"
@@ -72,22 +73,38 @@ func bulkAnswer(res catalog.Bulk) []byte {
 	return append(b, "]}"...)
 }
 
-// parseBulkIDs reads {"ids": [...]}: 1 to catalog.MaxBulk ids, each a JSON
-// integer that parseID accepts, read from its raw text (so 1.5, -1, 1e3,
-// null and the string "1" are refused).
+// parseBulkIDs reads exactly {"ids": [...]}: one JSON object whose one key
+// is "ids" (case-sensitive, once), then nothing but whitespace; 1 to
+// catalog.MaxBulk ids, each a JSON integer that parseID accepts, read from
+// its raw text (so 1.5, -1, 1e3, null and the string "1" are refused).
+// encoding/json alone is lenient where a delete must not be: it matches keys
+// case-insensitively ("IDS"), lets a repeated key win over the first, skips
+// unknown keys, and Decoder.More does not see a stray "]" or "}" after the
+// object — each of those deleted images before (issue 23). Reading token by
+// token leaves no room for any of them.
 func parseBulkIDs(body []byte) ([]int32, bool) {
-	var b struct {
-		IDs []json.RawMessage `json:"ids"`
-	}
 	dec := json.NewDecoder(bytes.NewReader(body))
-	if err := dec.Decode(&b); err != nil || dec.More() {
+	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
 		return nil, false
 	}
-	if len(b.IDs) == 0 || len(b.IDs) > catalog.MaxBulk {
+	if tok, err := dec.Token(); err != nil || tok != "ids" {
 		return nil, false
 	}
-	ids := make([]int32, len(b.IDs))
-	for i, n := range b.IDs {
+	var raw []json.RawMessage
+	if err := dec.Decode(&raw); err != nil {
+		return nil, false
+	}
+	if tok, err := dec.Token(); err != nil || tok != json.Delim('}') {
+		return nil, false
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return nil, false // trailing data, or an error reading it
+	}
+	if len(raw) == 0 || len(raw) > catalog.MaxBulk {
+		return nil, false
+	}
+	ids := make([]int32, len(raw))
+	for i, n := range raw {
 		id, err := parseID(string(n))
 		if err != nil {
 			return nil, false
