@@ -118,12 +118,20 @@ func (d Deps) thumbnails() thumbMaker {
 	if !ok {
 		return nil
 	}
-	s := thumbs.New(tf)
+	s := thumbs.New(tf, thumbs.Options{Log: d.Log})
 	if d.Registry != nil {
 		d.Registry.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
 			Name: "imagenes_thumbnails_generated_total",
 			Help: "Thumbnails generated (cache misses that decoded an image).",
-		}, func() float64 { return float64(s.Generated()) }))
+		}, func() float64 { return float64(s.Generated()) }),
+			prometheus.NewCounterFunc(prometheus.CounterOpts{
+				Name: "imagenes_thumbnail_decodes_total",
+				Help: "Decodes of an image's pixels for a thumbnail, whether they succeeded or not (a file that failed is remembered, not decoded again).",
+			}, func() float64 { return float64(s.Decodes()) }),
+			prometheus.NewCounterFunc(prometheus.CounterOpts{
+				Name: "imagenes_thumbnail_cache_write_errors_total",
+				Help: "Thumbnails generated whose cache entry could not be written (a full or read-only storage); each was served from memory.",
+			}, func() float64 { return float64(s.CacheWriteErrors()) }))
 	}
 	return s
 }

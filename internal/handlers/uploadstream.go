@@ -6,10 +6,12 @@ import (
 	"io"
 	"mime/multipart"
 	"strings"
+	"sync"
 
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/imagenes/imagenes/internal/storage"
+	"github.com/imagenes/imagenes/internal/thumbs"
 )
 
 // Request bodies are streamed (fiber.Config.StreamRequestBody): fasthttp
@@ -32,6 +34,9 @@ var (
 	// after its file part began (a client that went away, a proxy that cut
 	// it); before that, an unreadable form is errNoFile.
 	errBrokenUpload = errors.New("upload body broken or incomplete")
+	// errNeverThumbnailable: the image's header declares more than a
+	// thumbnail may decode (thumbs.CheckUpload); 422, nothing stored.
+	errNeverThumbnailable = errors.New("image too large to ever be thumbnailed")
 	// errUploadsBusy: maxUploads uploads are in flight; 503 with
 	// Retry-After.
 	errUploadsBusy = errors.New("too many uploads in flight")
@@ -178,9 +183,18 @@ func stageUpload(c *fiber.Ctx, files stager, field string, limit int64, types []
 		if p.FormName() != field || p.FileName() == "" {
 			continue
 		}
-		st, err := files.Stage(partReader{p}, limit, types)
+		head := headPool.Get().(*[]byte)
+		defer func() { *head = (*head)[:0]; headPool.Put(head) }()
+		hk := &headKeeper{r: partReader{p}, head: *head}
+		st, err := files.Stage(hk, limit, types)
+		*head = hk.head
 		if err != nil {
 			return nil, err
+		}
+		// Refused before it is published: an image no thumbnail can ever
+		// be made of (its header declares more than thumbs allows decoded).
+		if err := thumbs.CheckUpload(hk.head); err != nil {
+			return nil, errors.Join(errNeverThumbnailable, err, files.Discard(st))
 		}
 		// The rest of the form (other fields, the closing boundary) is read
 		// and dropped, within the body's limit.
@@ -190,6 +204,30 @@ func stageUpload(c *fiber.Ctx, files stager, field string, limit int64, types []
 		restartDeadline(c)
 		return st, nil
 	}
+}
+
+// uploadHeadSize is how much of an upload's start is kept for
+// thumbs.CheckUpload: a PNG, GIF or WebP header is in its first bytes, a
+// JPEG's frame header after its metadata segments (EXIF, ICC: up to 64 KiB
+// each). A header further in is judged by the thumbnail route instead.
+const uploadHeadSize = 128 << 10
+
+// headPool recycles the kept starts: 32 uploads in flight would otherwise
+// allocate 4 MiB per round.
+var headPool = sync.Pool{New: func() any { b := make([]byte, 0, uploadHeadSize); return &b }}
+
+// headKeeper keeps the first cap(head) bytes read through it.
+type headKeeper struct {
+	r    io.Reader
+	head []byte
+}
+
+func (h *headKeeper) Read(p []byte) (int, error) {
+	n, err := h.r.Read(p)
+	if room := cap(h.head) - len(h.head); room > 0 && n > 0 {
+		h.head = append(h.head, p[:min(n, room)]...)
+	}
+	return n, err
 }
 
 // partReader tells a broken body (errBrokenUpload) from a file over its

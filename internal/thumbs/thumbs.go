@@ -4,7 +4,10 @@
 // thumbnails are generated once, on first request, and cached in the
 // storage's .miniaturas/ folder; a thumbnail is served only while its
 // original is live. Decompression bombs are refused from the size their
-// header declares, before a single pixel is decoded.
+// header declares (by the bit depth and colour model the decoder will
+// produce), before a single pixel is decoded; decodes in flight share one
+// memory budget; a file that failed to decode is remembered and not
+// decoded again.
 package thumbs
 
 import (
@@ -25,23 +28,25 @@ import (
 	"strconv"
 	"strings"
 	"sync/atomic"
+	"time"
 
+	"go.uber.org/zap"
 	xdraw "golang.org/x/image/draw"
 	_ "golang.org/x/image/webp" // registers WebP with image.Decode
-	"golang.org/x/sync/singleflight"
+	"golang.org/x/sync/semaphore"
 
 	"github.com/imagenes/imagenes/internal/storage"
 )
 
-// MaxPixels is the largest image (width × height, as its header declares)
-// that is decoded: 50 megapixels is ~200 MB of RGBA.
-const MaxPixels = 50_000_000
-
 // Errors of this package.
 var (
 	ErrBadWidth = errors.New("thumbnail width not in the allowed set")
-	ErrTooLarge = errors.New("image declares more pixels than allowed")
+	ErrTooLarge = errors.New("image too large to thumbnail")
 	ErrNotImage = errors.New("not a decodable image")
+	// ErrBusy: the thumbnail was not ready when its caller's context
+	// ended — waiting for its share of the memory budget, for a decode
+	// slot, or decoding. A 503: try again.
+	ErrBusy     = errors.New("thumbnail not ready in time")
 	ErrNotExist = storage.ErrNotExist
 )
 
@@ -64,7 +69,7 @@ func ParseWidth(s string) (int, error) {
 	return 0, fmt.Errorf("%w (%s): %q", ErrBadWidth, widthsString, s)
 }
 
-// Files is what thumbnails need of storage: the local folder provides it.
+// Files is what thumbnails need of storage: both backends provide it.
 type Files interface {
 	OpenLive(url string) (storage.File, error)
 	OpenTrash(name string) (storage.File, error)
@@ -72,22 +77,75 @@ type Files interface {
 	WriteThumb(url string, w int, ext string, data []byte) error
 }
 
+// Options tune a Service; zero values are the defaults.
+type Options struct {
+	// MemoryBudget bounds the bytes all decodes in flight hold together
+	// (the decoded image, the scaler's buffer, the thumbnail): a decode
+	// waits for its share, under its generation's context, and ends in
+	// ErrBusy when that ends first. One image that alone needs more is
+	// ErrTooLarge. 0: DefaultMemoryBudget.
+	MemoryBudget int64
+	// Decoders is how many decodes run at once (CPU-bound). 0: one per core.
+	Decoders int
+	// Failures is how many files that failed to decode are remembered. 0:
+	// 1024.
+	Failures int
+	// GenerationLimit bounds one shared generation. 0: a minute.
+	GenerationLimit time.Duration
+	// Log gets a warning for each thumbnail whose cache entry could not be
+	// written. nil: no log.
+	Log *zap.Logger
+}
+
 // Service generates and caches thumbnails. Safe for concurrent use.
 type Service struct {
-	files     Files
-	flights   singleflight.Group
-	slots     chan struct{} // bounds decodes in flight: each may hold ~200 MB
-	generated atomic.Int64
+	files   Files
+	flights flights
+	slots   chan struct{} // bounds decodes in flight: CPU
+	memory  *semaphore.Weighted
+	budget  int64
+	failed  *failures
+	log     *zap.Logger
+
+	generated   atomic.Int64
+	decodes     atomic.Int64
+	writeErrors atomic.Int64
+	// beforeDecode, set by tests only, runs when a decode holds its slot
+	// and its memory, before it reads a pixel.
+	beforeDecode func(name string)
 }
 
 // New returns a Service over files.
-func New(files Files) *Service {
-	return &Service{files: files, slots: make(chan struct{}, max(1, runtime.NumCPU()))}
+func New(files Files, o Options) *Service {
+	if o.MemoryBudget <= 0 {
+		o.MemoryBudget = DefaultMemoryBudget
+	}
+	if o.Decoders <= 0 {
+		o.Decoders = max(1, runtime.NumCPU())
+	}
+	if o.GenerationLimit <= 0 {
+		o.GenerationLimit = defaultGenerationLimit
+	}
+	if o.Log == nil {
+		o.Log = zap.NewNop()
+	}
+	return &Service{
+		files: files, flights: flights{limit: o.GenerationLimit}, slots: make(chan struct{}, o.Decoders),
+		memory: semaphore.NewWeighted(o.MemoryBudget), budget: o.MemoryBudget, failed: newFailures(o.Failures), log: o.Log,
+	}
 }
 
 // Generated is how many thumbnails were generated since start (each cache
 // miss that decoded an image), for the metric and the tests.
 func (s *Service) Generated() int64 { return s.generated.Load() }
+
+// Decodes is how many decodes of pixels were started since start, whether
+// they succeeded or not (a failure remembered is not decoded again).
+func (s *Service) Decodes() int64 { return s.decodes.Load() }
+
+// CacheWriteErrors is how many generated thumbnails could not be written
+// to the cache (and were served from memory).
+func (s *Service) CacheWriteErrors() int64 { return s.writeErrors.Load() }
 
 // Thumb is an open thumbnail.
 type Thumb struct {
@@ -118,7 +176,10 @@ func contentType(ext string) string {
 // call: a thumbnail of an image that was deleted is ErrNotExist at once,
 // though its cache entry stays until the janitor sweeps it. A cache entry
 // older than its original (a file replaced by hand) is generated again.
-// Concurrent first requests for one thumbnail decode it once.
+// Concurrent first requests for one thumbnail decode it once, on a context
+// of their own (flights); each returns at its own ctx's end. A thumbnail
+// whose cache entry cannot be written (a full or read-only storage) is
+// served from memory, counted and logged: the cache is an optimisation.
 func (s *Service) Live(ctx context.Context, url string, w int) (Thumb, error) {
 	orig, err := s.files.OpenLive(url)
 	if err != nil {
@@ -133,42 +194,61 @@ func (s *Service) Live(ctx context.Context, url string, w int) (Thumb, error) {
 	if t, ok := s.cached(url, w, ext, oinfo); ok {
 		return t, nil
 	}
-	key := strconv.Itoa(w) + " " + url
-	_, err, _ = s.flights.Do(key, func() (any, error) {
+	id := identityOf(url, oinfo)
+	if err := s.failed.get(id); err != nil {
+		return Thumb{}, err
+	}
+	g, err := s.flights.do(ctx, flightKey(url, w), func(ctx context.Context) (generated, error) {
 		if t, ok := s.cached(url, w, ext, oinfo); ok {
 			t.File.Close()
-			return nil, nil
+			return generated{}, nil
 		}
 		f, err := s.files.OpenLive(url)
 		if err != nil {
-			return nil, err
+			return generated{}, err
 		}
 		defer f.Close()
-		data, err := s.render(ctx, f, w, ext)
+		info, err := f.Stat()
 		if err != nil {
-			return nil, err
+			return generated{}, fmt.Errorf("stat %s: %w", url, err)
 		}
-		return nil, s.files.WriteThumb(url, w, ext, data)
+		data, err := s.render(ctx, identityOf(url, info), f, w, ext)
+		if err != nil {
+			return generated{}, err
+		}
+		if err := s.files.WriteThumb(url, w, ext, data); err != nil {
+			s.writeErrors.Add(1)
+			s.log.Warn("thumbnail cache not written: served from memory",
+				zap.String("url", url), zap.Int("w", w), zap.Error(err))
+			return generated{data: data}, nil
+		}
+		return generated{data: data, written: true}, nil
 	})
 	if err != nil {
 		return Thumb{}, err
 	}
-	t, ok := s.cached(url, w, ext, nil)
-	if !ok {
-		return Thumb{}, fmt.Errorf("thumbnail of %s: %w", url, ErrNotExist)
+	if g.written || g.data == nil {
+		if t, ok := s.cached(url, w, ext, oinfo); ok {
+			return t, nil
+		}
 	}
-	return t, nil
+	if g.data != nil { // not written, or gone since: what was generated
+		return memThumb(g.data, oinfo.ModTime(), ext), nil
+	}
+	return Thumb{}, fmt.Errorf("thumbnail of %s: %w", url, ErrNotExist)
 }
 
+func flightKey(url string, w int) string { return strconv.Itoa(w) + " " + url }
+
 // cached opens the cache entry when it exists and is not older than the
-// original (orig nil: any entry).
+// original.
 func (s *Service) cached(url string, w int, ext string, orig fs.FileInfo) (Thumb, bool) {
 	f, err := s.files.OpenThumb(url, w, ext)
 	if err != nil {
 		return Thumb{}, false
 	}
 	info, err := f.Stat()
-	if err != nil || (orig != nil && info.ModTime().Before(orig.ModTime())) {
+	if err != nil || info.ModTime().Before(orig.ModTime()) {
 		f.Close()
 		return Thumb{}, false
 	}
@@ -184,20 +264,55 @@ func (s *Service) Trashed(ctx context.Context, name, url string, w int) ([]byte,
 		return nil, "", err
 	}
 	defer f.Close()
+	info, err := f.Stat()
+	if err != nil {
+		return nil, "", fmt.Errorf("stat %s: %w", name, err)
+	}
 	ext := Ext(url)
-	data, err := s.render(ctx, f, w, ext)
+	data, err := s.render(ctx, identityOf("trash/"+name, info), f, w, ext)
 	return data, contentType(ext), err
 }
 
-// render takes a decode slot and renders.
-func (s *Service) render(ctx context.Context, r io.ReadSeeker, w int, ext string) ([]byte, error) {
+// render reads the header of f (the file id), refuses what is too large,
+// takes its share of the memory budget and a decode slot, and renders. A
+// file that does not decode is remembered as such (s.failed) and is not
+// decoded again.
+func (s *Service) render(ctx context.Context, id identity, f io.ReadSeeker, w int, ext string) ([]byte, error) {
+	if err := s.failed.get(id); err != nil {
+		return nil, err
+	}
+	h, err := readHeader(f)
+	if err == nil {
+		err = h.check(w, s.budget)
+	}
+	if err != nil {
+		if errors.Is(err, ErrNotImage) {
+			s.failed.put(id, err)
+		}
+		return nil, err
+	}
+	weight := h.weight(w)
+	if err := s.memory.Acquire(ctx, weight); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrBusy, err)
+	}
+	defer s.memory.Release(weight)
 	select {
 	case s.slots <- struct{}{}:
 	case <-ctx.Done():
-		return nil, ctx.Err()
+		return nil, fmt.Errorf("%w: %w", ErrBusy, ctx.Err())
 	}
 	defer func() { <-s.slots }()
-	data, err := Render(r, w, ext)
+	if s.beforeDecode != nil {
+		s.beforeDecode(id.name)
+	}
+	if _, err := f.Seek(0, io.SeekStart); err != nil {
+		return nil, fmt.Errorf("rewind: %w", err)
+	}
+	s.decodes.Add(1)
+	data, err := scale(f, w, ext)
+	if errors.Is(err, ErrNotImage) {
+		s.failed.put(id, err)
+	}
 	if err == nil {
 		s.generated.Add(1)
 	}
@@ -205,19 +320,25 @@ func (s *Service) render(ctx context.Context, r io.ReadSeeker, w int, ext string
 }
 
 // Render decodes r and returns it scaled to width w (never wider than the
-// original), encoded as ext ("jpg" or "png"). The header is read first:
-// more than MaxPixels declared is ErrTooLarge, with nothing decoded.
+// original), encoded as ext ("jpg" or "png"). The header is read first: an
+// image too large (MaxDecodedBytes, or DefaultMemoryBudget at width w) is
+// ErrTooLarge, with nothing decoded.
 func Render(r io.ReadSeeker, w int, ext string) ([]byte, error) {
-	cfg, _, err := image.DecodeConfig(r)
+	h, err := readHeader(r)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrNotImage, err)
+		return nil, err
 	}
-	if cfg.Width < 1 || cfg.Height < 1 || int64(cfg.Width)*int64(cfg.Height) > MaxPixels {
-		return nil, fmt.Errorf("%w: %d×%d", ErrTooLarge, cfg.Width, cfg.Height)
+	if err := h.check(w, DefaultMemoryBudget); err != nil {
+		return nil, err
 	}
 	if _, err := r.Seek(0, io.SeekStart); err != nil {
 		return nil, fmt.Errorf("rewind: %w", err)
 	}
+	return scale(r, w, ext)
+}
+
+// scale decodes r and encodes it at width w.
+func scale(r io.Reader, w int, ext string) ([]byte, error) {
 	src, _, err := image.Decode(r)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrNotImage, err)

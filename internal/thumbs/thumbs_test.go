@@ -134,7 +134,7 @@ func liveImage(t testing.TB, data []byte, ext string) (*storage.Storage, string)
 func TestConcurrentFirstRequestsGenerateOnce(t *testing.T) {
 	t.Parallel()
 	files, url := liveImage(t, thumbstest.Encoded(t, "png", 800, 600), "png")
-	s := thumbs.New(files)
+	s := thumbs.New(files, thumbs.Options{})
 	const n = 20
 	var wg sync.WaitGroup
 	sizes := make(chan int64, n)
@@ -180,7 +180,7 @@ func TestConcurrentFirstRequestsGenerateOnce(t *testing.T) {
 func TestLiveFollowsTheOriginal(t *testing.T) {
 	t.Parallel()
 	files, url := liveImage(t, thumbstest.Encoded(t, "jpeg", 300, 300), "jpg")
-	s := thumbs.New(files)
+	s := thumbs.New(files, thumbs.Options{})
 	th, err := s.Live(context.Background(), url, 64)
 	if err != nil {
 		t.Fatal(err)
@@ -202,7 +202,7 @@ func TestLiveFollowsTheOriginal(t *testing.T) {
 
 func benchmarkLive(b *testing.B, cached bool) {
 	files, url := liveImage(b, thumbstest.Encoded(b, "jpeg", 1600, 1200), "jpg")
-	s := thumbs.New(files)
+	s := thumbs.New(files, thumbs.Options{})
 	root := files.Root()
 	if th, err := s.Live(context.Background(), url, 256); err == nil {
 		th.File.Close() // warm: a cached run measures hits only

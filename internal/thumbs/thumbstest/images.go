@@ -5,6 +5,7 @@ package thumbstest
 
 import (
 	"bytes"
+	"compress/flate"
 	"encoding/binary"
 	"hash/crc32"
 	"image"
@@ -77,6 +78,41 @@ func BombPNG(w, h uint32) []byte {
 	binary.Write(&b, binary.BigEndian, crc32.ChecksumIEEE(chunk))
 	b.Write(make([]byte, 64))
 	return b.Bytes()
+}
+
+// CutPNG16 is a 16-bit RGBA PNG of w×h black pixels (8 bytes a pixel
+// decoded: 7000×7000 is 392 MB) whose compressed pixel data is cut after
+// the fraction keep of it, then ends (IEND): a file whose header is valid
+// and whose decode fails after allocating the whole image and inflating
+// most of it. Its rows compress to a few dozen bytes each, so the file is
+// small (7000×7000: well under a MiB), and it is built in milliseconds: one
+// row is compressed on its own (a self-contained run of deflate blocks) and
+// repeated.
+func CutPNG16(w, h uint32, keep float64) []byte {
+	var b bytes.Buffer
+	b.WriteString("\x89PNG\r\n\x1a\n")
+	ihdr := make([]byte, 13)
+	binary.BigEndian.PutUint32(ihdr[0:], w)
+	binary.BigEndian.PutUint32(ihdr[4:], h)
+	ihdr[8], ihdr[9] = 16, 6
+	writeChunk(&b, "IHDR", ihdr)
+
+	var row bytes.Buffer
+	fw, _ := flate.NewWriter(&row, flate.BestCompression)
+	fw.Write(make([]byte, 1+int(w)*8)) // filter byte "none", then the pixels
+	fw.Flush()                         // ends the row's blocks on a byte boundary, none of them final
+	z := []byte{0x78, 0xda}            // zlib header: deflate, 32 KiB window
+	z = append(z, bytes.Repeat(row.Bytes(), int(h))...)
+	writeChunk(&b, "IDAT", z[:int(float64(len(z))*keep)])
+	writeChunk(&b, "IEND", nil)
+	return b.Bytes()
+}
+
+func writeChunk(b *bytes.Buffer, typ string, data []byte) {
+	binary.Write(b, binary.BigEndian, uint32(len(data)))
+	chunk := append([]byte(typ), data...)
+	b.Write(chunk)
+	binary.Write(b, binary.BigEndian, crc32.ChecksumIEEE(chunk))
 }
 
 // testdata is internal/thumbs/testdata, wherever the test runs from.
