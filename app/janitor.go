@@ -99,7 +99,7 @@ func janitorCmd(ctx context.Context, args []string, getenv func(string) string, 
 	log.Info("janitor stopping; waiting for a running pass")
 	sctx, cancel := context.WithTimeout(context.Background(), janitorStopGrace)
 	defer cancel()
-	sched.Stop(sctx)
+	d.passRunning = !sched.Stop(sctx)
 	return nil
 }
 

@@ -97,17 +97,21 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 	// The schedule stops while the requests finish, not after: each gets
 	// the whole grace, and a request slow to end no longer leaves the
 	// running pass none.
-	stopped := make(chan struct{})
+	// A pass still running once the grace is spent is cancelled; the
+	// storage and the pool are closed (by cleanup, after this returns) only
+	// once it has returned.
+	passEnded := make(chan bool, 1)
 	go func() {
-		defer close(stopped)
+		ended := true
 		if sched != nil {
-			sched.Stop(sctx)
+			ended = sched.Stop(sctx)
 		}
+		passEnded <- ended
 	}()
 	if err := app.ShutdownWithContext(sctx); err != nil {
 		log.Error("http shutdown", zap.Error(err), zap.Int32("open_connections", app.Server().GetOpenConnectionsCount()))
 	}
-	<-stopped
+	d.passRunning = !<-passEnded
 	return nil
 }
 
@@ -167,6 +171,10 @@ type deps struct {
 	log      *zap.Logger
 	// balsamoa: which of Balsamoa's own tables the database has.
 	balsamoa repo.Balsamoa
+	// passRunning, set on shutdown when a cancelled janitor pass has not
+	// returned, leaves the storage and the pool open: closing them under
+	// the pass would fail its calls halfway (the process exits anyway).
+	passRunning bool
 }
 
 // build opens the pool (refusing a schema with pending migrations) and the
@@ -216,6 +224,10 @@ func build(ctx context.Context, cfg config.Config, log *zap.Logger) (*deps, func
 		})
 	}
 	cleanup := func() {
+		if d.passRunning {
+			log.Warn("storage and pool left open: a janitor pass is still running")
+			return
+		}
 		if err := files.Close(); err != nil {
 			log.Error("storage close", zap.Error(err))
 		}
