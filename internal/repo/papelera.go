@@ -255,6 +255,22 @@ func (s *Store) TakeEntrada(ctx context.Context, id int64) (Entrada, error) {
 	return e, nil
 }
 
+// LockEntradasConArchivo locks and returns the entries of url other than
+// except whose file is in the trash (not sin_archivo), newest first: where
+// a restore of a sin_archivo entry finds the url's file (see
+// trash.Tx.RestoreEntry). A purge skips the entries locked here; one it
+// holds is waited for and then absent. Call it under the url's lock.
+func (s *Store) LockEntradasConArchivo(ctx context.Context, url string, except int64) ([]Entrada, error) {
+	const q = `SELECT ` + entradaColumns + ` FROM imagenes_papelera
+WHERE url = $1 AND id <> $2 AND NOT sin_archivo ORDER BY eliminado_en DESC, id DESC FOR UPDATE`
+	rows, _ := s.db.Query(ctx, q, url, except)
+	es, err := pgx.CollectRows(rows, scanEntrada)
+	if err != nil {
+		return nil, fmt.Errorf("lock entradas con archivo of %q: %w", url, translate(err))
+	}
+	return es, nil
+}
+
 // URLInUse reports whether a live image row has url.
 func (s *Store) URLInUse(ctx context.Context, url string) (bool, error) {
 	const q = `SELECT EXISTS (SELECT 1 FROM producto_imagenes WHERE url = $1)`

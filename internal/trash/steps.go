@@ -153,7 +153,7 @@ func (tx *Tx) RestoreEntry(ctx context.Context, id int64) (repo.Imagen, error) {
 		}
 		return repo.Imagen{}, err
 	}
-	return img, tx.untrash(e)
+	return img, tx.untrash(ctx, e)
 }
 
 // PurgeEntries deletes the entries among ids deleted before cutoff (those no

@@ -246,9 +246,12 @@ func (tx *Tx) moveBack(ms []trashMove) error {
 // nothing but an aborted transaction of this entry can have left a file at
 // the live place (see restoredInPlace). A different file there is
 // ErrURLTaken; a file found in neither place is ErrFileLost.
-func (tx *Tx) untrash(e repo.Entrada) error {
-	if e.SinArchivo || !storage.IsLocal(e.URL) {
+func (tx *Tx) untrash(ctx context.Context, e repo.Entrada) error {
+	if !storage.IsLocal(e.URL) {
 		return nil
+	}
+	if e.SinArchivo {
+		return tx.untrashShared(ctx, e)
 	}
 	name := storage.TrashName(e.ID, e.EliminadoEn, e.URL)
 	err := tx.files.MoveFromTrash(name, e.URL)
@@ -266,6 +269,54 @@ func (tx *Tx) untrash(e repo.Entrada) error {
 		return err
 	})
 	return nil
+}
+
+// untrashShared puts in place the file of a sin_archivo entry: recorded
+// while another row still held its url, the entry has no trash file of its
+// own, but the row it restores needs the url's file. The caller holds the
+// url's lock and found no row with that url, so the file is live already
+// (nothing to move; another size is not its file: ErrURLTaken), or in the
+// trash under a later entry of the same url — the delete of the url's last
+// row moved it there. It is moved back from there, and that entry becomes
+// sin_archivo: the file is this row's now, and that entry's restore finds
+// the url held (409), as it would have had this row never been deleted.
+// Found in neither place it is ErrFileLost. Before, such a restore
+// answered 200 with no file (issue 21).
+func (tx *Tx) untrashShared(ctx context.Context, e repo.Entrada) error {
+	fi, err := tx.files.LiveInfo(e.URL)
+	switch {
+	case err == nil && e.Bytes != nil && fi.Size() != *e.Bytes:
+		return fmt.Errorf("restore %d: %q holds %d bytes, the entry %d: %w", e.ID, e.URL, fi.Size(), *e.Bytes, ErrURLTaken)
+	case err == nil:
+		return nil
+	case !errors.Is(err, storage.ErrNotExist):
+		return fmt.Errorf("restore %d: live file %q: %w", e.ID, e.URL, err)
+	}
+	others, err := tx.store.LockEntradasConArchivo(ctx, e.URL, e.ID)
+	if err != nil {
+		return err
+	}
+	for _, o := range others {
+		name := storage.TrashName(o.ID, o.EliminadoEn, o.URL)
+		err := tx.files.MoveFromTrash(name, e.URL)
+		switch {
+		case errors.Is(err, storage.ErrNotExist):
+			continue // that entry's file is missing too: the janitor reports it
+		case errors.Is(err, fs.ErrExist):
+			return fmt.Errorf("restore %d: another file at %q: %w", e.ID, e.URL, ErrURLTaken)
+		case err != nil:
+			return fmt.Errorf("move %q out of trash (entry %d): %w", e.URL, o.ID, err)
+		}
+		url := e.URL
+		tx.undo = append(tx.undo, func() error {
+			_, err := tx.files.MoveToTrash(url, name)
+			return err
+		})
+		tx.log.Info("restore: the url's file was in the trash under a later entry of the same url; moved back from there",
+			zap.Int64("papelera_id", e.ID), zap.Int64("from_papelera_id", o.ID), zap.String("url", e.URL))
+		return tx.store.MarkSinArchivo(ctx, o.ID)
+	}
+	return fmt.Errorf("restore %d: no file for %q in its place nor under another entry: %w", e.ID, e.URL, ErrFileLost)
 }
 
 // restoredInPlace settles a restore whose trash file is missing. With the
