@@ -76,6 +76,10 @@ type envOpts struct {
 	// (objstore.MaxMovesPerRequest) to the SPEC's 1 000, so a benchmark can
 	// time what the cap keeps requests from.
 	uncapped bool
+	// appPool, when set, is the pool the app runs on, opened on the test
+	// database's url (through a proxy that breaks connections); the env's
+	// own checks keep the direct pool.
+	appPool func(t testing.TB, url string) *pgxpool.Pool
 }
 
 // on returns e for a subtest: its helpers then fail t, not the test that
@@ -93,7 +97,7 @@ func newEnv(t testing.TB, opts ...envOpts) *env {
 	if len(opts) > 0 {
 		o = opts[0]
 	}
-	pool, _ := dbtest.New(t)
+	pool, dbURL := dbtest.New(t)
 	var kit *storagetest.Kit
 	files, root := o.files, ""
 	if files == nil {
@@ -118,6 +122,10 @@ func newEnv(t testing.TB, opts ...envOpts) *env {
 		acfg = *o.auth
 	}
 	store := repo.New(pool)
+	appStore := store
+	if o.appPool != nil {
+		appStore = repo.New(o.appPool(t, dbURL))
+	}
 	if o.balsamoa {
 		ddl, err := os.ReadFile("testdata/balsamoa.sql")
 		if err != nil {
@@ -143,20 +151,20 @@ func newEnv(t testing.TB, opts ...envOpts) *env {
 	t.Cleanup(a.Close)
 	core, logs := observer.New(zap.DebugLevel)
 	log := zap.New(core)
-	proto := trash.New(store, files, log)
+	proto := trash.New(appStore, files, log)
 	reg := prometheus.NewRegistry()
 	if o.requestTimeout == 0 {
 		o.requestTimeout = 10 * time.Second
 	}
 	domain := catalog.NewMetrics(reg)
 	app := handlers.NewApp(handlers.Deps{
-		Store: store, Catalog: catalog.New(proto, files, domain), Files: files, Auth: a, Log: log,
-		Janitor: janitor.New(janitor.Deps{Store: store, Files: files, Protocol: proto, PassLock: repo.NewPassLocks(pool),
+		Store: appStore, Catalog: catalog.New(proto, files, domain), Files: files, Auth: a, Log: log,
+		Janitor: janitor.New(janitor.Deps{Store: appStore, Files: files, Protocol: proto, PassLock: repo.NewPassLocks(pool),
 			Log: log, Trashed: domain}),
 		JanitorConfig: janitor.Config{Retention: 168 * time.Hour, OrphanGrace: time.Hour, UnattachedTTL: 24 * time.Hour, MaxOrphans: 1000, BatchSize: 100},
 		Registry:      reg, RequestTimeout: o.requestTimeout, ReadTimeout: o.readTimeout, Balsamoa: bals,
 		MaxUploads: o.maxUploads,
-		Ready:      func(ctx context.Context) error { return errors.Join(store.Ping(ctx), files.Usable()) },
+		Ready:      func(ctx context.Context) error { return errors.Join(appStore.Ping(ctx), files.Usable()) },
 		Redirect:   presign, RedirectTTL: time.Minute,
 	})
 	e := &env{t: t, owner: t, app: app, pool: pool, store: store, files: files, kit: kit, root: root, logs: logs}

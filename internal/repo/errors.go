@@ -4,6 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"net"
+	"syscall"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -52,7 +55,7 @@ func translate(err error) error {
 			return &wrapped{sentinel: ErrConflict, err: err}
 		case "22": // data exception: out of range, too long, bad syntax
 			return &wrapped{sentinel: ErrInvalid, err: err}
-		case "08", "57": // connection exception, operator intervention (shutdown)
+		case "08", "57", "53": // connection exception, operator intervention (shutdown), insufficient resources
 			return &wrapped{sentinel: ErrUnavailable, err: err}
 		case "40": // transaction rollback: deadlock, serialization failure
 			// PostgreSQL broke the transaction off so another could go on;
@@ -60,12 +63,16 @@ func translate(err error) error {
 			// 500 said the service was broken.
 			return &wrapped{sentinel: ErrUnavailable, err: err}
 		}
+		if pgErr.Severity == "FATAL" || pgErr.Severity == "PANIC" {
+			// The server ended the session, whatever the code says.
+			return &wrapped{sentinel: ErrUnavailable, err: err}
+		}
 		return err
 	}
 	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 		return err
 	}
-	if pgconn.SafeToRetry(err) || isConnError(err) {
+	if pgconn.SafeToRetry(err) || isConnError(err) || isBrokenConn(err) {
 		return &wrapped{sentinel: ErrUnavailable, err: err}
 	}
 	return err
@@ -98,6 +105,21 @@ func commitError(err error) error {
 func isConnError(err error) bool {
 	var connErr *pgconn.ConnectError
 	return errors.As(err, &connErr)
+}
+
+// isBrokenConn reports whether err is a connection that broke under a
+// statement: the server went away mid-answer (pgx reads io.ErrUnexpectedEOF),
+// the socket failed (a *net.OpError: connection reset, broken pipe), pgx had
+// already closed the connection.
+// Such a statement was sent, so pgconn.SafeToRetry says no, but it is an
+// outage all the same: a 503, not the 500 of a bug (PostgreSQL stopped
+// under load gave both, issue 23).
+func isBrokenConn(err error) bool {
+	var opErr *net.OpError
+	return errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) ||
+		errors.Is(err, pgconn.ErrConnClosed) ||
+		errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE) ||
+		errors.As(err, &opErr)
 }
 
 // wrapped makes errors.Is match both the sentinel and the original error.

@@ -4,6 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"net"
+	"os"
+	"syscall"
 	"testing"
 
 	"github.com/jackc/pgx/v5"
@@ -34,6 +38,12 @@ func TestTranslate(t *testing.T) {
 		{name: "one-character sqlstate", err: pg("2")},
 		{name: "two-character sqlstate", err: pg("23"), want: ErrConflict},
 		{name: "canceled", err: context.Canceled},
+		{name: "disk full", err: pg("53100"), want: ErrUnavailable},
+		{name: "fatal, any code", err: fmt.Errorf("q: %w", &pgconn.PgError{Severity: "FATAL", Code: "XX000"}), want: ErrUnavailable},
+		{name: "server gone mid-answer", err: fmt.Errorf("q: %w", io.ErrUnexpectedEOF), want: ErrUnavailable},
+		{name: "connection reset", err: &net.OpError{Op: "read", Net: "tcp", Err: os.NewSyscallError("read", syscall.ECONNRESET)}, want: ErrUnavailable},
+		{name: "broken pipe", err: fmt.Errorf("write failed: %w", syscall.EPIPE), want: ErrUnavailable},
+		{name: "conn closed", err: fmt.Errorf("q: %w", pgconn.ErrConnClosed), want: ErrUnavailable},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
