@@ -85,8 +85,14 @@ func Open(root string) (*Storage, error) {
 		r.Close()
 		return nil, err
 	}
+	top, err := r.Open(".")
+	if err != nil {
+		r.Close()
+		return nil, fmt.Errorf("open storage root: %w", err)
+	}
 	s := &Storage{path: abs, root: r, sortedMax: sortedFolderMax}
 	s.dirs.max = maxCachedDirs
+	s.dirs.top = top
 	s.sync.open = s.dir
 	return s, nil
 }
