@@ -43,7 +43,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 	if err := d.files.WriteMarker(); err != nil {
 		return fmt.Errorf("storage marker: %w", err)
 	}
-	acfg := auth.Config{Secret: cfg.JWTSecret, JWKSURL: cfg.JWKSURL, Issuer: cfg.JWTIssuer, Audience: cfg.JWTAudience, AdminRoles: cfg.JWTAdminRoles, AllowNoExp: !cfg.JWTRequireExp, Log: log}
+	acfg := auth.Config{Secret: cfg.JWTSecret, JWKSURL: cfg.JWKSURL, JWKSRefresh: cfg.JWKSRefresh, Issuer: cfg.JWTIssuer, Audience: cfg.JWTAudience, AdminRoles: cfg.JWTAdminRoles, AllowNoExp: !cfg.JWTRequireExp, Log: log}
 	// Beside Balsamoa, its sessions are checked against its usuarios table;
 	// whether there is one is asked once, here.
 	if d.balsamoa.Sesiones {
@@ -73,6 +73,9 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 
 	hd := d.handlerDeps(cfg, a)
 	hd.Janitor = j
+	if hd.CrossOrigin, err = handlers.CrossOrigin(cfg.TrustedOrigins); err != nil {
+		return fmt.Errorf("TRUSTED_ORIGINS: %w", err)
+	}
 	app := handlers.NewApp(hd)
 	if cfg.PprofAddr != "" {
 		go servePprof(cfg.PprofAddr, log)

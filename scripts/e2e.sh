@@ -3,7 +3,10 @@
 # deploy/nginx/balsamoa.conf with the real nginx from Debian in front of
 # imagenes and a stand-in for Balsamoa (app/proxy_e2e_test.go), and the
 # admin page in a real headless Chromium driven by chromedp
-# (app/admin_e2e_test.go; screenshots in bench/out/e2e/). Installs nginx
+# (app/admin_e2e_test.go; screenshots in bench/out/e2e/), and a stand-in
+# of Balsamoa's panel behind that nginx config on a port other than 80
+# uploading and deleting with the cookie in Chromium
+# (app/crosssite_e2e_test.go). Installs nginx
 # (nginx-light) and chromium with apt-get when they are missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -27,4 +30,4 @@ if ! command -v chromium >/dev/null; then
 fi
 export IMAGENES_TEST_DATABASE_URL=$(scripts/localpg.sh start test --fast)
 mkdir -p bench/out/e2e
-go test -count=1 -timeout 10m -tags e2e -run 'TestBesideBalsamoa|TestAdminPageInChromium' ./app/
+go test -count=1 -timeout 10m -tags e2e -run 'TestBesideBalsamoa|TestAdminPageInChromium|TestPanelBehindNginxOnAPort' ./app/

@@ -37,10 +37,14 @@ var (
 
 // Config says which tokens are accepted.
 type Config struct {
-	Secret   string // enables HS256
-	JWKSURL  string // enables RS256
-	Issuer   string // checked when set
-	Audience string // checked when set
+	Secret  string // enables HS256
+	JWKSURL string // enables RS256
+	// JWKSRefresh is how often the JWKS is fetched again (JWKS_REFRESH;
+	// 0: DefaultJWKSRefresh), so a key removed from it stops admitting
+	// tokens within that time.
+	JWKSRefresh time.Duration
+	Issuer      string // checked when set
+	Audience    string // checked when set
 	// AdminRoles are the values of a Balsamoa token's "rol" that make it
 	// admin (JWT_ADMIN_ROLES); nil means Balsamoa's Administrador, "1".
 	AdminRoles []string
@@ -61,6 +65,9 @@ type Config struct {
 type Sessions interface {
 	SesionActiva(ctx context.Context, usuarioID int64, sesionID string) (bool, error)
 }
+
+// DefaultJWKSRefresh is JWKS_REFRESH's default.
+const DefaultJWKSRefresh = time.Minute
 
 // DefaultAdminRoles is JWT_ADMIN_ROLES's default: Balsamoa's seed data has
 // one role, roles(1, 'Administrador').
@@ -98,10 +105,19 @@ func New(cfg Config) (*Auth, error) {
 	if log == nil {
 		log = zap.NewNop()
 	}
+	if cfg.JWKSRefresh <= 0 {
+		cfg.JWKSRefresh = DefaultJWKSRefresh
+	}
+	a.cfg = cfg
 	if cfg.JWKSURL != "" {
 		jwks, err := keyfunc.Get(cfg.JWKSURL, keyfunc.Options{
-			RefreshInterval:   time.Hour,
-			RefreshRateLimit:  5 * time.Minute,
+			// The set is fetched again every JWKSRefresh (it was hourly,
+			// so a removed key kept working for up to an hour where the
+			// README said a minute). The rate limit of refreshes asked
+			// by unknown kids is no longer than that: keyfunc throttles
+			// the interval's own refreshes by it too.
+			RefreshInterval:   cfg.JWKSRefresh,
+			RefreshRateLimit:  min(cfg.JWKSRefresh, 5*time.Minute),
 			RefreshTimeout:    10 * time.Second,
 			RefreshUnknownKID: true,
 			RefreshErrorHandler: func(err error) {
@@ -129,7 +145,7 @@ func New(cfg Config) (*Auth, error) {
 			}
 			a.verified.remember(tok, u, s, a.now())
 			c.Locals(localsKey, u)
-			return c.Next()
+			return nil // authenticate's caller goes on (required: c.Next)
 		},
 		ErrorHandler: func(_ *fiber.Ctx, err error) error {
 			return fmt.Errorf("%w: %v", ErrUnauthorized, err)

@@ -22,9 +22,10 @@ import (
 //   - exp: a hit past the token's exp is refused (401), as the parser would;
 //   - a Balsamoa session is looked up in usuarios on every request, hit or
 //     not, so a logout revokes at once;
-//   - keys: an entry is trusted at most verifiedTTL, after which the token is
-//     verified again, so a key dropped from the JWKS stops admitting its
-//     tokens within that time (the JWKS refresh itself is hourly).
+//   - keys: an RS256 token's key is looked up in the JWKS on every hit (a
+//     map lookup), so a key dropped from the set stops admitting its tokens
+//     as soon as the set is fetched again (JWKSRefresh); and an entry is
+//     trusted at most verifiedTTL, after which the token is verified again.
 //
 // Only tokens that passed go in: a bad token costs a full verification every
 // time, as before, and cannot fill the cache. The admin page's sign-in
@@ -39,7 +40,10 @@ type verifiedToken struct {
 	user    User
 	session session
 	exp     time.Time // zero: the token has none (AllowNoExp)
-	until   time.Time // trusted until then (at most verifiedTTL after the check)
+	// kid is the JWKS key an RS256 token was verified with ("" for HS256).
+	kid   string
+	rs256 bool
+	until time.Time // trusted until then (at most verifiedTTL after the check)
 }
 
 // verifiedCache is a bounded LRU of verified tokens by their raw text.
@@ -68,15 +72,47 @@ func (v *verifiedCache) remember(tok *jwt.Token, u User, s session, now time.Tim
 			e.until = e.exp
 		}
 	}
+	if tok.Method == jwt.SigningMethodRS256 {
+		e.rs256 = true
+		kid, _ := tok.Header["kid"].(string)
+		e.kid = strings.Clone(kid)
+	}
 	e.user.Sub = strings.Clone(u.Sub)
 	e.session.id = strings.Clone(s.id)
 	v.lru.Add(strings.Clone(tok.Raw), e)
 }
 
-// required is the authentication middleware: a remembered token still
-// within its time is admitted (its session checked), an expired one refused,
-// anything else verified in full by mw, which remembers what passes.
+// required is the authentication middleware: authenticate, then the route.
 func (a *Auth) required(c *fiber.Ctx) error {
+	if _, err := a.Authenticate(c); err != nil {
+		return err
+	}
+	return c.Next()
+}
+
+// Authenticate verifies the request's token and keeps its caller on the
+// request, where FromCtx finds it: a request already verified (the handlers
+// check a token before reading a large body, and Required runs after) is
+// not checked twice; a remembered token still within its time is admitted
+// (its session checked), an expired one refused; anything else is verified
+// in full by mw, which remembers what passes. Errors wrap ErrUnauthorized,
+// or are the session lookup's own.
+func (a *Auth) Authenticate(c *fiber.Ctx) (User, error) {
+	if u, ok := FromCtx(c); ok {
+		return u, nil
+	}
+	if err := a.lookup(c); err != nil {
+		return User{}, err
+	}
+	u, ok := FromCtx(c)
+	if !ok { // mw answered without a verdict: never, but not a pass
+		return User{}, ErrUnauthorized
+	}
+	return u, nil
+}
+
+// lookup is the cache, else mw; either keeps the caller on the request.
+func (a *Auth) lookup(c *fiber.Ctx) error {
 	raw := rawToken(c)
 	if raw == "" {
 		return a.mw(c)
@@ -90,7 +126,7 @@ func (a *Auth) required(c *fiber.Ctx) error {
 		a.verified.lru.Remove(raw)
 		return fmt.Errorf("%w: token is expired", ErrUnauthorized)
 	}
-	if !now.Before(e.until) {
+	if !now.Before(e.until) || !a.keyStillThere(e) {
 		a.verified.lru.Remove(raw)
 		return a.mw(c)
 	}
@@ -98,7 +134,31 @@ func (a *Auth) required(c *fiber.Ctx) error {
 		return err
 	}
 	c.Locals(localsKey, e.user)
-	return c.Next()
+	return nil
+}
+
+// keyStillThere: the key an RS256 entry was verified with is still in the
+// JWKS as last fetched. When it is not, the full verification decides (and
+// refuses the token).
+func (a *Auth) keyStillThere(e verifiedToken) bool {
+	if !e.rs256 {
+		return true
+	}
+	if a.jwks == nil {
+		return false
+	}
+	_, err := a.jwks.Keyfunc(&jwt.Token{Method: jwt.SigningMethodRS256, Header: map[string]any{"alg": "RS256", "kid": e.kid}})
+	return err == nil
+}
+
+// ByCookie reports whether the request's credential is the `token` cookie:
+// what Authenticate would verify is not a Bearer header (none, or another
+// scheme such as the Basic a browser adds by itself for a site behind HTTP
+// Basic auth). Such a request is one a browser authenticates on its own, so
+// the cross-site rule applies to it.
+func ByCookie(c *fiber.Ctx) bool {
+	_, bearer := bearerToken(c)
+	return !bearer && c.Cookies("token") != ""
 }
 
 // rawToken is the token mw would verify, found the same way
@@ -107,9 +167,20 @@ func (a *Auth) required(c *fiber.Ctx) error {
 // what mw would take, the lookup misses and mw decides, so a hit is always
 // for the token mw would have checked.
 func rawToken(c *fiber.Ctx) string {
-	const scheme = "Bearer "
-	if h := c.Get(fiber.HeaderAuthorization); len(h) > len(scheme)+1 && strings.EqualFold(h[:len(scheme)], scheme) {
-		return strings.TrimSpace(h[len(scheme):])
+	if t, ok := bearerToken(c); ok {
+		return t
 	}
 	return c.Cookies("token")
+}
+
+// bearerToken is the token of a well-formed Bearer Authorization header
+// (contrib/jwt's own test: the scheme, a space, at least two more bytes,
+// not all blank — a blank one makes contrib/jwt fall back to the cookie).
+func bearerToken(c *fiber.Ctx) (string, bool) {
+	const scheme = "Bearer "
+	if h := c.Get(fiber.HeaderAuthorization); len(h) > len(scheme)+1 && strings.EqualFold(h[:len(scheme)], scheme) {
+		t := strings.TrimSpace(h[len(scheme):])
+		return t, t != ""
+	}
+	return "", false
 }

@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/http"
 	"net/url"
 	"strconv"
 	"strings"
@@ -47,6 +48,12 @@ type Config struct {
 	JWTAdminRoles []string
 	// JWTRequireExp refuses tokens without "exp" (the default).
 	JWTRequireExp bool
+	// JWKSRefresh is how often the JWKS is fetched again, so a key removed
+	// from it is refused within that time.
+	JWKSRefresh time.Duration
+	// TrustedOrigins may send cookie writes from another site
+	// (scheme://host[:port] each; net/http.CrossOriginProtection's rule).
+	TrustedOrigins []string
 
 	TrashRetention time.Duration
 
@@ -167,6 +174,21 @@ var settings = []setting{
 			return errors.New("want true or false")
 		}
 		c.JWTRequireExp = b
+		return nil
+	}},
+	{"JWKS_REFRESH", "1m", "how often the JWKS is fetched again (a key removed from it is refused within this time)", durationAtLeast(time.Second, func(c *Config) *time.Duration { return &c.JWKSRefresh })},
+	{"TRUSTED_ORIGINS", "", "comma-separated origins (scheme://host[:port]) whose cross-site cookie writes are accepted, e.g. Balsamoa's panel on another host", func(c *Config, v string) error {
+		c.TrustedOrigins = nil
+		cop := http.NewCrossOriginProtection()
+		for _, o := range strings.Split(v, ",") {
+			if o = strings.TrimSpace(o); o == "" {
+				continue
+			}
+			if err := cop.AddTrustedOrigin(o); err != nil {
+				return fmt.Errorf("want scheme://host[:port] origins: %w", err)
+			}
+			c.TrustedOrigins = append(c.TrustedOrigins, o)
+		}
 		return nil
 	}},
 	{"TRASH_RETENTION", "168h", "how long trashed images stay restorable", durationAtLeast(time.Second, func(c *Config) *time.Duration { return &c.TrashRetention })},

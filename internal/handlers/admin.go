@@ -89,10 +89,15 @@ func (p *adminPage) page(c *fiber.Ctx) error {
 // signIn: POST /admin/sesion, form field token → 303 to /admin with the
 // cookie, or 303 back to the form with the reason (a redirect, not a 401
 // page, so the browser's console stays clean and a reload does not post
-// the token again).
+// the token again). The token is read from the form body only: c.FormValue
+// also read the query string, where a credential ends up in access logs,
+// proxies and the browser's history (and a link could carry a foreign
+// token). A sign-in from another site is refused before this runs
+// (sameSiteCookieWrites): it would set a foreign page's token as the
+// victim's cookie.
 func (p *adminPage) signIn(c *fiber.Ctx) error {
 	c.Set(fiber.HeaderCacheControl, "no-store")
-	tok := strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(c.FormValue("token")), "Bearer "))
+	tok := strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(formBodyValue(c, "token")), "Bearer "))
 	if tok == "" {
 		return c.Redirect("/admin?error=vacio", fiber.StatusSeeOther)
 	}
@@ -105,6 +110,19 @@ func (p *adminPage) signIn(c *fiber.Ctx) error {
 	}
 	c.Cookie(&fiber.Cookie{Name: "token", Value: utils.CopyString(tok), Path: "/", HTTPOnly: true, SameSite: fiber.CookieSameSiteStrictMode, Secure: c.Protocol() == "https"})
 	return c.Redirect("/admin", fiber.StatusSeeOther)
+}
+
+// formBodyValue is the form field key from the request body alone
+// (urlencoded or multipart), never from the query string.
+func formBodyValue(c *fiber.Ctx, key string) string {
+	if strings.HasPrefix(strings.ToLower(c.Get(fiber.HeaderContentType)), fiber.MIMEMultipartForm) {
+		f, err := c.MultipartForm()
+		if err != nil || len(f.Value[key]) == 0 {
+			return ""
+		}
+		return f.Value[key][0]
+	}
+	return string(c.Request().PostArgs().Peek(key))
 }
 
 // signOut: POST /admin/salir clears the cookie.

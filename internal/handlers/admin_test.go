@@ -120,3 +120,41 @@ func TestAdminPage(t *testing.T) {
 		t.Errorf("sign-out: got %d Set-Cookie %q, want 303 clearing token", out.status, sc)
 	}
 }
+
+// TestSignInCSRF: a foreign page's form posted to /admin/sesion set the
+// attacker's token as the victim's cookie (303 + Set-Cookie), and the token
+// was read from the query string too. A sign-in from another site is now
+// 403 by the cross-site rule (with or without a cookie), with no cookie
+// set; the token is read from the form body only.
+func TestSignInCSRF(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	form := "application/x-www-form-urlencoded"
+	tests := []struct {
+		name, path, body string
+		header           map[string]string
+		wantStatus       int
+		wantLocation     string // of a 303
+		wantCookie       bool
+	}{
+		{"cross-site form post", "/admin/sesion", "token=" + e.admin, map[string]string{"Sec-Fetch-Site": "cross-site", "Origin": "https://evil.example"}, 403, "", false},
+		{"same-site form post", "/admin/sesion", "token=" + e.admin, map[string]string{"Sec-Fetch-Site": "same-site", "Origin": "https://www.example.test"}, 403, "", false},
+		{"old browser, foreign origin", "/admin/sesion", "token=" + e.admin, map[string]string{"Origin": "https://evil.example"}, 403, "", false},
+		{"cross-site over the victim's own cookie", "/admin/sesion", "token=" + e.alice, map[string]string{"Sec-Fetch-Site": "cross-site", "Cookie": "token=" + e.admin}, 403, "", false},
+		{"trailing slash, cross-site", "/admin/sesion/", "token=" + e.admin, map[string]string{"Sec-Fetch-Site": "cross-site"}, 403, "", false},
+		{"same-origin sign-in", "/admin/sesion", "token=" + e.admin, map[string]string{"Sec-Fetch-Site": "same-origin", "Origin": "http://example.test"}, 303, "/admin", true},
+		{"token in the query string only", "/admin/sesion?token=" + e.admin, "", map[string]string{"Sec-Fetch-Site": "same-origin"}, 303, "/admin?error=vacio", false},
+		{"token in the query, garbage in the body", "/admin/sesion?token=" + e.admin, "token=garbage", map[string]string{"Sec-Fetch-Site": "same-origin"}, 303, "/admin?error=invalido", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := e.on(t).do(t, req{method: "POST", path: tt.path, contentType: form, body: strings.NewReader(tt.body), header: tt.header})
+			if r.status != tt.wantStatus || r.header.Get("Location") != tt.wantLocation {
+				t.Fatalf("got %d to %q %s, want %d to %q", r.status, r.header.Get("Location"), r.body, tt.wantStatus, tt.wantLocation)
+			}
+			if got := strings.Contains(r.header.Get("Set-Cookie"), "token="); got != tt.wantCookie {
+				t.Errorf("Set-Cookie %q, want a token cookie: %v", r.header.Get("Set-Cookie"), tt.wantCookie)
+			}
+		})
+	}
+}

@@ -43,6 +43,7 @@ var statusTable = []struct {
 	{errBadBody, fiber.StatusBadRequest, "Cuerpo de la solicitud inválido", "Invalid request body."},
 	{errNoFile, fiber.StatusBadRequest, "No se recibió ningún archivo", "Missing file to upload."},
 	{errBrokenUpload, fiber.StatusBadRequest, "La subida llegó incompleta o mal formada; la imagen no se guardó", "Upload incomplete or malformed; the image was not stored."},
+	{errBodiesBusy, fiber.StatusServiceUnavailable, "El servidor está recibiendo demasiados datos; reintente en unos segundos", "Too much request data in flight; retry shortly."},
 	{errUploadsBusy, fiber.StatusServiceUnavailable, "Demasiadas subidas en curso; reintente en unos segundos", "Too many uploads in progress; retry shortly."},
 	{catalog.ErrBulkTooLarge, fiber.StatusRequestEntityTooLarge, "Demasiadas imágenes en una solicitud", "Too many ids in one request."},
 	{storage.ErrTooLarge, fiber.StatusRequestEntityTooLarge, "El archivo supera el límite de 5 MB", "File too large (max 10MB)."},

@@ -70,6 +70,10 @@ type envOpts struct {
 	redirect bool
 	// maxUploads is Deps.MaxUploads (0: the default).
 	maxUploads int
+	// bodyBudget is Deps.BodyBudget (0: the default).
+	bodyBudget int64
+	// trustedOrigins builds Deps.CrossOrigin (TRUSTED_ORIGINS).
+	trustedOrigins []string
 	// requestTimeout is Deps.RequestTimeout (0: 10 s, serve's default).
 	requestTimeout time.Duration
 	// uncapped lifts a bucket's cap on moves per request
@@ -157,15 +161,19 @@ func newEnv(t testing.TB, opts ...envOpts) *env {
 		o.requestTimeout = 10 * time.Second
 	}
 	domain := catalog.NewMetrics(reg)
+	cop, err := handlers.CrossOrigin(o.trustedOrigins)
+	if err != nil {
+		t.Fatalf("trusted origins: %v", err)
+	}
 	app := handlers.NewApp(handlers.Deps{
 		Store: appStore, Catalog: catalog.New(proto, files, domain), Files: files, Auth: a, Log: log,
 		Janitor: janitor.New(janitor.Deps{Store: appStore, Files: files, Protocol: proto, PassLock: repo.NewPassLocks(pool),
 			Log: log, Trashed: domain}),
 		JanitorConfig: janitor.Config{Retention: 168 * time.Hour, OrphanGrace: time.Hour, UnattachedTTL: 24 * time.Hour, MaxOrphans: 1000, BatchSize: 100},
 		Registry:      reg, RequestTimeout: o.requestTimeout, ReadTimeout: o.readTimeout, Balsamoa: bals,
-		MaxUploads: o.maxUploads,
-		Ready:      func(ctx context.Context) error { return errors.Join(appStore.Ping(ctx), files.Usable()) },
-		Redirect:   presign, RedirectTTL: time.Minute,
+		MaxUploads: o.maxUploads, BodyBudget: o.bodyBudget, CrossOrigin: cop,
+		Ready:    func(ctx context.Context) error { return errors.Join(appStore.Ping(ctx), files.Usable()) },
+		Redirect: presign, RedirectTTL: time.Minute,
 	})
 	e := &env{t: t, owner: t, app: app, pool: pool, store: store, files: files, kit: kit, root: root, logs: logs}
 	e.admin = mint(t, "admin-1", true)
@@ -217,6 +225,9 @@ func (e *env) do(t testing.TB, r req) resp {
 	}
 	for k, v := range r.header {
 		hr.Header.Set(k, v)
+	}
+	if h := r.header["Host"]; h != "" { // what a proxy in front may send
+		hr.Host = h
 	}
 	res, err := e.app.Test(hr, -1)
 	if err != nil {

@@ -6,6 +6,7 @@ package handlers
 
 import (
 	"context"
+	"net/http"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
@@ -64,6 +65,13 @@ type Deps struct {
 	// upload routes together); one more is a 503 with Retry-After. 0
 	// means defaultMaxUploads.
 	MaxUploads int
+	// BodyBudget bounds the bytes of request bodies held in memory at once
+	// across all requests (bodyBudget); one more is a 503 with Retry-After.
+	// 0 means defaultBodyBudget; never less than the largest body.
+	BodyBudget int64
+	// CrossOrigin decides which cookie writes come from another site
+	// (CrossOrigin(TRUSTED_ORIGINS)); nil trusts no other origin.
+	CrossOrigin *http.CrossOriginProtection
 }
 
 // NewApp builds the Fiber app with every route. main and the HTTP tests
@@ -103,8 +111,11 @@ func NewApp(d Deps) *fiber.App {
 	app.Use(recoverAll(d.Log))
 	app.Use(accessLog(d.Log, m, d.RequestTimeout))
 	app.Use(framing())
-	app.Use(streamedBodies())
-	app.Use(sameSiteCookieWrites())
+	// Headers only, before any body is read: the cross-site rule, then the
+	// token of a request allowed a large body.
+	app.Use(sameSiteCookieWrites(d.CrossOrigin))
+	app.Use(verifyBeforeBody(d.Auth))
+	app.Use(streamedBodies(newBodyBudget(d.BodyBudget)))
 	app.Use(recover.New(recover.Config{EnableStackTrace: true, StackTraceHandler: func(c *fiber.Ctx, e any) {
 		d.Log.Error("panic", zap.String("request_id", requestID(c)), zap.Any("panic", e), zap.Stack("stack"))
 	}}))

@@ -117,7 +117,9 @@ func isUploadRoute(path string) bool {
 // refused before a byte is read, a chunked body when it crosses it. Upload
 // routes get the body as a reader (c.Locals(bodyKey{})); every other route
 // gets it read into c.Body().
-func streamedBodies() fiber.Handler {
+//
+// Bodies read into memory take their room in budget first (bodyBudget).
+func streamedBodies(budget *bodyBudget) fiber.Handler {
 	return func(c *fiber.Ctx) error {
 		upload := isUploadRoute(c.Path())
 		limit := int64(bodyLimitFor(&c.Request().Header))
@@ -137,7 +139,13 @@ func streamedBodies() fiber.Handler {
 		if body.r == nil {
 			return c.Next()
 		}
-		b, err := io.ReadAll(body)
+		release, n, err := budget.reserve(c, c.Request().Header.ContentLength(), limit)
+		if err != nil {
+			c.Context().SetConnectionClose()
+			return err
+		}
+		defer release()
+		b, err := readBody(body, n)
 		if err != nil {
 			c.Context().SetConnectionClose()
 			if errors.Is(err, storage.ErrTooLarge) {
@@ -145,7 +153,7 @@ func streamedBodies() fiber.Handler {
 			}
 			return errBadBody
 		}
-		c.Request().SetBody(b)
+		c.Request().SetBodyRaw(b) // no copy: b is the one buffer the budget counts
 		restartDeadline(c)
 		return c.Next()
 	}
