@@ -190,7 +190,7 @@ func TestRestoreAndPurgeOfOneEntry(t *testing.T) {
 		purged := make(chan error, 1)
 		go func() {
 			purged <- trash.New(e.store, e.files, zap.NewNop()).Run(ctx, func(tx *trash.Tx) error {
-				es, err := tx.PurgeEntries(ctx, []int64{int64(entry)}, time.Now().Add(time.Hour))
+				es, _, err := tx.PurgeEntries(ctx, []int64{int64(entry)}, time.Now().Add(time.Hour))
 				purging <- es
 				<-release
 				return err
@@ -224,7 +224,7 @@ func TestRestoreAndPurgeOfOneEntry(t *testing.T) {
 		go func() { next <- e.on(t).restore(entry) }()
 		gate.waiter(t)
 		err := trash.New(e.store, e.files, zap.NewNop()).Run(ctx, func(tx *trash.Tx) error {
-			es, err := tx.PurgeEntries(ctx, []int64{int64(entry)}, time.Now().Add(time.Hour))
+			es, _, err := tx.PurgeEntries(ctx, []int64{int64(entry)}, time.Now().Add(time.Hour))
 			if err == nil && len(es) != 0 {
 				t.Errorf("the purge took %d entries a restore holds, want none", len(es))
 			}

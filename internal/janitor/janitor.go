@@ -70,6 +70,7 @@ type Report struct {
 
 	Adopted      int    `json:"adopted"`       // trash files without an entry given one
 	TrashMissing int    `json:"trash_missing"` // entries whose file is nowhere
+	PurgeKept    int    `json:"purge_kept"`    // expired entries kept: their file's removal failed
 	InFlight     int    `json:"in_flight"`     // left alone: a transaction holds them
 	Staging      int    `json:"staging"`       // upload leftovers removed from .tmp
 	Thumbnails   int    `json:"thumbnails"`    // cached thumbnails whose original is gone, removed

@@ -50,8 +50,13 @@ func newFixture(t testing.TB) *fixture {
 
 func newFixtureOn(t testing.TB, kind string) *fixture {
 	t.Helper()
+	return newFixtureWith(t, storagetest.New(t, kind))
+}
+
+// newFixtureWith is a fixture on kit's storage.
+func newFixtureWith(t testing.TB, kit *storagetest.Kit) *fixture {
+	t.Helper()
 	store, pool := dbtest.NewStore(t)
-	kit := storagetest.New(t, kind)
 	if err := kit.WriteMarker(); err != nil {
 		t.Fatal(err)
 	}

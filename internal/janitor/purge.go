@@ -46,8 +46,10 @@ func (p *pass) entries(ctx context.Context) error {
 	}
 }
 
-// purge deletes the entries ids (those still past cutoff and not held by a
-// restore) and then their files, in one transaction per batch.
+// purge removes the files of the entries old (those still past cutoff and
+// not held by a restore) and deletes the entries whose file is gone, in one
+// transaction per batch (trash.Tx.PurgeEntries); an entry whose file could
+// not be removed is kept for the next pass.
 func (p *pass) purge(ctx context.Context, old []repo.Entrada, cutoff time.Time) error {
 	if len(old) == 0 {
 		return nil
@@ -64,14 +66,19 @@ func (p *pass) purge(ctx context.Context, old []repo.Entrada, cutoff time.Time) 
 		ids[i] = e.ID
 	}
 	return p.proto.Run(ctx, func(tx *trash.Tx) error {
-		es, err := tx.PurgeEntries(ctx, ids, cutoff)
+		es, kept, err := tx.PurgeEntries(ctx, ids, cutoff)
 		if err != nil {
 			return err
 		}
-		fault.Point("janitor-purge") // files removed, entries not yet
+		fault.Point("janitor-purge") // files removed, entries not yet committed
 		p.rep.Purged += len(es)
 		for _, e := range es {
 			p.moved(kindPurged, entryItem(e))
+		}
+		p.rep.PurgeKept += len(kept)
+		for id, err := range kept {
+			p.log.Warn("janitor: trash file not removed; its entry is kept for the next pass",
+				zap.Int64("papelera_id", id), zap.Error(err))
 		}
 		return nil
 	})

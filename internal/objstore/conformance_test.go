@@ -8,6 +8,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"io/fs"
 	"os"
@@ -256,6 +257,37 @@ func TestMoves(t *testing.T) {
 			}
 			if live, inTrash := exists(t, b, url1, "1-100-abc.png"); live || inTrash {
 				t.Errorf("after removes: live %v trash %v, want none", live, inTrash)
+			}
+		}},
+		{"removes a batch: present, gone, refused, past one request", func(t *testing.T, b backend) {
+			// 1 001 names: two multi-object deletes on a bucket.
+			names := make([]string, 1001)
+			for i := range names {
+				names[i] = fmt.Sprintf("%d-100-abc.png", i+1)
+				if i%2 == 0 { // the odd ones are gone already
+					b.putRaw(t, ".papelera/"+names[i], pngBytes)
+				}
+			}
+			failed, err := b.RemoveTrashBatch(context.Background(), append(names, "../x"))
+			if err != nil {
+				t.Fatalf("remove batch: %v", err)
+			}
+			if len(failed) != 1 || !errors.Is(failed["../x"], storage.ErrUnsafePath) {
+				t.Errorf("failed %v, want only ../x refused (ErrUnsafePath)", failed)
+			}
+			for _, n := range names {
+				if _, inTrash := exists(t, b, "", n); inTrash {
+					t.Errorf("%s is still in the trash", n)
+				}
+			}
+		}},
+		{"a batch whose context ended removes nothing it answers for", func(t *testing.T, b backend) {
+			b.putRaw(t, ".papelera/1-100-abc.png", pngBytes)
+			ctx, cancel := context.WithCancel(context.Background())
+			cancel()
+			failed, err := b.RemoveTrashBatch(ctx, []string{"1-100-abc.png", "2-100-abc.png"})
+			if err == nil || len(failed) != 2 {
+				t.Errorf("got failed %v, %v; want both names failed and an error", failed, err)
 			}
 		}},
 		{"open a missing file is ErrNotExist", func(t *testing.T, b backend) {

@@ -228,18 +228,29 @@ RETURNING ` + entradaColumns
 	return e, nil
 }
 
-// PurgeEntradas deletes the entries among ids deleted before cutoff,
-// skipping any a restore holds, and returns them.
-func (s *Store) PurgeEntradas(ctx context.Context, ids []int64, cutoff time.Time) ([]Entrada, error) {
-	const q = `DELETE FROM imagenes_papelera WHERE id IN (
-  SELECT id FROM imagenes_papelera WHERE id = ANY($1) AND eliminado_en < $2 FOR UPDATE SKIP LOCKED
-) RETURNING ` + entradaColumns
+// LockPurgeable locks the entries among ids deleted before cutoff,
+// skipping any a restore holds, and returns them: the purge removes their
+// files while it holds them, then deletes only those whose file is gone
+// (DeleteEntradas).
+func (s *Store) LockPurgeable(ctx context.Context, ids []int64, cutoff time.Time) ([]Entrada, error) {
+	const q = `SELECT ` + entradaColumns + ` FROM imagenes_papelera
+WHERE id = ANY($1) AND eliminado_en < $2 ORDER BY id FOR UPDATE SKIP LOCKED`
 	rows, _ := s.db.Query(ctx, q, ids, cutoff)
 	es, err := pgx.CollectRows(rows, pgx.RowToStructByName[Entrada])
 	if err != nil {
-		return nil, fmt.Errorf("purge entradas: %w", translate(err))
+		return nil, fmt.Errorf("lock purgeable entradas: %w", translate(err))
 	}
 	return es, nil
+}
+
+// DeleteEntradas deletes the entries ids and returns how many it deleted.
+func (s *Store) DeleteEntradas(ctx context.Context, ids []int64) (int64, error) {
+	const q = `DELETE FROM imagenes_papelera WHERE id = ANY($1)`
+	tag, err := s.db.Exec(ctx, q, ids)
+	if err != nil {
+		return 0, fmt.Errorf("delete entradas: %w", translate(err))
+	}
+	return tag.RowsAffected(), nil
 }
 
 // sinProductoWhere selects the unattached images the janitor may take:

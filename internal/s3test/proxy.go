@@ -44,6 +44,9 @@ type Proxy struct {
 	fault  Fault
 	faults int // requests faulted so far
 
+	log        []string // the requests since the last Take
+	failDelete string   // a key whose delete a DeleteObjects answer reports failed (once)
+
 	signals
 }
 
@@ -148,6 +151,7 @@ func (p *Proxy) pick(r *http.Request) (Fault, signals) {
 }
 
 func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	p.record(r)
 	f, c := p.pick(r)
 	ctx := r.Context()
 	if f == Hold {
@@ -160,6 +164,10 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	out.Host = r.Host
 	if r.ContentLength == 0 {
 		out.Body = nil
+	}
+	failKey := p.takeFailDelete(r)
+	if failKey != "" {
+		out.Header.Del("Accept-Encoding") // an answer to rewrite comes plain
 	}
 	res, err := p.rt.RoundTrip(out)
 	if err != nil {
@@ -182,6 +190,10 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 				conn.Close()
 			}
 		}
+		return
+	}
+	if failKey != "" {
+		p.failKeyInAnswer(w, res, failKey)
 		return
 	}
 	for k, vs := range res.Header {

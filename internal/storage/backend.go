@@ -1,6 +1,7 @@
 package storage
 
 import (
+	"context"
 	"errors"
 	"io"
 	"io/fs"
@@ -31,6 +32,9 @@ type Backend interface {
 	MoveFromTrash(trashName, url string) error
 	RenameTrash(from, to string) error
 	RemoveTrash(name string) error
+	// RemoveTrashBatch removes many trash files at once (a bucket's
+	// multi-object delete): failed holds each name not known removed.
+	RemoveTrashBatch(ctx context.Context, names []string) (failed map[string]error, err error)
 	RemoveLive(url string) error
 
 	LiveExists(url string) (bool, error)

@@ -78,6 +78,18 @@ func New(t testing.TB, kind string) *Kit {
 	return &Kit{Backend: s, Kind: Disk, Dir: root}
 }
 
+// NewS3 opens a storage on the bucket o names (s3test.Bucket's, which the
+// caller may have pointed through an s3test.Proxy), closed when t ends.
+func NewS3(t testing.TB, o objstore.Options) *Kit {
+	t.Helper()
+	s, err := objstore.Open(o)
+	if err != nil {
+		t.Fatalf("open test bucket: %v", err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return &Kit{Backend: s, Kind: S3, s3: s}
+}
+
 // FromEnv is New with the kind IMAGENES_TEST_STORAGE asks for.
 func FromEnv(t testing.TB) *Kit { return New(t, KindFromEnv(t)) }
 

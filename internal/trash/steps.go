@@ -156,24 +156,64 @@ func (tx *Tx) RestoreEntry(ctx context.Context, id int64) (repo.Imagen, error) {
 	return img, tx.untrash(ctx, e)
 }
 
-// PurgeEntries deletes the entries among ids deleted before cutoff (those no
-// restore holds) and then their files, for good. Unlike every other move a
-// removal cannot be undone, so it comes last: if the commit then fails, the
-// entries come back without files and the next pass deletes them.
-func (tx *Tx) PurgeEntries(ctx context.Context, ids []int64, cutoff time.Time) ([]repo.Entrada, error) {
-	es, err := tx.store.PurgeEntradas(ctx, ids, cutoff)
-	if err != nil {
-		return nil, err
+// PurgeEntries purges, for good, the entries among ids deleted before
+// cutoff that no restore holds (they are locked first, SKIP LOCKED). Their
+// files go together (the storage's RemoveTrashBatch: on a bucket one
+// multi-object delete per 1 000, where one DELETE each made a purge of K
+// entries cost K requests), then only the entries whose file is known gone
+// are deleted: an entry is never deleted while its file may remain, or the
+// file would be left with nothing naming it. An entry whose file's removal
+// failed is kept, with the error in kept, for the next pass. A failure of
+// the removal as a whole (a storage that cannot answer) is err, and no
+// entry is deleted.
+//
+// Unlike every other move a removal cannot be undone, so it comes before
+// the deletes: if the commit then fails, the entries come back without
+// files and the next pass purges them (a file already gone counts as
+// removed).
+func (tx *Tx) PurgeEntries(ctx context.Context, ids []int64, cutoff time.Time) (purged []repo.Entrada, kept map[int64]error, err error) {
+	es, err := tx.store.LockPurgeable(ctx, ids, cutoff)
+	if err != nil || len(es) == 0 {
+		return nil, nil, err
 	}
+	names := make([]string, 0, len(es))
 	for _, e := range es {
-		if e.SinArchivo || !storage.IsLocal(e.URL) {
+		if !e.SinArchivo && storage.IsLocal(e.URL) {
+			names = append(names, storage.TrashName(e.ID, e.EliminadoEn, e.URL))
+		}
+	}
+	var failed map[string]error
+	if len(names) > 0 {
+		failed, err = tx.files.RemoveTrashBatch(ctx, names)
+		if err != nil {
+			return nil, nil, fmt.Errorf("purge %d entries: %w", len(es), err)
+		}
+	}
+	gone := make([]int64, 0, len(es))
+	for _, e := range es {
+		ferr := failed[storage.TrashName(e.ID, e.EliminadoEn, e.URL)]
+		if ferr != nil && !e.SinArchivo && storage.IsLocal(e.URL) {
+			if kept == nil {
+				kept = make(map[int64]error)
+			}
+			kept[e.ID] = ferr
 			continue
 		}
-		if err := tx.files.RemoveTrash(storage.TrashName(e.ID, e.EliminadoEn, e.URL)); err != nil {
-			return nil, fmt.Errorf("purge entry %d: %w", e.ID, err)
-		}
+		gone = append(gone, e.ID)
+		purged = append(purged, e)
 	}
-	return es, nil
+	if len(gone) == 0 {
+		return nil, kept, nil
+	}
+	n, err := tx.store.DeleteEntradas(ctx, gone)
+	if err != nil {
+		return nil, nil, err
+	}
+	if n != int64(len(gone)) {
+		// The entries are locked: nothing else can have deleted them.
+		return nil, nil, fmt.Errorf("purge: deleted %d of %d locked entries", n, len(gone))
+	}
+	return purged, kept, nil
 }
 
 // PutBack moves trash file name back to the live path of url: the file of a
