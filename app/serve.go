@@ -21,6 +21,7 @@ import (
 	"github.com/imagenes/imagenes/internal/config"
 	"github.com/imagenes/imagenes/internal/handlers"
 	"github.com/imagenes/imagenes/internal/janitor"
+	"github.com/imagenes/imagenes/internal/objstore"
 	"github.com/imagenes/imagenes/internal/repo"
 	"github.com/imagenes/imagenes/internal/storage"
 	"github.com/imagenes/imagenes/internal/trash"
@@ -201,6 +202,9 @@ func build(ctx context.Context, cfg config.Config, log *zap.Logger) (*deps, func
 	if err != nil {
 		pool.Close()
 		return nil, nil, err
+	}
+	if b, ok := files.(*objstore.Store); ok && len(b.SweptSpools()) > 0 {
+		log.Info("removed the upload spools of processes that died", zap.Strings("spools", b.SweptSpools()))
 	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))

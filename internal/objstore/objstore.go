@@ -28,6 +28,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/minio/minio-go/v7"
@@ -117,7 +118,12 @@ type Store struct {
 	timeout  time.Duration
 	pageSize int
 	spool    string // local folder of uploads being judged
-	name     string // s3://bucket/prefix, for logs
+	// spoolLock holds spool's flock while the process lives (openSpool).
+	spoolLock *os.File
+	closeOnce sync.Once
+	closeErr  error
+	swept     []string // the spools of dead processes removed at start
+	name      string   // s3://bucket/prefix, for logs
 }
 
 // Open connects to the bucket and checks that it exists and that the
@@ -186,7 +192,10 @@ func newStore(o Options, wrap func(http.RoundTripper) http.RoundTripper) (*Store
 	if err != nil {
 		return nil, fmt.Errorf("s3 client: %w", err)
 	}
-	spool, err := os.MkdirTemp("", "imagenes-spool-")
+	// The spools of processes that died go first: nothing else would ever
+	// remove them (Close does a process's own, when it gets to).
+	swept := sweepSpools(os.TempDir(), time.Now())
+	spool, spoolLock, err := openSpool(os.TempDir())
 	if err != nil {
 		return nil, fmt.Errorf("upload spool folder: %w", err)
 	}
@@ -195,7 +204,7 @@ func newStore(o Options, wrap func(http.RoundTripper) http.RoundTripper) (*Store
 		prefix = o.Prefix + "/"
 	}
 	return &Store{c: c, bucket: o.Bucket, prefix: prefix, timeout: o.Timeout, pageSize: o.PageSize, spool: spool,
-		name: "s3://" + o.Bucket + "/" + prefix}, nil
+		spoolLock: spoolLock, swept: swept, name: "s3://" + o.Bucket + "/" + prefix}, nil
 }
 
 // transport bounds each request: connecting, the TLS handshake and the wait
@@ -212,8 +221,18 @@ func transport(timeout time.Duration) *http.Transport {
 	return t
 }
 
-// Close removes the local spool.
-func (s *Store) Close() error { return os.RemoveAll(s.spool) }
+// Close removes the local spool and lets its lock go. Closing twice is
+// safe: the second call returns what the first did.
+func (s *Store) Close() error {
+	s.closeOnce.Do(func() {
+		s.closeErr = errors.Join(os.RemoveAll(s.spool), s.spoolLock.Close())
+	})
+	return s.closeErr
+}
+
+// SweptSpools names the spool folders of dead processes removed when s was
+// made (the app logs them).
+func (s *Store) SweptSpools() []string { return s.swept }
 
 // Root names the storage for logs: s3://bucket/prefix/.
 func (s *Store) Root() string { return s.name }
