@@ -49,7 +49,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 	// whether there is one is asked once, here.
 	if d.balsamoa.Sesiones {
 		acfg.Sessions = d.store
-		log.Info("balsamoa sessions: tokens with sesion_id are checked against usuarios")
+		log.Info("balsamoa sessions: Balsamoa tokens must name a session open in usuarios")
 	}
 	a, err := auth.New(acfg)
 	if err != nil {

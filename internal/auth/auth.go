@@ -254,8 +254,9 @@ func (a *Auth) claimsUser(tok *jwt.Token) (User, session, error) {
 // balsamoaUser maps a token Balsamoa's login signed — {"id", "rol",
 // "sesion_id", "iat", "exp"}, no sub — to the caller: the user is its id
 // (as text, like any sub), admin when its rol is one of AdminRoles (or by
-// the {role} rule, should it carry one). With Sessions, a token naming a
-// session is valid only while that session is open (checkSession).
+// the {role} rule, should it carry one). With Sessions, a token must name a
+// session and is valid only while that session is open (checkSession): its
+// user exists, is activo, and has that sesion_id.
 func (a *Auth) balsamoaUser(claims jwt.MapClaims) (User, session, error) {
 	id, ok := claimInt(claims["id"])
 	if !ok || id < 1 {
@@ -265,9 +266,17 @@ func (a *Auth) balsamoaUser(claims jwt.MapClaims) (User, session, error) {
 	if rol, ok := claimText(claims["rol"]); ok && slices.Contains(a.cfg.AdminRoles, rol) {
 		u.Admin = true
 	}
-	sesion, has := claims["sesion_id"]
-	if !has || a.cfg.Sessions == nil {
+	if a.cfg.Sessions == nil {
 		return u, session{}, nil
+	}
+	sesion, has := claims["sesion_id"]
+	if !has {
+		// Beside Balsamoa's usuarios table a token is valid only for an
+		// existing, active user with that session (SPEC §12), as
+		// Balsamoa's own middleware has it: one naming no session passed
+		// with no lookup at all, admin after activo=false and for a user
+		// id that does not exist.
+		return User{}, session{}, fmt.Errorf("%w: no sesion_id", ErrUnauthorized)
 	}
 	s, ok := sesion.(string)
 	if !ok || s == "" {

@@ -119,6 +119,8 @@ func TestVerifiedCache(t *testing.T) {
 			{want: 401, cached: false}}},
 		{"no exp: refused, never remembered", hs(t, jwt.MapClaims{"sub": "ana"}), false, []cacheStep{
 			{want: 401, cached: false}}},
+		{"balsamoa token naming no session beside usuarios: refused, never remembered", hs(t, jwt.MapClaims{"id": 7, "rol": "1", "exp": real.Add(time.Hour).Unix()}), true, []cacheStep{
+			{want: 401, cached: false}, {want: 401, cached: false}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -25,12 +25,20 @@ func balsamoaToken(t testing.TB, id, rol any, sesion any) string {
 	return mintWith(t, c)
 }
 
+// jsonNull is a claim whose JSON is null.
+type jsonNull struct{}
+
+func (jsonNull) MarshalJSON() ([]byte, error) { return []byte("null"), nil }
+
 // cookie sends token as Balsamoa's panel does: the cookie "token".
 func cookie(token string) map[string]string { return map[string]string{"Cookie": "token=" + token} }
 
 // TestBalsamoaSessions: Balsamoa's own session tokens are accepted as SPEC
-// §3 says — id is the user, rol decides admin, and on a database with its
-// usuarios table the session must still be open.
+// §3 and §12 say — id is the user, rol decides admin, and on a database with
+// its usuarios table the token must name a session still open: its user
+// exists, is activo and has that sesion_id. A token naming no session was
+// admin with no lookup at all, after activo=false and for a user id that
+// does not exist (issue 23 item 11): now 401.
 func TestBalsamoaSessions(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, envOpts{balsamoa: true})
@@ -60,10 +68,15 @@ VALUES (3, 'Baja', 'baja@balsamoa.test', 'x', 1, false, '11111111-2222-3333-4444
 		{"id beyond int64", e, "/api/v1/admin/imagenes", balsamoaToken(t, 1e30, 1, anaSesion), false, 401},
 		{"Cliente on an admin route", e, "/api/v1/admin/imagenes", balsamoaToken(t, 2, 2, carlosSesion), false, 403},
 		{"Cliente on a Cat route", e, "/api/images", balsamoaToken(t, 2, 2, carlosSesion), true, 200},
-		{"no sesion_id: the token alone", e, "/api/v1/admin/imagenes", balsamoaToken(t, 1, 1, nil), false, 200},
+		{"no sesion_id, active user", e, "/api/v1/admin/imagenes", balsamoaToken(t, 1, 1, nil), false, 401},
+		{"no sesion_id, inactive user", e, "/api/v1/admin/imagenes", balsamoaToken(t, 3, 1, nil), false, 401},
+		{"no sesion_id, unknown user", e, "/api/v1/admin/imagenes", balsamoaToken(t, 999, 1, nil), true, 401},
+		{"no sesion_id, Cat route", e, "/api/images", balsamoaToken(t, 2, 2, nil), true, 401},
+		{"sesion_id null", e, "/api/v1/admin/imagenes", balsamoaToken(t, 1, 1, jsonNull{}), false, 401},
 		{"{sub, role} still works", e, "/api/v1/admin/imagenes", e.admin, true, 200},
 		{"no usuarios table: not checked", plain, "/api/v1/admin/imagenes", balsamoaToken(t, 1, 1, "nope"), false, 200},
 		{"no usuarios table: rol decides", plain, "/api/v1/admin/imagenes", balsamoaToken(t, 2, 2, nil), false, 403},
+		{"no usuarios table: no sesion_id needed", plain, "/api/v1/admin/imagenes", balsamoaToken(t, 1, 1, nil), false, 200},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -90,6 +103,32 @@ VALUES (3, 'Baja', 'baja@balsamoa.test', 'x', 1, false, '11111111-2222-3333-4444
 		got := e.do(t, req{method: "GET", path: "/api/v1/admin/imagenes", header: cookie(tok4)})
 		if got.status != 401 || got.json(t)["mensaje"] == nil {
 			t.Errorf("after: got %d %s, want 401 {mensaje}", got.status, got.body)
+		}
+	})
+
+	t.Run("a deactivated user: 401 from the next request on, remembered or not", func(t *testing.T) {
+		e := e.on(t)
+		const s5 = "55555555-2222-3333-4444-555555555555"
+		e.exec(`INSERT INTO usuarios (id, nombre, email, contrasena, rol_id, activo, sesion_id) VALUES (5, 'Quinta', 'quinta@balsamoa.test', 'x', 1, true, $1)`, s5)
+		tok5 := balsamoaToken(t, 5, 1, s5)
+		for i := 0; i < 2; i++ { // the second is answered from the verified-token cache
+			if got := e.do(t, req{method: "GET", path: "/api/v1/admin/imagenes", header: cookie(tok5)}); got.status != 200 {
+				t.Fatalf("before, request %d: got %d, want 200", i, got.status)
+			}
+		}
+		e.exec(`UPDATE usuarios SET activo = false WHERE id = 5`)
+		for _, r := range []req{
+			{method: "GET", path: "/api/v1/admin/imagenes", header: cookie(tok5)},
+			{method: "GET", path: "/api/v1/admin/imagenes", token: tok5},
+			{method: "GET", path: "/api/images", token: tok5},
+		} {
+			if got := e.do(t, r); got.status != 401 {
+				t.Errorf("after activo=false, %s %s: got %d %s, want 401", r.method, r.path, got.status, got.body)
+			}
+		}
+		e.exec(`DELETE FROM usuarios WHERE id = 5`)
+		if got := e.do(t, req{method: "GET", path: "/api/v1/admin/imagenes", token: tok5}); got.status != 401 {
+			t.Errorf("after the user is gone: got %d, want 401", got.status)
 		}
 	})
 
