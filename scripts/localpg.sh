@@ -5,7 +5,8 @@
 #
 #   scripts/localpg.sh start NAME [--fast]  start (or reuse) cluster NAME; prints ONLY its URL on stdout
 #   scripts/localpg.sh url NAME             print the URL of the running cluster NAME (exit 1 if it is not running)
-#   scripts/localpg.sh stop NAME            stop it (fast shutdown), if it runs
+#   scripts/localpg.sh stop NAME [--immediate]  stop it (fast shutdown; --immediate: as a crash
+#                                           would, no checkpoint, recovery at the next start), if it runs
 #   scripts/localpg.sh destroy NAME         stop it and delete its data folder
 #
 # NAME is a short word such as dev, test or bench. The URL looks like
@@ -29,7 +30,7 @@
 set -euo pipefail
 
 usage() {
-	echo "usage: $0 start NAME [--fast] | url NAME | stop NAME | destroy NAME" >&2
+	echo "usage: $0 start NAME [--fast] | url NAME | stop NAME [--immediate] | destroy NAME" >&2
 	exit 2
 }
 
@@ -46,11 +47,16 @@ name=${2:-}
 [[ "$name" =~ ^[A-Za-z0-9_-]+$ ]] || die "bad cluster name '$name' (letters, digits, _ and - only)"
 shift 2
 fast=0
+mode=fast
 for arg in "$@"; do
 	case "$arg" in
 	--fast)
 		[[ "$cmd" == start ]] || usage
 		fast=1
+		;;
+	--immediate)
+		[[ "$cmd" == stop ]] || usage
+		mode=immediate
 		;;
 	*) usage ;;
 	esac
@@ -325,8 +331,8 @@ start() {
 stop() {
 	local d=$1
 	if running "$d"; then
-		log "stopping cluster '$name'"
-		as_pg "$BIN/pg_ctl" -D "$d" -m fast -w -s stop >&2
+		log "stopping cluster '$name' ($mode)"
+		as_pg "$BIN/pg_ctl" -D "$d" -m "$mode" -w -s stop >&2
 	fi
 }
 
