@@ -12,7 +12,7 @@ DEV_SECRET ?= dev-secret-change-me-0123456789
 # The binary is static; only `make test` turns cgo on, for the race detector.
 export CGO_ENABLED ?= 0
 
-.PHONY: help build run run-s3 minio-stop replicas test test-short vet fmt clean db-stop janitor-measure bench k6 crash fuzz e2e soak
+.PHONY: help build run run-s3 minio-stop replicas test test-short vet fmt clean db-stop janitor-measure bench k6 crash fuzz e2e soak linearizable
 
 help: ## list the targets
 	@grep -hE '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -88,6 +88,11 @@ replicas: ## three serve processes and two janitors on one database and one buck
 	export IMAGENES_TEST_DATABASE_URL=$$(scripts/localpg.sh start test --fast); \
 	export IMAGENES_TEST_S3_URL=$$(scripts/minio.sh start test); \
 	REPLICAS_SECONDS=$${REPLICAS_SECONDS:-30} $(GO) test -count=1 -timeout 30m -v -run '^TestReplicas$$' ./internal/crashtest/ 2>&1 | grep -E 'replicas_test|FAIL|ok|---'
+
+linearizable: ## every answer checked as one history (porcupine) over LINEAR_SECONDS (default 120) with serve SIGKILLs and PostgreSQL crashes, on a cluster of its own; BACKEND=s3 on MinIO
+	@set -euo pipefail; \
+	if [ "$${BACKEND:-disk}" = s3 ]; then export IMAGENES_TEST_S3_URL=$$(scripts/minio.sh start test) IMAGENES_TEST_STORAGE=s3; fi; \
+	LINEAR_SECONDS=$${LINEAR_SECONDS:-120} $(GO) test -count=1 -timeout 90m -v -run '^TestLinearizable$$' ./internal/linearize/ 2>&1 | grep -vE '^=== RUN'
 
 fuzz: ## every fuzz target for FUZZTIME each (default 20s); findings land in testdata/fuzz
 	@set -euo pipefail; \

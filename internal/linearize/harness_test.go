@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -53,6 +54,7 @@ func newHarness(t *testing.T) *harness {
 	}
 	h.script = filepath.Join(root, "scripts", "localpg.sh")
 	h.cluster = fmt.Sprintf("lin-%d", os.Getpid())
+	removeStale(t, root, h.script)
 	out, err := exec.Command(h.script, "start", h.cluster, "--fast").Output()
 	if err != nil {
 		t.Fatalf("start the cluster %s: %v", h.cluster, err)
@@ -61,6 +63,7 @@ func newHarness(t *testing.T) *harness {
 		if out, err := exec.Command(h.script, "destroy", h.cluster).CombinedOutput(); err != nil {
 			t.Errorf("destroy the cluster %s: %v\n%s", h.cluster, err, out)
 		}
+		os.Remove(filepath.Join(root, ".data", "pg-"+h.cluster+".lock"))
 	})
 	t.Setenv(dbtest.EnvURL, strings.TrimSpace(string(out)))
 	h.pool, h.dbURL = dbtest.New(t)
@@ -227,4 +230,25 @@ func (l *lockedWriter) String() string {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.w.String()
+}
+
+// removeStale destroys the clusters of earlier runs whose test process is
+// gone without its cleanup (go test's timeout ends a run with a panic), so
+// that none is left running.
+func removeStale(t *testing.T, root, script string) {
+	dirs, _ := filepath.Glob(filepath.Join(root, ".data", "pg-lin-*"))
+	for _, d := range dirs {
+		name := strings.TrimSuffix(filepath.Base(d), ".lock")[len("pg-"):]
+		pid, err := strconv.Atoi(strings.TrimPrefix(name, "lin-"))
+		if err != nil || pid == os.Getpid() {
+			continue
+		}
+		if _, err := os.Stat(fmt.Sprintf("/proc/%d", pid)); err == nil {
+			continue // that run is still going
+		}
+		if out, err := exec.Command(script, "destroy", name).CombinedOutput(); err != nil {
+			t.Logf("destroy the stale cluster %s: %v\n%s", name, err, out)
+		}
+		os.Remove(filepath.Join(root, ".data", "pg-"+name+".lock"))
+	}
 }
