@@ -14,6 +14,7 @@ import (
 	"github.com/imagenes/imagenes/internal/repo"
 	"github.com/imagenes/imagenes/internal/storage"
 	"github.com/imagenes/imagenes/internal/thumbs"
+	"github.com/imagenes/imagenes/internal/trash"
 )
 
 // Errors of request parsing, mapped to status below.
@@ -59,6 +60,7 @@ var statusTable = []struct {
 	{errPassBusy, fiber.StatusConflict, "Otra pasada del conserje está en curso; intente de nuevo en unos segundos", "Another janitor pass is running."},
 	{errNoJanitor, fiber.StatusNotImplemented, "El conserje no está disponible en este proceso", "No janitor in this process."},
 	{errFileMissing, fiber.StatusNotFound, "Archivo no encontrado", "Image file not found."},
+	{trash.ErrURLNotCanonical, fiber.StatusConflict, "La URL de la imagen no está en forma canónica (barras dobles, segmentos «.» o «..») y nombra un archivo publicado: corrija la URL antes de eliminar la imagen", "The image url is not canonical and names a published file; fix the url before deleting the image."},
 	{repo.ErrNotFound, fiber.StatusNotFound, "Recurso no encontrado", "Not found."},
 	{repo.ErrConflict, fiber.StatusConflict, "Conflicto con el estado actual", "Conflict."},
 	{repo.ErrInvalid, fiber.StatusBadRequest, "Valor inválido", "Invalid value."},

@@ -28,45 +28,53 @@ var longURLs = map[string]string{
 	"no extension, ~ in it": "/recursos/f/" + strings.Repeat("~", 243),
 }
 
+// deleteRoute is one route that deletes an image row, as a test drives it.
+type deleteRoute struct {
+	owner   string                                 // owner_sub of the row ("" none)
+	product bool                                   // the row belongs to a product
+	family  string                                 // its errors' body key: "mensaje" or "error"
+	del     func(e *env, id, pid int) (resp, bool) // the delete; ok when its status is its success
+}
+
+// deleteRoutes is every route that deletes an image, in both families.
+func deleteRoutes() map[string]deleteRoute {
+	return map[string]deleteRoute{
+		"balsamoa DELETE /imagenes/:id": {family: "mensaje", del: func(e *env, id, _ int) (resp, bool) {
+			r := e.do(e.t, req{method: "DELETE", path: fmt.Sprintf("/api/v1/admin/imagenes/%d", id), token: e.admin})
+			return r, r.status == 200
+		}},
+		"cat DELETE /api/image/:id by its owner": {owner: "alice", family: "error", del: func(e *env, id, _ int) (resp, bool) {
+			r := e.do(e.t, req{method: "DELETE", path: fmt.Sprintf("/api/image/%d", id), token: e.alice})
+			return r, r.status == 204
+		}},
+		"cat DELETE /api/image/:id by an admin": {family: "error", del: func(e *env, id, _ int) (resp, bool) {
+			r := e.do(e.t, req{method: "DELETE", path: fmt.Sprintf("/api/image/%d", id), token: e.admin})
+			return r, r.status == 204
+		}},
+		"bulk POST /imagenes/eliminar": {family: "mensaje", del: func(e *env, id, _ int) (resp, bool) {
+			r := e.do(e.t, req{method: "POST", path: "/api/v1/admin/imagenes/eliminar", token: e.admin,
+				body: strings.NewReader(fmt.Sprintf(`{"ids": [%d]}`, id)), contentType: "application/json"})
+			return r, r.status == 200
+		}},
+		"DELETE /productos/:id": {product: true, family: "mensaje", del: func(e *env, _, pid int) (resp, bool) {
+			r := e.send("DELETE", fmt.Sprintf("/api/v1/admin/productos/%d", pid), nil)
+			return r, r.status == 200
+		}},
+		"PUT /productos/:id replacing the set": {product: true, family: "mensaje", del: func(e *env, _, pid int) (resp, bool) {
+			r := e.send("PUT", fmt.Sprintf("/api/v1/admin/productos/%d", pid),
+				map[string]any{"nombre": "Vela", "precio": "3.00", "imagenes": []img{}})
+			return r, r.status == 200
+		}},
+	}
+}
+
 // Every route that deletes an image, in both families, with an image whose
 // url has the longest file name: the row goes, the file goes to the trash
 // under its entry (and is served no more), the janitor finds nothing to
 // settle, and restoring the entry brings the row and the same bytes back.
 func TestDeleteLongFileName(t *testing.T) {
 	t.Parallel()
-	type route struct {
-		owner   string                                 // owner_sub of the row ("" none)
-		product bool                                   // the row belongs to a product
-		del     func(e *env, id, pid int) (resp, bool) // the delete; ok when its status is right
-	}
-	routes := map[string]route{
-		"balsamoa DELETE /imagenes/:id": {del: func(e *env, id, _ int) (resp, bool) {
-			r := e.do(e.t, req{method: "DELETE", path: fmt.Sprintf("/api/v1/admin/imagenes/%d", id), token: e.admin})
-			return r, r.status == 200
-		}},
-		"cat DELETE /api/image/:id by its owner": {owner: "alice", del: func(e *env, id, _ int) (resp, bool) {
-			r := e.do(e.t, req{method: "DELETE", path: fmt.Sprintf("/api/image/%d", id), token: e.alice})
-			return r, r.status == 204
-		}},
-		"cat DELETE /api/image/:id by an admin": {del: func(e *env, id, _ int) (resp, bool) {
-			r := e.do(e.t, req{method: "DELETE", path: fmt.Sprintf("/api/image/%d", id), token: e.admin})
-			return r, r.status == 204
-		}},
-		"bulk POST /imagenes/eliminar": {del: func(e *env, id, _ int) (resp, bool) {
-			r := e.do(e.t, req{method: "POST", path: "/api/v1/admin/imagenes/eliminar", token: e.admin,
-				body: strings.NewReader(fmt.Sprintf(`{"ids": [%d]}`, id)), contentType: "application/json"})
-			return r, r.status == 200
-		}},
-		"DELETE /productos/:id": {product: true, del: func(e *env, _, pid int) (resp, bool) {
-			r := e.send("DELETE", fmt.Sprintf("/api/v1/admin/productos/%d", pid), nil)
-			return r, r.status == 200
-		}},
-		"PUT /productos/:id replacing the set": {product: true, del: func(e *env, _, pid int) (resp, bool) {
-			r := e.send("PUT", fmt.Sprintf("/api/v1/admin/productos/%d", pid),
-				map[string]any{"nombre": "Vela", "precio": "3.00", "imagenes": []img{}})
-			return r, r.status == 200
-		}},
-	}
+	routes := deleteRoutes()
 	for rname, rt := range routes {
 		for uname, url := range longURLs {
 			t.Run(rname+"/"+uname, func(t *testing.T) {

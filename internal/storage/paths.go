@@ -79,6 +79,28 @@ func RelPath(url string) (string, error) {
 	return rel, nil
 }
 
+// Canonical returns the url that a local url RelPath refuses still names
+// when it is served: the static route's server (fasthttp normalises every
+// request path) and Balsamoa's Express both collapse repeated slashes and
+// resolve "." and ".." segments, so a legacy row's
+// "/recursos/imagenes/productos//doble.png" shows the file of
+// "/recursos/imagenes/productos/doble.png". ok is false when url is
+// canonical already, or when what it names is not a url RelPath accepts
+// (outside /recursos/, hidden, a folder): such a url names no file of ours.
+func Canonical(url string) (string, bool) {
+	if !IsLocal(url) {
+		return "", false
+	}
+	c := path.Clean(url)
+	if c == url {
+		return "", false
+	}
+	if _, err := RelPath(c); err != nil {
+		return "", false
+	}
+	return c, true
+}
+
 // segmentOK reports whether one segment of a url is one RelPath accepts: not
 // empty, not starting with '.', no backslash, NUL or other control
 // character.

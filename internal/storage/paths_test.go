@@ -184,3 +184,28 @@ func TestSameDevice(t *testing.T) {
 		t.Errorf("got %v, want ErrCrossDevice naming .papelera", err)
 	}
 }
+
+// Canonical names the file a refused url still shows when served, and
+// nothing for a url that is canonical or names no file of ours.
+func TestCanonical(t *testing.T) {
+	cases := []struct {
+		url, want string
+		ok        bool
+	}{
+		{"/recursos/imagenes/productos//doble.png", "/recursos/imagenes/productos/doble.png", true},
+		{"/recursos//a///b.png", "/recursos/a/b.png", true},
+		{"/recursos/imagenes/./productos/punto.png", "/recursos/imagenes/productos/punto.png", true},
+		{"/recursos/otra/../imagenes/arriba.png", "/recursos/imagenes/arriba.png", true},
+		{"/recursos/imagenes/productos/ab/abc.png", "", false}, // canonical already
+		{"/recursos/../../etc/passwd", "", false},              // out of the root
+		{"/recursos/a/../.papelera/1-1-x.png", "", false},      // the trash
+		{"/recursos/..", "", false},
+		{"https://cdn.example.com//x.png", "", false}, // not local
+	}
+	for _, tc := range cases {
+		got, ok := Canonical(tc.url)
+		if got != tc.want || ok != tc.ok {
+			t.Errorf("Canonical(%q) = %q, %v; want %q, %v", tc.url, got, ok, tc.want, tc.ok)
+		}
+	}
+}

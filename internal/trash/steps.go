@@ -25,6 +25,12 @@ var (
 	ErrFileLost = fmt.Errorf("the entry's file is neither in the trash nor live: %w", repo.ErrConflict)
 )
 
+// ErrURLNotCanonical: a delete met a row whose url the storage refuses
+// (storage.RelPath: a legacy "…//doble.png") but which names a live file
+// when served (storage.Canonical). The delete is refused and nothing
+// changes: the row's url must be fixed first. It wraps repo.ErrConflict.
+var ErrURLNotCanonical = fmt.Errorf("the image's url is not canonical and names a live file: %w", repo.ErrConflict)
+
 // DeleteImagenes deletes the images ids that scope may see, records each in
 // the trash and moves its file there. The urls' locks are taken first (see
 // repo.TrashImagenes), so of several rows sharing a url the last one

@@ -213,9 +213,25 @@ func (tx *Tx) moveOne(e repo.Entrada) trashMove {
 	m := trashMove{tried: true, name: storage.TrashName(e.ID, e.EliminadoEn, e.URL), url: e.URL}
 	m.moved, m.err = tx.files.MoveToTrash(e.URL, m.name)
 	if errors.Is(m.err, storage.ErrUnsafePath) {
-		// A url that climbs out of the root cannot name a file of ours:
-		// delete the row, touch nothing on disk.
-		tx.log.Warn("url outside the storage root; row deleted, nothing on disk touched",
+		if c, ok := storage.Canonical(e.URL); ok {
+			// Refused as unsafe, the url may still name a file that is
+			// served (a legacy "…//doble.png"): deleting the row and
+			// leaving that file public would answer "deleted" for an
+			// image still shown. Only a url that names no file is "no
+			// file".
+			live, err := tx.files.LiveExists(c)
+			if err != nil {
+				m.err = fmt.Errorf("live file %q named by %q: %w", c, e.URL, err)
+				return m
+			}
+			if live {
+				m.err = fmt.Errorf("url %q names the live file %q: %w", e.URL, c, ErrURLNotCanonical)
+				return m
+			}
+		}
+		// A url that climbs out of the root, or names no file, cannot be
+		// a file of ours: delete the row, touch nothing on disk.
+		tx.log.Warn("url the storage refuses names no file; row deleted, nothing on disk touched",
 			zap.Int64("papelera_id", e.ID), zap.String("url", e.URL))
 		m.moved, m.err = false, nil
 	}
@@ -283,8 +299,14 @@ func (tx *Tx) untrash(ctx context.Context, e repo.Entrada) error {
 // Found in neither place it is ErrFileLost. Before, such a restore
 // answered 200 with no file (issue 21).
 func (tx *Tx) untrashShared(ctx context.Context, e repo.Entrada) error {
-	fi, err := tx.files.LiveInfo(e.URL)
+	url := e.URL
+	if c, ok := storage.Canonical(url); ok {
+		url = c // a legacy url's file is the one it names when served
+	}
+	fi, err := tx.files.LiveInfo(url)
 	switch {
+	case errors.Is(err, storage.ErrUnsafePath):
+		return fmt.Errorf("restore %d: %q names no file: %w", e.ID, e.URL, ErrFileLost)
 	case err == nil && e.Bytes != nil && fi.Size() != *e.Bytes:
 		return fmt.Errorf("restore %d: %q holds %d bytes, the entry %d: %w", e.ID, e.URL, fi.Size(), *e.Bytes, ErrURLTaken)
 	case err == nil:
@@ -298,7 +320,7 @@ func (tx *Tx) untrashShared(ctx context.Context, e repo.Entrada) error {
 	}
 	for _, o := range others {
 		name := storage.TrashName(o.ID, o.EliminadoEn, o.URL)
-		err := tx.files.MoveFromTrash(name, e.URL)
+		err := tx.files.MoveFromTrash(name, url)
 		switch {
 		case errors.Is(err, storage.ErrNotExist):
 			continue // that entry's file is missing too: the janitor reports it
@@ -307,7 +329,6 @@ func (tx *Tx) untrashShared(ctx context.Context, e repo.Entrada) error {
 		case err != nil:
 			return fmt.Errorf("move %q out of trash (entry %d): %w", e.URL, o.ID, err)
 		}
-		url := e.URL
 		tx.undo = append(tx.undo, func() error {
 			_, err := tx.files.MoveToTrash(url, name)
 			return err
@@ -328,8 +349,14 @@ func (tx *Tx) untrashShared(ctx context.Context, e repo.Entrada) error {
 // undone if the transaction then fails: the file stays live, as it was,
 // for the janitor. A size other than the entry's is not its file.
 func (tx *Tx) restoredInPlace(e repo.Entrada, name string) error {
-	fi, err := tx.files.LiveInfo(e.URL)
+	url := e.URL
+	if c, ok := storage.Canonical(url); ok {
+		url = c // a legacy url's file is the one it names when served
+	}
+	fi, err := tx.files.LiveInfo(url)
 	switch {
+	case errors.Is(err, storage.ErrUnsafePath):
+		return fmt.Errorf("restore %d: %q names no file: %w", e.ID, e.URL, ErrFileLost)
 	case errors.Is(err, storage.ErrNotExist):
 		return fmt.Errorf("restore %d: %s: %w", e.ID, name, ErrFileLost)
 	case err != nil:
