@@ -251,4 +251,3 @@ func (p *pgProxy) breaks(b []byte) string {
 	p.broken++
 	return p.how
 }
-

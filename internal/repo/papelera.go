@@ -135,9 +135,21 @@ type DeleteRequest struct {
 // TrashRequested is TrashImagenes for several callers at once (coalesced
 // single deletes): each image is deleted once, on behalf of the first
 // request for it, in order, whose scope may see it; its entry records that
-// caller as eliminado_por. The urls of every requested id are locked first,
-// as TrashImagenes does.
-func (s *Store) TrashRequested(ctx context.Context, rs []DeleteRequest, motivo string) ([]Entrada, error) {
+// caller as eliminado_por.
+//
+// It waits for no lock: a batch must not be hostage to one member (a row
+// held by a long product edit stalled every delete of its batch, issue 23).
+// It tries the advisory lock of each requested row's url
+// (pg_try_advisory_xact_lock), then locks the rows whose url it holds, FOR
+// UPDATE SKIP LOCKED, and deletes only those. The ids of rows it could not
+// lock either way (another transaction holds the row or its url) come back
+// in busy, untouched, for their callers to delete on their own, waiting
+// under their own deadlines. An id in neither result has no row (or none
+// the requests' scopes may see). The locks and the delete are two
+// statements sent in one round trip: the delete's snapshot, taken after the
+// locks, sees every delete of a shared url that committed before them
+// (lockURLsOfSQL says why that matters).
+func (s *Store) TrashRequested(ctx context.Context, rs []DeleteRequest, motivo string) (es []Entrada, busy []int32, err error) {
 	ids := make([]int32, len(rs))
 	alls := make([]bool, len(rs))
 	owners := make([]*string, len(rs))
@@ -148,17 +160,53 @@ func (s *Store) TrashRequested(ctx context.Context, rs []DeleteRequest, motivo s
 			owners[i] = &r.Scope.Owner
 		}
 	}
-	return s.trash(ctx, lockRequestedSQL, trashRequestedSQL, 1, ids, alls, owners, by, motivo)
+	b := &pgx.Batch{}
+	b.Queue(tryLockRequestedSQL, ids)
+	b.Queue(trashRequestedSQL, ids, alls, owners, by, motivo)
+	br := s.db.SendBatch(ctx, b)
+	var lote string
+	if err := br.QueryRow().Scan(&lote, &busy); err != nil {
+		_ = br.Close()
+		return nil, nil, fmt.Errorf("lock requested imagenes: %w", translate(err))
+	}
+	rows, _ := br.Query()
+	es, err = pgx.CollectRows(rows, scanEntrada)
+	if cerr := br.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return nil, nil, fmt.Errorf("trash requested imagenes: %w", translate(err))
+	}
+	return es, busy, nil
 }
 
-var lockRequestedSQL = lockURLsOfSQL(`id = ANY($1)`)
+// tryLockRequestedSQL takes, without waiting, the url lock of each row of
+// ids, then the row lock of those whose url it got. The rows it holds are
+// left for trashRequestedSQL in the transaction-local setting
+// imagenes.lote (one round trip: the delete cannot wait for this answer);
+// it returns that setting and the ids of the rows it could not lock. Try-locks never wait,
+// so the key order that keeps waiting takers from deadlocking is not needed
+// here.
+const tryLockRequestedSQL = `WITH keys AS MATERIALIZED (
+  SELECT DISTINCT hashtextextended(url, 0) AS k FROM producto_imagenes WHERE id = ANY($1)
+), taken AS MATERIALIZED (
+  SELECT k FROM keys WHERE pg_try_advisory_xact_lock(k)
+), held AS MATERIALIZED (
+  SELECT id FROM producto_imagenes
+  WHERE id = ANY($1) AND hashtextextended(url, 0) IN (SELECT k FROM taken)
+  FOR UPDATE SKIP LOCKED
+)
+SELECT set_config('imagenes.lote', (SELECT COALESCE(array_agg(id), '{}')::text FROM held), true),
+  ARRAY(SELECT id FROM producto_imagenes WHERE id = ANY($1) AND id NOT IN (SELECT id FROM held))`
 
-// trashRequestedSQL: each row goes to the first request (by position) that
-// may see it, so a repeated id is deleted once and the others find nothing.
+// trashRequestedSQL: each row tryLockRequestedSQL holds goes to the first
+// request (by position) that may see it, so a repeated id is deleted once
+// and the others find nothing.
 const trashRequestedSQL = `WITH r AS (
   SELECT * FROM unnest($1::int[], $2::bool[], $3::text[], $4::text[]) WITH ORDINALITY AS r(id, every, owner, por, ord)
 ), pick AS (
   SELECT DISTINCT ON (p.id) p.id, r.por FROM producto_imagenes p JOIN r ON p.id = r.id AND (r.every OR p.owner_sub = r.owner)
+  WHERE p.id = ANY(current_setting('imagenes.lote', true)::int[])
   ORDER BY p.id, r.ord
 ), d AS (
   DELETE FROM producto_imagenes p USING pick WHERE p.id = pick.id

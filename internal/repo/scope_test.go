@@ -90,8 +90,8 @@ func TestScopeFailsClosed(t *testing.T) {
 			for _, id := range all {
 				rs = append(rs, repo.DeleteRequest{ID: id, Scope: tc.scope, DeletedBy: "test"})
 			}
-			if es, err := s.TrashRequested(ctx, rs, repo.MotivoImagen); err != nil || len(es) != len(tc.want) {
-				t.Errorf("TrashRequested: got %d entries (%v), want %d", len(es), err, len(tc.want))
+			if es, busy, err := s.TrashRequested(ctx, rs, repo.MotivoImagen); err != nil || len(es) != len(tc.want) || len(busy) != 0 {
+				t.Errorf("TrashRequested: got %d entries, %d busy (%v), want %d and none busy", len(es), len(busy), err, len(tc.want))
 			}
 			if _, err := tx.Exec(ctx, "ROLLBACK TO SAVEPOINT requested"); err != nil {
 				t.Fatal(err)

@@ -45,13 +45,15 @@ func (tx *Tx) DeleteImagenes(ctx context.Context, ids []int32, scope repo.Scope,
 }
 
 // DeleteRequested deletes, for several callers at once, the images they
-// asked for (repo.TrashRequested) and moves their files to the trash.
-func (tx *Tx) DeleteRequested(ctx context.Context, rs []repo.DeleteRequest, motivo string) ([]repo.Entrada, error) {
-	es, err := tx.store.TrashRequested(ctx, rs, motivo)
+// asked for (repo.TrashRequested) and moves their files to the trash. It
+// waits for no lock: the ids of rows another transaction holds come back in
+// busy, untouched.
+func (tx *Tx) DeleteRequested(ctx context.Context, rs []repo.DeleteRequest, motivo string) (es []repo.Entrada, busy []int32, err error) {
+	es, busy, err = tx.store.TrashRequested(ctx, rs, motivo)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return es, tx.trash(ctx, es)
+	return es, busy, tx.trash(ctx, es)
 }
 
 // DeleteProducto locks product id, trashes every image of it (rows and
