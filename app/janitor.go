@@ -140,9 +140,11 @@ func summary(r janitor.Report) string {
 	if r.Skipped {
 		return "janitor: skipped, another process holds the pass lock"
 	}
-	s := fmt.Sprintf("janitor: recovered %d, purged %d, orphans %d, unattached %d, dangling %d (repaired %d), adopted %d, trash missing %d, in flight %d, thumbnails %d; %d files and %d rows in %d ms",
-		r.Recovered, r.Purged, r.Orphans, r.Unattached, r.Dangling, r.Repaired, r.Adopted, r.TrashMissing, r.InFlight, r.Thumbnails,
-		r.FilesScanned, r.RowsScanned, r.DurationMS)
+	var counts []string
+	for _, c := range r.Counts() {
+		counts = append(counts, fmt.Sprintf("%s %d", c.Label(), c.N))
+	}
+	s := fmt.Sprintf("janitor: %s in %d ms", strings.Join(counts, ", "), r.DurationMS)
 	if r.DryRun {
 		s += " (dry run: nothing changed)"
 	}

@@ -4,13 +4,16 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/imagenes/imagenes/internal/dbtest"
+	"github.com/imagenes/imagenes/internal/janitor"
 )
 
 // A dry run names every file it would move, grouped by step, and never a
@@ -95,5 +98,36 @@ func TestJanitorDryRunLists(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(dir, filepath.FromSlash(orphan))); err != nil {
 		t.Errorf("a dry run moved %s: %v", orphan, err)
+	}
+}
+
+// The summary of `imagenes janitor --once` names every count of the Report
+// with its value (staging and purge kept were missing), and every kind of
+// item the listing prints has a heading.
+func TestJanitorSummaryNamesEveryCount(t *testing.T) {
+	t.Parallel()
+	var r janitor.Report
+	v := reflect.ValueOf(&r).Elem()
+	n := 0
+	for i := 0; i < v.NumField(); i++ {
+		name, _, _ := strings.Cut(v.Type().Field(i).Tag.Get("json"), ",")
+		if v.Field(i).Kind() == reflect.Int && name != "items_omitted" {
+			v.Field(i).SetInt(int64(100 + i))
+			n++
+		}
+	}
+	s := summary(r)
+	if got := len(r.Counts()); got != n {
+		t.Errorf("Counts has %d counts, the Report %d", got, n)
+	}
+	for _, c := range r.Counts() {
+		if want := fmt.Sprintf("%s %d", c.Label(), c.N); !strings.Contains(s, want) {
+			t.Errorf("summary %q does not say %q", s, want)
+		}
+	}
+	for _, k := range janitor.ItemKinds() {
+		if itemHeadings[k] == "" {
+			t.Errorf("no heading for the items %q", k)
+		}
 	}
 }

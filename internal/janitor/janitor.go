@@ -183,13 +183,11 @@ func (j *Janitor) Run(ctx context.Context, cfg Config) (Report, error) {
 	case err != nil:
 		rep.Error = err.Error()
 	}
-	fields := []zap.Field{
-		zap.Int("recovered", rep.Recovered), zap.Int("purged", rep.Purged), zap.Int("orphans", rep.Orphans),
-		zap.Int("unattached", rep.Unattached), zap.Int("dangling", rep.Dangling), zap.Int("repaired", rep.Repaired),
-		zap.Int("adopted", rep.Adopted), zap.Int("trash_missing", rep.TrashMissing), zap.Int("in_flight", rep.InFlight),
-		zap.Int("staging", rep.Staging), zap.Int("thumbnails", rep.Thumbnails), zap.Int("files_scanned", rep.FilesScanned), zap.Int("rows_scanned", rep.RowsScanned),
-		zap.Bool("dry_run", rep.DryRun), zap.Int64("duration_ms", rep.DurationMS), zap.Time("locked_at", lockedAt),
+	var fields []zap.Field
+	for _, c := range rep.Counts() {
+		fields = append(fields, zap.Int(c.Name, c.N))
 	}
+	fields = append(fields, zap.Bool("dry_run", rep.DryRun), zap.Int64("duration_ms", rep.DurationMS), zap.Time("locked_at", lockedAt))
 	if err != nil {
 		j.log.Error("janitor pass stopped", append(fields, zap.Error(err))...)
 	} else {

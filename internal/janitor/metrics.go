@@ -2,6 +2,7 @@ package janitor
 
 import (
 	"errors"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -20,7 +21,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	m := &Metrics{
 		last: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "imagenes_janitor_last_pass_items",
-			Help: "What the last janitor pass did, by kind (recovered, purged, orphans, unattached, dangling, repaired, adopted, trash_missing, in_flight, files_scanned, rows_scanned).",
+			Help: "What the last janitor pass did, by kind (" + strings.Join(countNames(), ", ") + ").",
 		}, []string{"kind"}),
 		duration: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "imagenes_janitor_last_pass_duration_seconds",
@@ -57,12 +58,8 @@ func (m *Metrics) observe(r Report, err error, d time.Duration) {
 	if r.DryRun {
 		return
 	}
-	for kind, n := range map[string]int{
-		"recovered": r.Recovered, "purged": r.Purged, "orphans": r.Orphans, "unattached": r.Unattached,
-		"dangling": r.Dangling, "repaired": r.Repaired, "adopted": r.Adopted, "trash_missing": r.TrashMissing,
-		"in_flight": r.InFlight, "files_scanned": r.FilesScanned, "rows_scanned": r.RowsScanned,
-	} {
-		m.last.WithLabelValues(kind).Set(float64(n))
+	for _, c := range r.Counts() {
+		m.last.WithLabelValues(c.Name).Set(float64(c.N))
 	}
 	m.duration.Set(d.Seconds())
 	m.finished.Set(float64(time.Now().Unix()))

@@ -32,7 +32,7 @@ const maxCachedDirs = 4096
 type dirCache struct {
 	m   sync.Map // folder (root-relative) → *cachedDir
 	n   atomic.Int32
-	max int32 // maxCachedDirs; tests lower it to reach the full cache
+	max int32    // maxCachedDirs; tests lower it to reach the full cache
 	top *os.File // the root folder itself, for the fstatat of each use
 
 	// retired are the descriptors of replaced folders: another call may
