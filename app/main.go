@@ -71,7 +71,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	case "token":
 		return tokenCmd(rest, getenv, stdout)
 	case "storage":
-		return storageCmd(rest, getenv, stdout, stderr)
+		return storageCmd(ctx, rest, getenv, stdout, stderr)
 	case "version", "--version", "-v":
 		fmt.Fprintln(stdout, "imagenes", version)
 		return nil

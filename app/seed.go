@@ -41,7 +41,7 @@ func seedCmd(ctx context.Context, args []string, getenv func(string) string, std
 	if err := requireDatabase(cfg); err != nil {
 		return err
 	}
-	files, err := openStorage(cfg)
+	files, err := openStorage(ctx, cfg)
 	if err != nil {
 		return err
 	}
@@ -52,7 +52,7 @@ func seedCmd(ctx context.Context, args []string, getenv func(string) string, std
 		// Last-Modified is the time of its PUT: it cannot be set back.
 		return fmt.Errorf("%w: --orphans needs a folder (STORAGE_DIR): a bucket's Last-Modified cannot be aged past JANITOR_ORPHAN_GRACE", errUsage)
 	}
-	if err := files.WriteMarker(); err != nil {
+	if err := files.WriteMarker(ctx); err != nil {
 		return err
 	}
 	pool, err := repo.OpenPool(ctx, cfg.DatabaseURL, 4)
@@ -171,7 +171,7 @@ func putObjects(ctx context.Context, s *objstore.Store, urls []string, content [
 		if ctx.Err() != nil {
 			break
 		}
-		g.Go(func() error { return s.PutLive(u, content, "image/png") })
+		g.Go(func() error { return s.PutLive(ctx, u, content, "image/png") })
 	}
 	return g.Wait()
 }

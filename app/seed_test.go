@@ -54,7 +54,7 @@ func TestSeedWritesToTheConfiguredStorage(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			files, err := openStorage(cfg)
+			files, err := openStorage(t.Context(), cfg)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -63,7 +63,7 @@ func TestSeedWritesToTheConfiguredStorage(t *testing.T) {
 				t.Fatalf("storage %s, want a bucket: %v", files.Root(), tc.s3)
 			}
 			live := 0
-			if err := files.WalkLive(func(string, fs.DirEntry) error { live++; return nil }); err != nil {
+			if err := files.WalkLive(t.Context(), func(string, fs.DirEntry) error { live++; return nil }); err != nil {
 				t.Fatal(err)
 			}
 			// The images come first, the dangling rows (no file) last.
@@ -79,12 +79,12 @@ func TestSeedWritesToTheConfiguredStorage(t *testing.T) {
 				t.Errorf("rows %d, live files %d; want %d and %d", len(urls), live, tc.wantRows, tc.wantLive)
 			}
 			for i, u := range urls {
-				ok, err := files.LiveExists(u)
+				ok, err := files.LiveExists(t.Context(), u)
 				if want := i < 40; ok != want || err != nil {
 					t.Errorf("row %d (%s): file there %v (%v), want %v", i+1, u, ok, err, want)
 				}
 			}
-			if ok, err := files.MarkerExists(); ok == tc.wantUsage || err != nil {
+			if ok, err := files.MarkerExists(t.Context()); ok == tc.wantUsage || err != nil {
 				t.Errorf("marker written %v (%v), want %v", ok, err, !tc.wantUsage)
 			}
 		})

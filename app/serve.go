@@ -41,7 +41,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 	}
 	defer cleanup()
 	cfg, log := d.cfg, d.log
-	if err := d.files.WriteMarker(); err != nil {
+	if err := d.files.WriteMarker(ctx); err != nil {
 		return fmt.Errorf("storage marker: %w", err)
 	}
 	acfg := auth.Config{Secret: cfg.JWTSecret, JWKSURL: cfg.JWKSURL, JWKSRefresh: cfg.JWKSRefresh, Issuer: cfg.JWTIssuer, Audience: cfg.JWTAudience, AdminRoles: cfg.JWTAdminRoles, AllowNoExp: !cfg.JWTRequireExp, Log: log}
@@ -198,7 +198,7 @@ func build(ctx context.Context, cfg config.Config, log *zap.Logger) (*deps, func
 		pool.Close()
 		return nil, nil, fmt.Errorf("database schema is at version %d of %d: run `imagenes migrate up`", st.Current, st.Latest)
 	}
-	files, err := openStorage(cfg)
+	files, err := openStorage(ctx, cfg)
 	if err != nil {
 		pool.Close()
 		return nil, nil, err
@@ -260,7 +260,7 @@ func (d *deps) handlerDeps(cfg config.Config, a *auth.Auth) handlers.Deps {
 		Registry: d.registry, RequestTimeout: cfg.RequestTimeout, Balsamoa: d.balsamoa,
 		JanitorConfig: janitorConfig(cfg),
 		Ready: func(ctx context.Context) error {
-			return errors.Join(d.store.Ping(ctx), d.files.Usable())
+			return errors.Join(d.store.Ping(ctx), d.files.Usable(ctx))
 		},
 	}
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"time"
 
@@ -15,7 +16,7 @@ import (
 // checked now so that a missing bucket, refused credentials or an
 // unreachable server stop start-up with one line; or the local folder
 // STORAGE_DIR, as always.
-func openStorage(cfg config.Config) (storage.Backend, error) {
+func openStorage(ctx context.Context, cfg config.Config) (storage.Backend, error) {
 	if cfg.StorageS3 == "" {
 		files, err := storage.Open(cfg.StorageDir)
 		if err != nil {
@@ -29,7 +30,7 @@ func openStorage(cfg config.Config) (storage.Backend, error) {
 	}
 	o.AccessKey, o.SecretKey, o.SessionToken = cfg.S3AccessKey, cfg.S3SecretKey, cfg.S3SessionToken
 	o.Timeout = s3Timeout(cfg.RequestTimeout)
-	s, err := objstore.Open(o)
+	s, err := objstore.Open(ctx, o)
 	if err != nil {
 		return nil, fmt.Errorf("STORAGE_URL: %w", err)
 	}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"flag"
 	"fmt"
@@ -27,7 +28,7 @@ AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN, as for serve.
 // and credentials as serve, knows what a bucket must not get (staging,
 // stale thumbnails) and writes the marker last, and PUTs each object whole
 // so its ETag is the MD5 the protocol compares.
-func storageCmd(args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+func storageCmd(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	if len(args) == 0 || args[0] != "mirror" {
 		fmt.Fprint(stderr, storageUsage)
 		return fmt.Errorf("%w: storage: want the mirror subcommand", errUsage)
@@ -59,13 +60,13 @@ func storageCmd(args []string, getenv func(string) string, stdout, stderr io.Wri
 		return fmt.Errorf("%w: storage mirror: --timeout must be positive", errUsage)
 	}
 	o.Timeout = *timeout
-	s, err := objstore.Open(o)
+	s, err := objstore.Open(ctx, o)
 	if err != nil {
 		return fmt.Errorf("storage mirror: --to: %w", err)
 	}
 	defer s.Close()
 	note := func(what, key string) { fmt.Fprintf(stderr, "%s: %s\n", what, key) }
-	rep, err := s.MirrorFrom(fu.Path, objstore.MirrorOptions{Delete: *del, DryRun: *dry}, note)
+	rep, err := s.MirrorFrom(ctx, fu.Path, objstore.MirrorOptions{Delete: *del, DryRun: *dry}, note)
 	if err != nil {
 		return fmt.Errorf("storage mirror: %w", err)
 	}

@@ -51,7 +51,7 @@ func (s *Service) Upload(ctx context.Context, st *storage.Staged, n repo.NuevaIm
 		return err
 	})
 	if err != nil {
-		_ = s.files.Discard(st) // still staged if the publish never ran
+		_ = s.files.Discard(ctx, st) // still staged if the publish never ran
 	}
 	s.metrics.uploaded(err)
 	return img, err

@@ -51,7 +51,7 @@ func TestDomainMetrics(t *testing.T) {
 		want   float64
 	}{
 		{"upload", func() error {
-			st, err := f.files.Stage(bytes.NewReader(append([]byte("\x89PNG\r\n\x1a\n"), make([]byte, 32)...)), 1<<20, []string{"image/png"})
+			st, err := f.files.Stage(t.Context(), bytes.NewReader(append([]byte("\x89PNG\r\n\x1a\n"), make([]byte, 32)...)), 1<<20, []string{"image/png"})
 			if err != nil {
 				return err
 			}

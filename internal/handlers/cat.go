@@ -20,7 +20,7 @@ var catTypes = []string{"image/jpeg", "image/png"}
 
 type liveFiles interface {
 	stager
-	OpenLive(url string) (storage.File, error)
+	OpenLive(ctx context.Context, url string) (storage.File, error)
 }
 
 type catStore interface {
@@ -126,7 +126,7 @@ func (h *catHandler) get(c *fiber.Ctx) error {
 		}
 		return err
 	}
-	f, err := h.files.OpenLive(img.URL)
+	f, err := h.files.OpenLive(c.UserContext(), img.URL)
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) || errors.Is(err, storage.ErrNotExist) || errors.Is(err, storage.ErrUnsafePath) {
 			return errFileMissing

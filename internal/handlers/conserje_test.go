@@ -30,7 +30,7 @@ func TestConserje(t *testing.T) {
 	if r.status != 200 || !strings.Contains(r.json(t)["refused"].(string), "marker") {
 		t.Fatalf("without the marker: got %d %s, want 200 with refused naming the marker", r.status, r.body)
 	}
-	if err := e.files.WriteMarker(); err != nil {
+	if err := e.files.WriteMarker(t.Context()); err != nil {
 		t.Fatal(err)
 	}
 

@@ -172,7 +172,7 @@ func newEnv(t testing.TB, opts ...envOpts) *env {
 		JanitorConfig: janitor.Config{Retention: 168 * time.Hour, OrphanGrace: time.Hour, UnattachedTTL: 24 * time.Hour, MaxOrphans: 1000, BatchSize: 100},
 		Registry:      reg, RequestTimeout: o.requestTimeout, ReadTimeout: o.readTimeout, Balsamoa: bals,
 		MaxUploads: o.maxUploads, BodyBudget: o.bodyBudget, CrossOrigin: cop,
-		Ready:    func(ctx context.Context) error { return errors.Join(appStore.Ping(ctx), files.Usable()) },
+		Ready:    func(ctx context.Context) error { return errors.Join(appStore.Ping(ctx), files.Usable(ctx)) },
 		Redirect: presign, RedirectTTL: time.Minute,
 	})
 	e := &env{t: t, owner: t, app: app, pool: pool, store: store, files: files, kit: kit, root: root, logs: logs}

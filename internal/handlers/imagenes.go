@@ -35,8 +35,8 @@ type imagenCatalog interface {
 }
 
 type stager interface {
-	Stage(r io.Reader, limit int64, allowed []string) (*storage.Staged, error)
-	Discard(st *storage.Staged) error
+	Stage(ctx context.Context, r io.Reader, limit int64, allowed []string) (*storage.Staged, error)
+	Discard(ctx context.Context, st *storage.Staged) error
 }
 
 // imagenesHandler serves Balsamoa's image and trash routes (admin only).

@@ -83,7 +83,7 @@ func TestDeleteLongFileName(t *testing.T) {
 					t.Fatalf("test url of %d bytes, want 255 (the column's width)", len(url))
 				}
 				e := newEnv(t)
-				if err := e.files.WriteMarker(); err != nil {
+				if err := e.files.WriteMarker(t.Context()); err != nil {
 					t.Fatal(err)
 				}
 				ctx := context.Background()

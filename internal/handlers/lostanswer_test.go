@@ -53,7 +53,7 @@ func TestDeleteWhoseStorageAnswerIsLost(t *testing.T) {
 				t.Fatal(err)
 			}
 			t.Cleanup(func() { direct.Close() })
-			if err := direct.WriteMarker(); err != nil {
+			if err := direct.WriteMarker(t.Context()); err != nil {
 				t.Fatal(err)
 			}
 			p := s3test.NewProxy(t, o.Endpoint)

@@ -1,6 +1,7 @@
 package handlers
 
 import (
+	"context"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
@@ -10,7 +11,7 @@ import (
 // store's presigned urls, when STORAGE_REDIRECT=true. A missing object is
 // storage.ErrNotExist.
 type Presigner interface {
-	Presign(url string, ttl time.Duration) (string, error)
+	Presign(ctx context.Context, url string, ttl time.Duration) (string, error)
 }
 
 // redirector answers image reads with a 302 to a presigned url, so the
@@ -25,7 +26,7 @@ func (r redirector) on() bool { return r.presign != nil }
 // redirect answers 302 to the presigned url of the live object u (a
 // checked local url), with cache as its Cache-Control.
 func (r redirector) redirect(c *fiber.Ctx, u, cache string) error {
-	to, err := r.presign.Presign(u, r.ttl)
+	to, err := r.presign.Presign(c.UserContext(), u, r.ttl)
 	if err != nil {
 		return err
 	}

@@ -1,6 +1,7 @@
 package handlers
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -17,7 +18,7 @@ import (
 )
 
 type staticFiles interface {
-	OpenLive(url string) (storage.File, error)
+	OpenLive(ctx context.Context, url string) (storage.File, error)
 }
 
 // staticHandler serves live files under /recursos/. Names never change (a
@@ -53,7 +54,7 @@ func (h *staticHandler) serve(c *fiber.Ctx) error {
 		}
 		return err
 	}
-	f, err := h.files.OpenLive(u)
+	f, err := h.files.OpenLive(c.UserContext(), u)
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) || errors.Is(err, storage.ErrNotExist) || errors.Is(err, storage.ErrUnsafePath) {
 			return fiber.ErrNotFound

@@ -1,6 +1,7 @@
 package handlers_test
 
 import (
+	"context"
 	"fmt"
 	"strconv"
 	"strings"
@@ -141,7 +142,7 @@ func TestThumbnailCacheUnwritable(t *testing.T) {
 		e.kit.Put(t, ".miniaturas", []byte("not a folder"), 0)
 	case storagetest.S3:
 		o := s3test.Bucket(t)
-		live, err := objstore.Open(o)
+		live, err := objstore.Open(t.Context(), o)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -191,6 +192,6 @@ type cacheRefused struct {
 	cache *objstore.Store
 }
 
-func (c cacheRefused) WriteThumb(url string, w int, ext string, data []byte) error {
-	return c.cache.WriteThumb(url, w, ext, data)
+func (c cacheRefused) WriteThumb(ctx context.Context, url string, w int, ext string, data []byte) error {
+	return c.cache.WriteThumb(ctx, url, w, ext, data)
 }

@@ -194,7 +194,7 @@ func stageUpload(c *fiber.Ctx, files stager, field string, limit int64, types []
 		head := headPool.Get().(*[]byte)
 		defer func() { *head = (*head)[:0]; headPool.Put(head) }()
 		hk := &headKeeper{r: partReader{p}, head: *head}
-		st, err := files.Stage(hk, limit, types)
+		st, err := files.Stage(c.UserContext(), hk, limit, types)
 		*head = hk.head
 		if err != nil {
 			return nil, err
@@ -202,12 +202,12 @@ func stageUpload(c *fiber.Ctx, files stager, field string, limit int64, types []
 		// Refused before it is published: an image no thumbnail can ever
 		// be made of (its header declares more than thumbs allows decoded).
 		if err := thumbs.CheckUpload(hk.head); err != nil {
-			return nil, errors.Join(errNeverThumbnailable, err, files.Discard(st))
+			return nil, errors.Join(errNeverThumbnailable, err, files.Discard(c.UserContext(), st))
 		}
 		// The rest of the form (other fields, the closing boundary) is read
 		// and dropped, within the body's limit.
 		if _, err := io.Copy(io.Discard, body); err != nil {
-			return nil, errors.Join(uploadErr(err), files.Discard(st))
+			return nil, errors.Join(uploadErr(err), files.Discard(c.UserContext(), st))
 		}
 		restartDeadline(c)
 		return st, nil

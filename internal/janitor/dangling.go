@@ -12,8 +12,8 @@ import (
 )
 
 // fileMissing: a url that cannot name a file inside the root has none.
-func (p *pass) fileMissing(url string) (bool, error) {
-	ok, err := p.files.LiveExists(url)
+func (p *pass) fileMissing(ctx context.Context, url string) (bool, error) {
+	ok, err := p.files.LiveExists(ctx, url)
 	if errors.Is(err, storage.ErrUnsafePath) {
 		return true, nil
 	}
@@ -56,7 +56,7 @@ func (p *pass) settleDangling(ctx context.Context, rows []repo.LocalImagen) erro
 		var still []int32
 		var items []Item
 		for _, r := range locked {
-			gone, err := p.fileMissing(r.URL)
+			gone, err := p.fileMissing(ctx, r.URL)
 			if err != nil {
 				return err
 			}

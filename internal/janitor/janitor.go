@@ -215,7 +215,7 @@ func (j *Janitor) save(ctx context.Context, rep Report) {
 }
 
 func (p *pass) run(ctx context.Context) error {
-	ok, err := p.files.MarkerExists()
+	ok, err := p.files.MarkerExists(ctx)
 	if err != nil {
 		return fmt.Errorf("check storage marker: %w", err)
 	}
@@ -225,7 +225,7 @@ func (p *pass) run(ctx context.Context) error {
 	// Staged uploads older than the grace period belong to requests that
 	// died; a live upload is never that old. A dry run counts the same
 	// selection without removing it.
-	stale, err := p.files.CleanStaging(p.cfg.OrphanGrace, p.now, p.cfg.DryRun)
+	stale, err := p.files.CleanStaging(ctx, p.cfg.OrphanGrace, p.now, p.cfg.DryRun)
 	p.rep.Staging += len(stale)
 	for _, name := range stale {
 		p.moved(kindStaging, Item{URL: stagingFolder + name})

@@ -57,7 +57,7 @@ func newFixtureOn(t testing.TB, kind string) *fixture {
 func newFixtureWith(t testing.TB, kit *storagetest.Kit) *fixture {
 	t.Helper()
 	store, pool := dbtest.NewStore(t)
-	if err := kit.WriteMarker(); err != nil {
+	if err := kit.WriteMarker(t.Context()); err != nil {
 		t.Fatal(err)
 	}
 	log := zap.NewNop()
@@ -577,7 +577,7 @@ func TestCrashWindow(t *testing.T) {
 	if err != nil || len(es) != 1 {
 		t.Fatalf("delete: %v %v", es, err)
 	}
-	if moved, err := f.files.MoveToTrash(url, storage.TrashName(es[0].ID, es[0].EliminadoEn, url)); err != nil || !moved {
+	if moved, err := f.files.MoveToTrash(t.Context(), url, storage.TrashName(es[0].ID, es[0].EliminadoEn, url)); err != nil || !moved {
 		t.Fatalf("move: %v %v", moved, err)
 	}
 	var pid int
@@ -632,7 +632,7 @@ func TestUploadInFlightIsNoOrphan(t *testing.T) {
 	go func() {
 		done <- f.proto.Run(ctx, func(tx *trash.Tx) error {
 			png := append([]byte("\x89PNG\r\n\x1a\n"), make([]byte, 64)...)
-			st, err := f.files.Stage(bytes.NewReader(png), 1<<20, []string{"image/png"})
+			st, err := f.files.Stage(t.Context(), bytes.NewReader(png), 1<<20, []string{"image/png"})
 			if err != nil {
 				return err
 			}

@@ -25,10 +25,10 @@ type reordered struct {
 	order func(urls []string)
 }
 
-func (r reordered) WalkLive(fn func(url string, d fs.DirEntry) error) error {
+func (r reordered) WalkLive(ctx context.Context, fn func(url string, d fs.DirEntry) error) error {
 	var urls []string
 	ents := map[string]fs.DirEntry{}
-	if err := r.Backend.WalkLive(func(url string, d fs.DirEntry) error {
+	if err := r.Backend.WalkLive(ctx, func(url string, d fs.DirEntry) error {
 		urls, ents[url] = append(urls, url), d
 		return nil
 	}); err != nil {

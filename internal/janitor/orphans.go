@@ -93,7 +93,7 @@ func (p *pass) orphans(ctx context.Context) error {
 		if p.dryMoved[r.URL] {
 			return nil
 		}
-		gone, err := p.fileMissing(r.URL)
+		gone, err := p.fileMissing(ctx, r.URL)
 		if err != nil || !gone {
 			return err
 		}
@@ -104,7 +104,7 @@ func (p *pass) orphans(ctx context.Context) error {
 		return err
 	}
 	last := "" // the highest url merged so far
-	err = p.files.WalkLive(func(url string, d fs.DirEntry) error {
+	err = p.files.WalkLive(ctx, func(url string, d fs.DirEntry) error {
 		if !hasRows {
 			return ErrEmptyTable
 		}
@@ -268,7 +268,7 @@ func (p *pass) finishRestores(ctx context.Context, tx *trash.Tx, hs []repo.Huerf
 	for _, h := range hs {
 		settled := false
 		for _, e := range byURL[h.URL] {
-			ok, err := p.settleLiveCopy(tx, e)
+			ok, err := p.settleLiveCopy(ctx, tx, e)
 			if err != nil {
 				return nil, err
 			}
@@ -291,17 +291,17 @@ func (p *pass) finishRestores(ctx context.Context, tx *trash.Tx, hs []repo.Huerf
 // settleLiveCopy is tx.SettleLiveCopy, or in a dry run what it would do:
 // settle when the entry's trash file is missing (the live file moves in) or
 // holds the same bytes (the live copy goes).
-func (p *pass) settleLiveCopy(tx *trash.Tx, e repo.Entrada) (bool, error) {
+func (p *pass) settleLiveCopy(ctx context.Context, tx *trash.Tx, e repo.Entrada) (bool, error) {
 	if !p.cfg.DryRun {
-		return tx.SettleLiveCopy(e)
+		return tx.SettleLiveCopy(ctx, e)
 	}
 	if e.SinArchivo || !storage.IsLocal(e.URL) {
 		return false, nil
 	}
 	name := storage.TrashName(e.ID, e.EliminadoEn, e.URL)
-	inTrash, err := p.files.TrashExists(name)
+	inTrash, err := p.files.TrashExists(ctx, name)
 	if err != nil || !inTrash {
 		return err == nil, err
 	}
-	return p.sameCopy(name, e.URL)
+	return p.sameCopy(ctx, name, e.URL)
 }

@@ -91,7 +91,7 @@ func (p *pass) purge(ctx context.Context, old []repo.Entrada, cutoff time.Time) 
 func (p *pass) checkEntry(ctx context.Context, e repo.Entrada) error {
 	name := storage.TrashName(e.ID, e.EliminadoEn, e.URL)
 	p.at("check-entry", name)
-	inTrash, err := p.files.TrashExists(name)
+	inTrash, err := p.files.TrashExists(ctx, name)
 	if err != nil || inTrash {
 		return err
 	}
@@ -112,11 +112,11 @@ func (p *pass) checkEntry(ctx context.Context, e repo.Entrada) error {
 		if err != nil || !still {
 			return err // restored meanwhile
 		}
-		inTrash, err := p.files.TrashExists(name)
+		inTrash, err := p.files.TrashExists(ctx, name)
 		if err != nil || inTrash {
 			return err // a restore that rolled back put it back
 		}
-		live, err := p.files.LiveExists(e.URL)
+		live, err := p.files.LiveExists(ctx, e.URL)
 		if err != nil {
 			return err
 		}

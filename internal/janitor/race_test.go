@@ -249,7 +249,7 @@ func TestAbortedMoveThenDelete(t *testing.T) {
 	if err := f.pool.QueryRow(ctx, `SELECT nextval(pg_get_serial_sequence('imagenes_papelera', 'id'))`).Scan(&lost); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := f.files.MoveToTrash(url, storage.TrashName(lost, time.Now(), url)); err != nil {
+	if _, err := f.files.MoveToTrash(t.Context(), url, storage.TrashName(lost, time.Now(), url)); err != nil {
 		t.Fatal(err) // the crashed delete's move; its entry never committed
 	}
 	e, err := f.cat.DeleteImagen(ctx, id, repo.All, "test")

@@ -38,7 +38,7 @@ func (p *pass) recoverTrash(ctx context.Context) error {
 		batch = batch[:0]
 		return err
 	}
-	err := p.files.WalkTrash(func(name string, info fs.FileInfo) error {
+	err := p.files.WalkTrash(ctx, func(name string, info fs.FileInfo) error {
 		p.rep.FilesScanned++
 		p.bar.add(1)
 		id, at, base, ok := storage.ParseTrashName(name)
@@ -165,7 +165,7 @@ func (p *pass) recoverFile(ctx context.Context, f trashFile, candidates []repo.I
 				// An error is not a no: a row whose live file cannot be
 				// looked at may be the one this file belongs to, and going on
 				// would adopt it while the row holds its url. The pass stops.
-				live, err := p.files.LiveExists(row.URL)
+				live, err := p.files.LiveExists(ctx, row.URL)
 				if err != nil {
 					return fmt.Errorf("live file of image %d: %w", row.ID, err)
 				}
@@ -185,12 +185,12 @@ func (p *pass) recoverFile(ctx context.Context, f trashFile, candidates []repo.I
 					p.dryMoved[row.URL] = true
 					return nil
 				}
-				return tx.PutBack(f.name, row.URL)
+				return tx.PutBack(ctx, f.name, row.URL)
 			}
 		} else if again, err := tx.Rows().EntradaExists(ctx, f.id); err != nil || again {
 			return err
 		}
-		if still, err := p.files.TrashExists(f.name); err != nil || !still {
+		if still, err := p.files.TrashExists(ctx, f.name); err != nil || !still {
 			return err // moved out since listed: settled
 		}
 		if settled, err := p.rejoin(ctx, tx, f); err != nil || settled {
@@ -199,7 +199,7 @@ func (p *pass) recoverFile(ctx context.Context, f trashFile, candidates []repo.I
 		return p.adopt(ctx, tx, f, candidates)
 	})
 	if errors.Is(err, storage.ErrNotExist) {
-		if still, serr := p.files.TrashExists(f.name); serr == nil && !still {
+		if still, serr := p.files.TrashExists(ctx, f.name); serr == nil && !still {
 			p.log.Info("janitor: trash file gone since listed; a committed transaction moved it", zap.String("trash_name", f.name))
 			return nil
 		}
@@ -227,7 +227,7 @@ func (p *pass) recoverFile(ctx context.Context, f trashFile, candidates []repo.I
 // the grace is the time allowed for one, as for an upload's object.
 func (p *pass) finishPutBack(ctx context.Context, tx *trash.Tx, f trashFile, row repo.Imagen) (bool, error) {
 	if f.mod.After(p.now.Add(-p.cfg.OrphanGrace)) {
-		same, err := p.sameCopy(f.name, row.URL)
+		same, err := p.sameCopy(ctx, f.name, row.URL)
 		if err != nil || !same {
 			return false, err
 		}
@@ -237,11 +237,11 @@ func (p *pass) finishPutBack(ctx context.Context, tx *trash.Tx, f trashFile, row
 		return true, nil
 	}
 	if p.cfg.DryRun {
-		if same, err := p.sameCopy(f.name, row.URL); err != nil || !same {
+		if same, err := p.sameCopy(ctx, f.name, row.URL); err != nil || !same {
 			return false, err
 		}
 	} else {
-		err := tx.PutBack(f.name, row.URL)
+		err := tx.PutBack(ctx, f.name, row.URL)
 		if errors.Is(err, fs.ErrExist) {
 			return false, nil
 		}
@@ -260,17 +260,17 @@ func (p *pass) finishPutBack(ctx context.Context, tx *trash.Tx, f trashFile, row
 // (the object store): it tells whether a trash file and a live file are
 // the same bytes.
 type copies interface {
-	SameObject(trashName, url string) (bool, error)
+	SameObject(ctx context.Context, trashName, url string) (bool, error)
 }
 
 // sameCopy reports whether trash file name is a copy of url's live file; a
 // folder, whose renames never leave both, says no.
-func (p *pass) sameCopy(name, url string) (bool, error) {
+func (p *pass) sameCopy(ctx context.Context, name, url string) (bool, error) {
 	c, ok := p.files.(copies)
 	if !ok {
 		return false, nil
 	}
-	return c.SameObject(name, url)
+	return c.SameObject(ctx, name, url)
 }
 
 // uuidName is the file name NewImageURL gives, whose folder follows from it.

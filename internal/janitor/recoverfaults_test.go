@@ -28,11 +28,11 @@ type unreadableLive struct {
 	url string
 }
 
-func (b unreadableLive) LiveExists(url string) (bool, error) {
+func (b unreadableLive) LiveExists(ctx context.Context, url string) (bool, error) {
 	if url == b.url {
 		return false, fmt.Errorf("stat %s: %w", url, storage.ErrUnavailable)
 	}
-	return b.Backend.LiveExists(url)
+	return b.Backend.LiveExists(ctx, url)
 }
 
 // TestRecoverNeverAdoptsWhatARowMayHold: a trash file without an entry whose

@@ -46,13 +46,13 @@ type heldWalk struct {
 	ev               *events
 }
 
-func (h *heldWalk) WalkTrash(fn func(name string, info fs.FileInfo) error) error {
+func (h *heldWalk) WalkTrash(ctx context.Context, fn func(name string, info fs.FileInfo) error) error {
 	h.once.Do(func() {
 		close(h.entered)
 		<-h.release
 		h.ev.add("storage call returned")
 	})
-	return h.Backend.WalkTrash(fn)
+	return h.Backend.WalkTrash(ctx, fn)
 }
 
 func (h *heldWalk) Close() error {

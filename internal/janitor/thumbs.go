@@ -9,9 +9,9 @@ import (
 
 // thumbCache is the thumbnail cache of a storage that keeps one.
 type thumbCache interface {
-	WalkThumbs(fn func(key string) error) error
-	RemoveThumb(key string) error
-	LiveExists(url string) (bool, error)
+	WalkThumbs(ctx context.Context, fn func(key string) error) error
+	RemoveThumb(ctx context.Context, key string) error
+	LiveExists(ctx context.Context, url string) (bool, error)
 }
 
 // thumbnails removes cached thumbnails whose original is no longer live
@@ -25,7 +25,7 @@ func (p *pass) thumbnails(ctx context.Context) error {
 	if !ok {
 		return nil
 	}
-	return tc.WalkThumbs(func(key string) error {
+	return tc.WalkThumbs(ctx, func(key string) error {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
@@ -34,7 +34,7 @@ func (p *pass) thumbnails(ctx context.Context) error {
 		live := false
 		if ok {
 			var err error
-			if live, err = tc.LiveExists(url); err != nil {
+			if live, err = tc.LiveExists(ctx, url); err != nil {
 				return fmt.Errorf("original of thumbnail %s: %w", key, err)
 			}
 		}
@@ -46,6 +46,6 @@ func (p *pass) thumbnails(ctx context.Context) error {
 		if p.cfg.DryRun {
 			return nil
 		}
-		return tc.RemoveThumb(key)
+		return tc.RemoveThumb(ctx, key)
 	})
 }

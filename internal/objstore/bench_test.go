@@ -33,20 +33,20 @@ func BenchmarkMove(b *testing.B) {
 				be = s
 			}
 			url := "/recursos/imagenes/productos/be/bench.png"
-			st, err := be.Stage(bytes.NewReader(pngBytes), 1<<20, allTypes)
+			st, err := be.Stage(b.Context(), bytes.NewReader(pngBytes), 1<<20, allTypes)
 			if err != nil {
 				b.Fatal(err)
 			}
-			if err := be.Publish(st, url); err != nil {
+			if err := be.Publish(b.Context(), st, url); err != nil {
 				b.Fatal(err)
 			}
 			b.ResetTimer()
 			for i := 0; i < b.N; i++ {
 				trashName := fmt.Sprintf("%d-1-bench.png", i+1)
-				if moved, err := be.MoveToTrash(url, trashName); err != nil || !moved {
+				if moved, err := be.MoveToTrash(b.Context(), url, trashName); err != nil || !moved {
 					b.Fatalf("to the trash: %v %v", moved, err)
 				}
-				if err := be.MoveFromTrash(trashName, url); err != nil {
+				if err := be.MoveFromTrash(b.Context(), trashName, url); err != nil {
 					b.Fatalf("back: %v", err)
 				}
 			}
@@ -59,16 +59,16 @@ func BenchmarkMove(b *testing.B) {
 func BenchmarkStat(b *testing.B) {
 	s := s3test.New(b, "")
 	url := "/recursos/imagenes/productos/be/bench.png"
-	st, err := s.Stage(bytes.NewReader(pngBytes), 1<<20, allTypes)
+	st, err := s.Stage(b.Context(), bytes.NewReader(pngBytes), 1<<20, allTypes)
 	if err != nil {
 		b.Fatal(err)
 	}
-	if err := s.Publish(st, url); err != nil {
+	if err := s.Publish(b.Context(), st, url); err != nil {
 		b.Fatal(err)
 	}
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		if ok, err := s.LiveExists(url); err != nil || !ok {
+		if ok, err := s.LiveExists(b.Context(), url); err != nil || !ok {
 			b.Fatalf("%v %v", ok, err)
 		}
 	}

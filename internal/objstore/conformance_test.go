@@ -109,18 +109,18 @@ func forEach(t *testing.T, fn func(t *testing.T, b backend)) {
 // upload stages and publishes pngBytes at url.
 func upload(t *testing.T, b backend, url string) {
 	t.Helper()
-	st, err := b.Stage(bytes.NewReader(pngBytes), 1<<20, allTypes)
+	st, err := b.Stage(t.Context(), bytes.NewReader(pngBytes), 1<<20, allTypes)
 	if err != nil {
 		t.Fatalf("stage: %v", err)
 	}
-	if err := b.Publish(st, url); err != nil {
+	if err := b.Publish(t.Context(), st, url); err != nil {
 		t.Fatalf("publish %s: %v", url, err)
 	}
 }
 
 func read(t *testing.T, b backend, url string) []byte {
 	t.Helper()
-	f, err := b.OpenLive(url)
+	f, err := b.OpenLive(t.Context(), url)
 	if err != nil {
 		t.Fatalf("open %s: %v", url, err)
 	}
@@ -136,12 +136,12 @@ func exists(t *testing.T, b backend, url, trash string) (live, inTrash bool) {
 	t.Helper()
 	var err error
 	if url != "" {
-		if live, err = b.LiveExists(url); err != nil {
+		if live, err = b.LiveExists(t.Context(), url); err != nil {
 			t.Fatalf("live exists %s: %v", url, err)
 		}
 	}
 	if trash != "" {
-		if inTrash, err = b.TrashExists(trash); err != nil {
+		if inTrash, err = b.TrashExists(t.Context(), trash); err != nil {
 			t.Fatalf("trash exists %s: %v", trash, err)
 		}
 	}
@@ -164,27 +164,27 @@ func TestMoves(t *testing.T) {
 		}},
 		{"publish never overwrites", func(t *testing.T, b backend) {
 			upload(t, b, url1)
-			st, err := b.Stage(bytes.NewReader(pngBytes), 1<<20, allTypes)
+			st, err := b.Stage(t.Context(), bytes.NewReader(pngBytes), 1<<20, allTypes)
 			if err != nil {
 				t.Fatal(err)
 			}
-			if err := b.Publish(st, url1); !errors.Is(err, fs.ErrExist) {
+			if err := b.Publish(t.Context(), st, url1); !errors.Is(err, fs.ErrExist) {
 				t.Errorf("second publish: got %v, want fs.ErrExist", err)
 			}
-			if err := b.Discard(st); err != nil {
+			if err := b.Discard(t.Context(), st); err != nil {
 				t.Errorf("discard: %v", err)
 			}
 		}},
 		{"to the trash and back", func(t *testing.T, b backend) {
 			upload(t, b, url1)
-			moved, err := b.MoveToTrash(url1, "1-100-abc.png")
+			moved, err := b.MoveToTrash(t.Context(), url1, "1-100-abc.png")
 			if err != nil || !moved {
 				t.Fatalf("move to trash: got %v %v, want moved", moved, err)
 			}
 			if live, inTrash := exists(t, b, url1, "1-100-abc.png"); live || !inTrash {
 				t.Fatalf("after the move: live %v trash %v, want false true", live, inTrash)
 			}
-			if err := b.MoveFromTrash("1-100-abc.png", url1); err != nil {
+			if err := b.MoveFromTrash(t.Context(), "1-100-abc.png", url1); err != nil {
 				t.Fatalf("move back: %v", err)
 			}
 			if live, inTrash := exists(t, b, url1, "1-100-abc.png"); !live || inTrash {
@@ -195,7 +195,7 @@ func TestMoves(t *testing.T) {
 			}
 		}},
 		{"a missing live file is not moved, not an error", func(t *testing.T, b backend) {
-			moved, err := b.MoveToTrash(url1, "1-100-abc.png")
+			moved, err := b.MoveToTrash(t.Context(), url1, "1-100-abc.png")
 			if moved || err != nil {
 				t.Errorf("got %v %v, want false nil", moved, err)
 			}
@@ -206,7 +206,7 @@ func TestMoves(t *testing.T) {
 		{"a move to an existing trash name is refused and keeps the live file", func(t *testing.T, b backend) {
 			upload(t, b, url1)
 			b.putRaw(t, ".papelera/1-100-abc.png", []byte("other"))
-			if _, err := b.MoveToTrash(url1, "1-100-abc.png"); !errors.Is(err, fs.ErrExist) {
+			if _, err := b.MoveToTrash(t.Context(), url1, "1-100-abc.png"); !errors.Is(err, fs.ErrExist) {
 				t.Errorf("got %v, want fs.ErrExist", err)
 			}
 			if live, _ := exists(t, b, url1, ""); !live {
@@ -216,7 +216,7 @@ func TestMoves(t *testing.T) {
 		{"restoring over a live file is refused", func(t *testing.T, b backend) {
 			upload(t, b, url1)
 			b.putRaw(t, ".papelera/1-100-abc.png", []byte("other"))
-			if err := b.MoveFromTrash("1-100-abc.png", url1); !errors.Is(err, fs.ErrExist) {
+			if err := b.MoveFromTrash(t.Context(), "1-100-abc.png", url1); !errors.Is(err, fs.ErrExist) {
 				t.Errorf("got %v, want fs.ErrExist", err)
 			}
 			if _, inTrash := exists(t, b, "", "1-100-abc.png"); !inTrash {
@@ -224,13 +224,13 @@ func TestMoves(t *testing.T) {
 			}
 		}},
 		{"restoring a missing trash file is ErrNotExist", func(t *testing.T, b backend) {
-			if err := b.MoveFromTrash("1-100-abc.png", url1); !errors.Is(err, storage.ErrNotExist) {
+			if err := b.MoveFromTrash(t.Context(), "1-100-abc.png", url1); !errors.Is(err, storage.ErrNotExist) {
 				t.Errorf("got %v, want ErrNotExist", err)
 			}
 		}},
 		{"rename in the trash", func(t *testing.T, b backend) {
 			b.putRaw(t, ".papelera/1-100-abc.png", pngBytes)
-			if err := b.RenameTrash("1-100-abc.png", "2-100-abc.png"); err != nil {
+			if err := b.RenameTrash(t.Context(), "1-100-abc.png", "2-100-abc.png"); err != nil {
 				t.Fatalf("rename: %v", err)
 			}
 			if _, old := exists(t, b, "", "1-100-abc.png"); old {
@@ -240,7 +240,7 @@ func TestMoves(t *testing.T) {
 				t.Error("the new name is not there")
 			}
 			b.putRaw(t, ".papelera/3-100-abc.png", []byte("otra imagen"))
-			if err := b.RenameTrash("3-100-abc.png", "2-100-abc.png"); !errors.Is(err, fs.ErrExist) {
+			if err := b.RenameTrash(t.Context(), "3-100-abc.png", "2-100-abc.png"); !errors.Is(err, fs.ErrExist) {
 				t.Errorf("rename over an existing name: got %v, want fs.ErrExist", err)
 			}
 		}},
@@ -248,10 +248,10 @@ func TestMoves(t *testing.T) {
 			upload(t, b, url1)
 			b.putRaw(t, ".papelera/1-100-abc.png", pngBytes)
 			for i := 0; i < 2; i++ {
-				if err := b.RemoveLive(url1); err != nil {
+				if err := b.RemoveLive(t.Context(), url1); err != nil {
 					t.Errorf("remove live (%d): %v", i, err)
 				}
-				if err := b.RemoveTrash("1-100-abc.png"); err != nil {
+				if err := b.RemoveTrash(t.Context(), "1-100-abc.png"); err != nil {
 					t.Errorf("remove trash (%d): %v", i, err)
 				}
 			}
@@ -291,13 +291,13 @@ func TestMoves(t *testing.T) {
 			}
 		}},
 		{"open a missing file is ErrNotExist", func(t *testing.T, b backend) {
-			if _, err := b.OpenLive(url1); !errors.Is(err, storage.ErrNotExist) {
+			if _, err := b.OpenLive(t.Context(), url1); !errors.Is(err, storage.ErrNotExist) {
 				t.Errorf("got %v, want ErrNotExist", err)
 			}
 		}},
 		{"open seeks and stats", func(t *testing.T, b backend) {
 			upload(t, b, url1)
-			f, err := b.OpenLive(url1)
+			f, err := b.OpenLive(t.Context(), url1)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -315,20 +315,20 @@ func TestMoves(t *testing.T) {
 			}
 		}},
 		{"marker", func(t *testing.T, b backend) {
-			if ok, err := b.MarkerExists(); ok || err != nil {
+			if ok, err := b.MarkerExists(t.Context()); ok || err != nil {
 				t.Fatalf("new storage: marker %v %v, want absent", ok, err)
 			}
 			for i := 0; i < 2; i++ {
-				if err := b.WriteMarker(); err != nil {
+				if err := b.WriteMarker(t.Context()); err != nil {
 					t.Fatalf("write marker (%d): %v", i, err)
 				}
 			}
-			if ok, err := b.MarkerExists(); !ok || err != nil {
+			if ok, err := b.MarkerExists(t.Context()); !ok || err != nil {
 				t.Errorf("marker %v %v, want present", ok, err)
 			}
 		}},
 		{"usable", func(t *testing.T, b backend) {
-			if err := b.Usable(); err != nil {
+			if err := b.Usable(t.Context()); err != nil {
 				t.Errorf("usable: %v", err)
 			}
 		}},
@@ -352,12 +352,12 @@ func TestRefusals(t *testing.T) {
 	forEach(t, func(t *testing.T, b backend) {
 		for _, u := range badURLs {
 			ops := map[string]error{}
-			_, ops["MoveToTrash"] = b.MoveToTrash(u, "1-1-a.png")
-			ops["MoveFromTrash"] = b.MoveFromTrash("1-1-a.png", u)
-			ops["RemoveLive"] = b.RemoveLive(u)
-			_, ops["LiveExists"] = b.LiveExists(u)
-			_, ops["OpenLive"] = b.OpenLive(u)
-			ops["Publish"] = b.Publish(&storage.Staged{Name: "x.part"}, u)
+			_, ops["MoveToTrash"] = b.MoveToTrash(t.Context(), u, "1-1-a.png")
+			ops["MoveFromTrash"] = b.MoveFromTrash(t.Context(), "1-1-a.png", u)
+			ops["RemoveLive"] = b.RemoveLive(t.Context(), u)
+			_, ops["LiveExists"] = b.LiveExists(t.Context(), u)
+			_, ops["OpenLive"] = b.OpenLive(t.Context(), u)
+			ops["Publish"] = b.Publish(t.Context(), &storage.Staged{Name: "x.part"}, u)
 			for op, err := range ops {
 				if !errors.Is(err, storage.ErrUnsafePath) {
 					t.Errorf("%s(%q): got %v, want ErrUnsafePath", op, u, err)
@@ -367,12 +367,12 @@ func TestRefusals(t *testing.T) {
 		upload(t, b, url1)
 		for _, n := range badTrash {
 			ops := map[string]error{}
-			_, ops["MoveToTrash"] = b.MoveToTrash(url1, n)
-			ops["MoveFromTrash"] = b.MoveFromTrash(n, url1)
-			ops["RemoveTrash"] = b.RemoveTrash(n)
-			_, ops["TrashExists"] = b.TrashExists(n)
-			ops["RenameTrash from"] = b.RenameTrash(n, "1-1-a.png")
-			ops["RenameTrash to"] = b.RenameTrash("1-1-a.png", n)
+			_, ops["MoveToTrash"] = b.MoveToTrash(t.Context(), url1, n)
+			ops["MoveFromTrash"] = b.MoveFromTrash(t.Context(), n, url1)
+			ops["RemoveTrash"] = b.RemoveTrash(t.Context(), n)
+			_, ops["TrashExists"] = b.TrashExists(t.Context(), n)
+			ops["RenameTrash from"] = b.RenameTrash(t.Context(), n, "1-1-a.png")
+			ops["RenameTrash to"] = b.RenameTrash(t.Context(), "1-1-a.png", n)
 			for op, err := range ops {
 				if !errors.Is(err, storage.ErrUnsafePath) {
 					t.Errorf("%s(%q): got %v, want ErrUnsafePath", op, n, err)
@@ -400,21 +400,21 @@ func TestStageRefusals(t *testing.T) {
 	}
 	forEach(t, func(t *testing.T, b backend) {
 		for _, tc := range cases {
-			if st, err := b.Stage(bytes.NewReader(tc.body), tc.limit, allTypes); !errors.Is(err, tc.want) {
+			if st, err := b.Stage(t.Context(), bytes.NewReader(tc.body), tc.limit, allTypes); !errors.Is(err, tc.want) {
 				t.Errorf("%s: got %v %v, want %v", tc.name, st, err, tc.want)
 			}
 		}
-		st, err := b.Stage(bytes.NewReader(pngBytes), 1<<20, allTypes)
+		st, err := b.Stage(t.Context(), bytes.NewReader(pngBytes), 1<<20, allTypes)
 		if err != nil {
 			t.Fatal(err)
 		}
 		if st.ContentType != "image/png" || st.Ext != "png" || st.Size != int64(len(pngBytes)) || len(st.SHA256) != 64 {
 			t.Errorf("staged %+v, want png of %d bytes with its sha256", st, len(pngBytes))
 		}
-		if err := b.Discard(st); err != nil {
+		if err := b.Discard(t.Context(), st); err != nil {
 			t.Errorf("discard: %v", err)
 		}
-		if left, err := b.CleanStaging(0, time.Now().Add(time.Hour), false); len(left) != 0 || err != nil {
+		if left, err := b.CleanStaging(t.Context(), 0, time.Now().Add(time.Hour), false); len(left) != 0 || err != nil {
 			t.Errorf("clean after discard: %v %v, want nothing left", left, err)
 		}
 	})
@@ -440,7 +440,7 @@ func TestWalks(t *testing.T) {
 			b.putRaw(t, k, pngBytes)
 		}
 		var live []string
-		err := b.WalkLive(func(u string, d fs.DirEntry) error {
+		err := b.WalkLive(t.Context(), func(u string, d fs.DirEntry) error {
 			fi, err := d.Info()
 			if err != nil || fi.ModTime().IsZero() || time.Since(fi.ModTime()) > time.Hour {
 				t.Errorf("%s: info %v %v, want a recent modification time", u, fi, err)
@@ -457,7 +457,7 @@ func TestWalks(t *testing.T) {
 			t.Errorf("walk live:\n got %q\nwant %q", live, products)
 		}
 		var trash []string
-		if err := b.WalkTrash(func(n string, _ fs.FileInfo) error { trash = append(trash, n); return nil }); err != nil {
+		if err := b.WalkTrash(t.Context(), func(n string, _ fs.FileInfo) error { trash = append(trash, n); return nil }); err != nil {
 			t.Fatalf("walk trash: %v", err)
 		}
 		slices.Sort(trash)
@@ -465,7 +465,7 @@ func TestWalks(t *testing.T) {
 			t.Errorf("walk trash: got %q, want %q", trash, want)
 		}
 		n := 0
-		if err := b.WalkLive(func(string, fs.DirEntry) error { n++; return fs.SkipAll }); err != nil || n != 1 {
+		if err := b.WalkLive(t.Context(), func(string, fs.DirEntry) error { n++; return fs.SkipAll }); err != nil || n != 1 {
 			t.Errorf("stopped walk: %d calls, %v; want 1, nil", n, err)
 		}
 	})
@@ -477,7 +477,7 @@ func TestWalkPages(t *testing.T) {
 	t.Parallel()
 	o := s3test.Bucket(t)
 	o.PageSize = 2
-	s, err := objstore.Open(o)
+	s, err := objstore.Open(t.Context(), o)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -494,10 +494,61 @@ func TestWalkPages(t *testing.T) {
 		want = append(want, u)
 	}
 	var got []string
-	if err := b.WalkLive(func(u string, _ fs.DirEntry) error { got = append(got, u); return nil }); err != nil {
+	if err := b.WalkLive(t.Context(), func(u string, _ fs.DirEntry) error { got = append(got, u); return nil }); err != nil {
 		t.Fatal(err)
 	}
 	if !slices.Equal(got, want) {
 		t.Errorf("got %q, want %q", got, want)
 	}
+}
+
+// A call whose context has ended fails with the context's error and has no
+// effect, on both backends: the folder checks ctx before each step that
+// changes something, the bucket sends no request. (A step already under
+// way is finished, not cut: see storage.Backend.)
+func TestEndedContext(t *testing.T) {
+	forEach(t, func(t *testing.T, b backend) {
+		const url2 = "/recursos/imagenes/productos/cd/cde.png"
+		upload(t, b, url1)
+		upload(t, b, url2)
+		if moved, err := b.MoveToTrash(t.Context(), url2, "2-1-cde.png"); err != nil || !moved {
+			t.Fatalf("move %s to trash: %v %v", url2, moved, err)
+		}
+		ended, cancel := context.WithCancel(t.Context())
+		cancel()
+		st, err := b.Stage(t.Context(), bytes.NewReader(pngBytes), 1<<20, allTypes)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer b.Discard(t.Context(), st)
+		const url3 = "/recursos/imagenes/productos/ef/efg.png"
+		calls := []struct {
+			name string
+			call func() error
+		}{
+			{"MoveToTrash", func() error { _, err := b.MoveToTrash(ended, url1, "1-1-abc.png"); return err }},
+			{"MoveFromTrash", func() error { return b.MoveFromTrash(ended, "2-1-cde.png", url2) }},
+			{"RenameTrash", func() error { return b.RenameTrash(ended, "2-1-cde.png", "3-1-cde.png") }},
+			{"RemoveTrash", func() error { return b.RemoveTrash(ended, "2-1-cde.png") }},
+			{"RemoveLive", func() error { return b.RemoveLive(ended, url1) }},
+			{"Publish", func() error { return b.Publish(ended, st, url3) }},
+		}
+		for _, c := range calls {
+			if err := c.call(); !errors.Is(err, context.Canceled) {
+				t.Errorf("%s on an ended context: got %v, want context.Canceled", c.name, err)
+			}
+		}
+		if live, inTrash := exists(t, b, url1, "1-1-abc.png"); !live || inTrash {
+			t.Errorf("%s: live %v, in trash %v; want live and not in the trash", url1, live, inTrash)
+		}
+		if live, inTrash := exists(t, b, url2, "2-1-cde.png"); live || !inTrash {
+			t.Errorf("%s: live %v, in trash %v; want in the trash only", url2, live, inTrash)
+		}
+		if _, inTrash := exists(t, b, "", "3-1-cde.png"); inTrash {
+			t.Errorf("3-1-cde.png in the trash: the rename happened")
+		}
+		if live, _ := exists(t, b, url3, ""); live {
+			t.Errorf("%s published", url3)
+		}
+	})
 }

@@ -27,8 +27,8 @@ func TestMoveWhoseDeleteFails(t *testing.T) {
 		live  = "recursos/imagenes/productos/ab/abc.png"
 		trash = ".papelera/1-100-abc.png"
 	)
-	toTrash := func(s *objstore.Store) error { _, err := s.MoveToTrash(url1, "1-100-abc.png"); return err }
-	fromTrash := func(s *objstore.Store) error { return s.MoveFromTrash("1-100-abc.png", url1) }
+	toTrash := func(s *objstore.Store) error { _, err := s.MoveToTrash(t.Context(), url1, "1-100-abc.png"); return err }
+	fromTrash := func(s *objstore.Store) error { return s.MoveFromTrash(t.Context(), "1-100-abc.png", url1) }
 	cases := []struct {
 		name     string
 		setup    string // the key holding the object before the move

@@ -1,6 +1,7 @@
 package objstore
 
 import (
+	"context"
 	"strings"
 
 	"github.com/minio/minio-go/v7"
@@ -13,19 +14,19 @@ const markerText = "This bucket (or prefix) is the storage of imagenes. Do not d
 // MarkerExists reports whether the marker object is present. The janitor
 // refuses to work without it: a wrong bucket or prefix looks empty, and
 // reconciling against it would call every row dangling.
-func (s *Store) MarkerExists() (bool, error) {
-	return s.exists(s.prefix + storage.MarkerName)
+func (s *Store) MarkerExists(ctx context.Context) (bool, error) {
+	return s.exists(ctx, s.prefix+storage.MarkerName)
 }
 
 // WriteMarker creates the marker object if absent.
-func (s *Store) WriteMarker() error {
+func (s *Store) WriteMarker(ctx context.Context) error {
 	k := s.prefix + storage.MarkerName
-	if ok, err := s.exists(k); err != nil || ok {
+	if ok, err := s.exists(ctx, k); err != nil || ok {
 		return err
 	}
-	ctx, cancel := s.ctx()
+	rctx, cancel := s.ctx(ctx)
 	defer cancel()
-	_, err := s.c.PutObject(ctx, s.bucket, k, strings.NewReader(markerText), int64(len(markerText)),
+	_, err := s.c.PutObject(rctx, s.bucket, k, strings.NewReader(markerText), int64(len(markerText)),
 		minio.PutObjectOptions{ContentType: "text/plain; charset=utf-8"})
 	if err != nil {
 		return s.fail("write", k, err)

@@ -2,6 +2,7 @@ package objstore
 
 import (
 	"cmp"
+	"context"
 	"crypto/md5"
 	"encoding/hex"
 	"errors"
@@ -103,7 +104,7 @@ func classify(rel string, live func(url string) bool) area {
 // relies on. dir must hold the marker: a folder without it is not a
 // storage (a wrong path, an unmounted volume). note is told of every file
 // left behind and every object removed.
-func (s *Store) MirrorFrom(dir string, o MirrorOptions, note func(what, key string)) (MirrorReport, error) {
+func (s *Store) MirrorFrom(ctx context.Context, dir string, o MirrorOptions, note func(what, key string)) (MirrorReport, error) {
 	var rep MirrorReport
 	root, err := os.OpenRoot(dir)
 	if err != nil {
@@ -137,7 +138,7 @@ func (s *Store) MirrorFrom(dir string, o MirrorOptions, note func(what, key stri
 		}
 		switch classify(rel, live) {
 		case areaCopy:
-			return s.mirrorFile(root, rel, o, &rep)
+			return s.mirrorFile(ctx, root, rel, o, &rep)
 		case areaStaleThumb:
 			rep.StaleThumbs++
 			note("left behind (thumbnail of no live image)", rel)
@@ -170,18 +171,18 @@ func (s *Store) MirrorFrom(dir string, o MirrorOptions, note func(what, key stri
 		}
 	}
 	if o.Delete {
-		if err := s.mirrorDelete(o, &rep, note, func(rel string) bool {
+		if err := s.mirrorDelete(ctx, o, &rep, note, func(rel string) bool {
 			return regular(rel) && classify(rel, live) == areaCopy
 		}); err != nil {
 			return rep, err
 		}
 	}
-	return rep, s.mirrorFile(root, storage.MarkerName, o, &rep)
+	return rep, s.mirrorFile(ctx, root, storage.MarkerName, o, &rep)
 }
 
 // mirrorFile PUTs the folder's file rel at its key unless the bucket has
 // it already with the same bytes.
-func (s *Store) mirrorFile(root *os.Root, rel string, o MirrorOptions, rep *MirrorReport) error {
+func (s *Store) mirrorFile(ctx context.Context, root *os.Root, rel string, o MirrorOptions, rep *MirrorReport) error {
 	f, err := root.Open(rel)
 	if err != nil {
 		return fmt.Errorf("open %s: %w", rel, err)
@@ -193,7 +194,7 @@ func (s *Store) mirrorFile(root *os.Root, rel string, o MirrorOptions, rep *Mirr
 		return fmt.Errorf("read %s: %w", rel, err)
 	}
 	k := s.prefix + rel
-	oi, err := s.stat(k)
+	oi, err := s.stat(ctx, k)
 	switch {
 	case err == nil && oi.Size == size && strings.EqualFold(oi.ETag, hex.EncodeToString(h.Sum(nil))):
 		rep.Unchanged++
@@ -213,9 +214,9 @@ func (s *Store) mirrorFile(root *os.Root, rel string, o MirrorOptions, rep *Mirr
 	if ct == "" {
 		ct = "application/octet-stream"
 	}
-	ctx, cancel := s.ctx()
+	rctx, cancel := s.ctx(ctx)
 	defer cancel()
-	if _, err := s.c.PutObject(ctx, s.bucket, k, f, size, minio.PutObjectOptions{ContentType: ct, DisableMultipart: true}); err != nil {
+	if _, err := s.c.PutObject(rctx, s.bucket, k, f, size, minio.PutObjectOptions{ContentType: ct, DisableMultipart: true}); err != nil {
 		return s.fail("put", k, err)
 	}
 	return nil
@@ -224,9 +225,9 @@ func (s *Store) mirrorFile(root *os.Root, rel string, o MirrorOptions, rep *Mirr
 // mirrorDelete removes the objects under the areas a mirror writes whose
 // folder file would not be copied (gone, or left behind). Removing keys a
 // listing has already returned does not disturb its next pages.
-func (s *Store) mirrorDelete(o MirrorOptions, rep *MirrorReport, note func(what, key string), wanted func(rel string) bool) error {
+func (s *Store) mirrorDelete(ctx context.Context, o MirrorOptions, rep *MirrorReport, note func(what, key string), wanted func(rel string) bool) error {
 	for _, top := range []string{"recursos/", ".papelera/", storage.ThumbDir + "/", ".tmp/"} {
-		err := s.list(s.prefix+top, func(oi minio.ObjectInfo) error {
+		err := s.list(ctx, s.prefix+top, func(oi minio.ObjectInfo) error {
 			rel := strings.TrimPrefix(oi.Key, s.prefix)
 			if wanted(rel) {
 				return nil
@@ -236,7 +237,7 @@ func (s *Store) mirrorDelete(o MirrorOptions, rep *MirrorReport, note func(what,
 			if o.DryRun {
 				return nil
 			}
-			return s.remove(oi.Key)
+			return s.remove(ctx, oi.Key)
 		})
 		if err != nil {
 			return err

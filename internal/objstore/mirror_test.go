@@ -116,11 +116,11 @@ func TestMirrorFrom(t *testing.T) {
 				var notes []string
 				note := func(what, key string) { notes = append(notes, what+": "+key) }
 				if tc.twice {
-					if _, err := s.MirrorFrom(dir, tc.opts, note); err != nil {
+					if _, err := s.MirrorFrom(t.Context(), dir, tc.opts, note); err != nil {
 						t.Fatal(err)
 					}
 				}
-				rep, err := s.MirrorFrom(dir, tc.opts, note)
+				rep, err := s.MirrorFrom(t.Context(), dir, tc.opts, note)
 				if tc.wantErr != "" {
 					if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
 						t.Errorf("got %v, want an error about %q", err, tc.wantErr)

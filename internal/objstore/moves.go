@@ -1,6 +1,7 @@
 package objstore
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -18,16 +19,16 @@ import (
 // missing, so a missing key is confirmed by asking for the bucket: a
 // deleted bucket must stop a delete (503), not let it record every file as
 // already gone. The extra request is only paid on the missing path.
-func (s *Store) stat(key string) (minio.ObjectInfo, error) {
-	ctx, cancel := s.ctx()
+func (s *Store) stat(ctx context.Context, key string) (minio.ObjectInfo, error) {
+	rctx, cancel := s.ctx(ctx)
 	defer cancel()
-	oi, err := s.c.StatObject(ctx, s.bucket, key, minio.StatObjectOptions{})
+	oi, err := s.c.StatObject(rctx, s.bucket, key, minio.StatObjectOptions{})
 	if err == nil {
 		return oi, nil
 	}
 	err = s.fail("stat", key, err)
 	if errors.Is(err, storage.ErrNotExist) {
-		if uerr := s.Usable(); uerr != nil {
+		if uerr := s.Usable(ctx); uerr != nil {
 			return oi, uerr
 		}
 	}
@@ -35,8 +36,8 @@ func (s *Store) stat(key string) (minio.ObjectInfo, error) {
 }
 
 // exists reports whether key is there.
-func (s *Store) exists(key string) (bool, error) {
-	_, err := s.stat(key)
+func (s *Store) exists(ctx context.Context, key string) (bool, error) {
+	_, err := s.stat(ctx, key)
 	if errors.Is(err, storage.ErrNotExist) {
 		return false, nil
 	}
@@ -46,8 +47,8 @@ func (s *Store) exists(key string) (bool, error) {
 // absent fails with fs.ErrExist when key exists: uploads never overwrite.
 // Names are unique by construction (uuids), so the gap between this check
 // and the PUT is not reachable by our own writers.
-func (s *Store) absent(key string) error {
-	ok, err := s.exists(key)
+func (s *Store) absent(ctx context.Context, key string) error {
+	ok, err := s.exists(ctx, key)
 	if err != nil {
 		return err
 	}
@@ -64,10 +65,10 @@ func same(a, b minio.ObjectInfo) bool {
 	return a.Size == b.Size && a.ETag != "" && a.ETag == b.ETag
 }
 
-func (s *Store) remove(key string) error {
-	ctx, cancel := s.ctx()
+func (s *Store) remove(ctx context.Context, key string) error {
+	rctx, cancel := s.ctx(ctx)
 	defer cancel()
-	if err := s.c.RemoveObject(ctx, s.bucket, key, minio.RemoveObjectOptions{}); err != nil {
+	if err := s.c.RemoveObject(rctx, s.bucket, key, minio.RemoveObjectOptions{}); err != nil {
 		if err := s.fail("remove", key, err); !errors.Is(err, storage.ErrNotExist) {
 			return err
 		}
@@ -79,10 +80,10 @@ func (s *Store) remove(key string) error {
 // check of the bucket: move's next request (the copy, or the HEAD of a
 // source in a bucket that just answered) tells a missing bucket apart by
 // itself.
-func (s *Store) head(key string) (minio.ObjectInfo, error) {
-	ctx, cancel := s.ctx()
+func (s *Store) head(ctx context.Context, key string) (minio.ObjectInfo, error) {
+	rctx, cancel := s.ctx(ctx)
 	defer cancel()
-	oi, err := s.c.StatObject(ctx, s.bucket, key, minio.StatObjectOptions{})
+	oi, err := s.c.StatObject(rctx, s.bucket, key, minio.StatObjectOptions{})
 	if err != nil {
 		return oi, s.fail("stat", key, err)
 	}
@@ -107,24 +108,24 @@ func (s *Store) head(key string) (minio.ObjectInfo, error) {
 // which saves a HEAD of it. The source needs no If-Match: keys are never
 // overwritten (uploads PUT with If-None-Match), so the object copied is
 // the one the delete removes.
-func (s *Store) move(src, dst string) error {
-	di, err := s.head(dst)
+func (s *Store) move(ctx context.Context, src, dst string) error {
+	di, err := s.head(ctx, dst)
 	switch {
 	case err == nil:
 		// The bucket answered, so a 404 on src is src.
-		oi, err := s.head(src)
+		oi, err := s.head(ctx, src)
 		if err != nil {
 			return err
 		}
 		if same(oi, di) {
-			return s.remove(src) // the copy of an interrupted move: finish it
+			return s.remove(ctx, src) // the copy of an interrupted move: finish it
 		}
 		return fmt.Errorf("%q: %w", dst, fs.ErrExist)
 	case !errors.Is(err, storage.ErrNotExist):
 		return err
 	}
-	ctx, cancel := s.ctx()
-	_, err = s.c.CopyObject(ctx,
+	rctx, cancel := s.ctx(ctx)
+	_, err = s.c.CopyObject(rctx,
 		minio.CopyDestOptions{Bucket: s.bucket, Object: dst},
 		minio.CopySrcOptions{Bucket: s.bucket, Object: src})
 	cancel()
@@ -132,7 +133,7 @@ func (s *Store) move(src, dst string) error {
 		return s.fail("copy to "+dst+" from", src, err)
 	}
 	fault.Point("move-copied") // both keys hold the object: what a crash here leaves
-	if err := s.remove(src); err != nil {
+	if err := s.remove(ctx, src); err != nil {
 		// The delete may have happened all the same: its answer lost after
 		// the store carried it out, or the store holding it past the time
 		// limit and carrying it out later. Removing the copy then would
@@ -148,7 +149,7 @@ func (s *Store) move(src, dst string) error {
 // object that does not exist is (false, nil): the caller notes it. An
 // error may leave the object live, in the trash, or under both keys (see
 // move): never under neither.
-func (s *Store) MoveToTrash(url, trashName string) (moved bool, err error) {
+func (s *Store) MoveToTrash(ctx context.Context, url, trashName string) (moved bool, err error) {
 	src, err := s.liveKey(url)
 	if err != nil {
 		return false, err
@@ -157,7 +158,7 @@ func (s *Store) MoveToTrash(url, trashName string) (moved bool, err error) {
 	if err != nil {
 		return false, err
 	}
-	err = s.move(src, dst)
+	err = s.move(ctx, src, dst)
 	if errors.Is(err, storage.ErrNotExist) {
 		return false, nil
 	}
@@ -167,7 +168,7 @@ func (s *Store) MoveToTrash(url, trashName string) (moved bool, err error) {
 // MoveFromTrash moves .papelera/trashName back to the live key of url. It
 // refuses to overwrite a live object (fs.ErrExist) and reports a missing
 // trash object as storage.ErrNotExist.
-func (s *Store) MoveFromTrash(trashName, url string) error {
+func (s *Store) MoveFromTrash(ctx context.Context, trashName, url string) error {
 	src, err := s.trashKey(trashName)
 	if err != nil {
 		return err
@@ -176,11 +177,11 @@ func (s *Store) MoveFromTrash(trashName, url string) error {
 	if err != nil {
 		return err
 	}
-	return s.move(src, dst)
+	return s.move(ctx, src, dst)
 }
 
 // RenameTrash renames trash object from to to, refusing to overwrite.
-func (s *Store) RenameTrash(from, to string) error {
+func (s *Store) RenameTrash(ctx context.Context, from, to string) error {
 	src, err := s.trashKey(from)
 	if err != nil {
 		return err
@@ -189,34 +190,34 @@ func (s *Store) RenameTrash(from, to string) error {
 	if err != nil {
 		return err
 	}
-	return s.move(src, dst)
+	return s.move(ctx, src, dst)
 }
 
 // RemoveTrash deletes .papelera/name for good; a missing object is fine.
-func (s *Store) RemoveTrash(name string) error {
+func (s *Store) RemoveTrash(ctx context.Context, name string) error {
 	k, err := s.trashKey(name)
 	if err != nil {
 		return err
 	}
-	return s.remove(k)
+	return s.remove(ctx, k)
 }
 
 // RemoveLive deletes the live object of url; a missing object is fine.
 // Used to undo an upload whose transaction did not commit, and by the
 // janitor to settle a move cut between its copy and its delete.
-func (s *Store) RemoveLive(url string) error {
+func (s *Store) RemoveLive(ctx context.Context, url string) error {
 	k, err := s.liveKey(url)
 	if err != nil {
 		return err
 	}
-	return s.remove(k)
+	return s.remove(ctx, k)
 }
 
 // SameObject reports whether trash object name and the live object of url
 // both exist and hold the same bytes (size and ETag): what a move cut
 // between its copy and its delete leaves. The janitor's dry runs ask it
 // instead of finishing the move.
-func (s *Store) SameObject(name, url string) (bool, error) {
+func (s *Store) SameObject(ctx context.Context, name, url string) (bool, error) {
 	tk, err := s.trashKey(name)
 	if err != nil {
 		return false, err
@@ -225,14 +226,14 @@ func (s *Store) SameObject(name, url string) (bool, error) {
 	if err != nil {
 		return false, err
 	}
-	a, err := s.stat(tk)
+	a, err := s.stat(ctx, tk)
 	if errors.Is(err, storage.ErrNotExist) {
 		return false, nil
 	}
 	if err != nil {
 		return false, err
 	}
-	b, err := s.stat(lk)
+	b, err := s.stat(ctx, lk)
 	if errors.Is(err, storage.ErrNotExist) {
 		return false, nil
 	}
@@ -243,30 +244,30 @@ func (s *Store) SameObject(name, url string) (bool, error) {
 }
 
 // LiveExists reports whether url has a live object.
-func (s *Store) LiveExists(url string) (bool, error) {
+func (s *Store) LiveExists(ctx context.Context, url string) (bool, error) {
 	k, err := s.liveKey(url)
 	if err != nil {
 		return false, err
 	}
-	return s.exists(k)
+	return s.exists(ctx, k)
 }
 
 // TrashExists reports whether the trash holds object name.
-func (s *Store) TrashExists(name string) (bool, error) {
+func (s *Store) TrashExists(ctx context.Context, name string) (bool, error) {
 	k, err := s.trashKey(name)
 	if err != nil {
 		return false, err
 	}
-	return s.exists(k)
+	return s.exists(ctx, k)
 }
 
 // LiveInfo returns the live object's size, Last-Modified and ETag.
-func (s *Store) LiveInfo(url string) (fs.FileInfo, error) {
+func (s *Store) LiveInfo(ctx context.Context, url string) (fs.FileInfo, error) {
 	k, err := s.liveKey(url)
 	if err != nil {
 		return nil, err
 	}
-	oi, err := s.stat(k)
+	oi, err := s.stat(ctx, k)
 	if err != nil {
 		return nil, err
 	}

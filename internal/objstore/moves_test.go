@@ -27,13 +27,13 @@ func TestMoveRequests(t *testing.T) {
 	)
 	type setup struct{ live, trash []byte } // objects there before the move; nil: none
 	toTrash := func(s *objstore.Store) error {
-		moved, err := s.MoveToTrash(url1, "1-100-abc.png")
+		moved, err := s.MoveToTrash(t.Context(), url1, "1-100-abc.png")
 		if err == nil && !moved {
 			return errNotMoved
 		}
 		return err
 	}
-	fromTrash := func(s *objstore.Store) error { return s.MoveFromTrash("1-100-abc.png", url1) }
+	fromTrash := func(s *objstore.Store) error { return s.MoveFromTrash(t.Context(), "1-100-abc.png", url1) }
 	cases := []struct {
 		name      string
 		setup     setup

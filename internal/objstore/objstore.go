@@ -12,9 +12,10 @@
 // bucket: the bytes are spooled to a local temporary file while their type,
 // size and hash are judged, then PUT under the url's advisory lock.
 //
-// Every request has a time limit (Options.Timeout), its answer's body
-// included; an object being downloaded has it per read instead (see File):
-// an unreachable or stuck server is an error wrapping
+// Every request ends at the earlier of its caller's deadline (the context
+// each method takes) and the store's own time limit (Options.Timeout), its
+// answer's body included; an object being downloaded has the limit per read
+// instead (see File): an unreachable or stuck server is an error wrapping
 // storage.ErrUnavailable, never a hang. No HTTP routes, no SQL.
 package objstore
 
@@ -130,12 +131,12 @@ type Store struct {
 // credentials are accepted: a bucket that is missing, unreachable or
 // refuses them is an error here, at start-up, rather than on the first
 // upload. It does not create the bucket.
-func Open(o Options) (*Store, error) {
+func Open(ctx context.Context, o Options) (*Store, error) {
 	s, err := New(o)
 	if err != nil {
 		return nil, err
 	}
-	if err := s.Usable(); err != nil {
+	if err := s.Usable(ctx); err != nil {
 		s.Close()
 		return nil, err
 	}
@@ -247,17 +248,19 @@ func (s *Store) Client() *minio.Client { return s.c }
 // Bucket is the bucket's name.
 func (s *Store) Bucket() string { return s.bucket }
 
-// ctx is the context of one request.
-func (s *Store) ctx() (context.Context, context.CancelFunc) {
-	return context.WithTimeout(context.Background(), s.timeout)
+// ctx is the context of one request: the caller's, bounded by the store's
+// own time limit, so a request ends at whichever comes first — the
+// request's REQUEST_TIMEOUT, the janitor pass's end, or Options.Timeout.
+func (s *Store) ctx(parent context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(parent, s.timeout)
 }
 
 // Usable checks that the bucket exists and accepts the credentials, for
 // start-up and /readyz.
-func (s *Store) Usable() error {
-	ctx, cancel := s.ctx()
+func (s *Store) Usable(ctx context.Context) error {
+	rctx, cancel := s.ctx(ctx)
 	defer cancel()
-	ok, err := s.c.BucketExists(ctx, s.bucket)
+	ok, err := s.c.BucketExists(rctx, s.bucket)
 	if err != nil {
 		return s.fail("check bucket", s.bucket, err)
 	}

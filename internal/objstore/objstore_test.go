@@ -80,12 +80,12 @@ func TestOpenRefuses(t *testing.T) {
 	for _, tc := range cases {
 		o := good
 		tc.edit(&o)
-		s, err := objstore.Open(o)
+		s, err := objstore.Open(t.Context(), o)
 		if !errors.Is(err, storage.ErrUnavailable) {
 			t.Errorf("%s: got %v %v, want ErrUnavailable", tc.name, s, err)
 		}
 	}
-	s, err := objstore.Open(good)
+	s, err := objstore.Open(t.Context(), good)
 	if err != nil {
 		t.Fatalf("the good options: %v", err)
 	}
@@ -108,7 +108,7 @@ func TestPresign(t *testing.T) {
 	s := s3test.New(t, "p")
 	b := backend{Backend: s}
 	upload(t, b, url1)
-	u, err := s.Presign(url1, time.Minute)
+	u, err := s.Presign(t.Context(), url1, time.Minute)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -121,10 +121,10 @@ func TestPresign(t *testing.T) {
 	if resp.StatusCode != 200 || !bytes.Equal(body, pngBytes) || resp.Header.Get("Content-Type") != "image/png" {
 		t.Errorf("GET presigned: %d %s, %d bytes; want 200 image/png with the upload", resp.StatusCode, resp.Header.Get("Content-Type"), len(body))
 	}
-	if _, err := s.Presign("/recursos/imagenes/productos/no/existe.png", time.Minute); !errors.Is(err, storage.ErrNotExist) {
+	if _, err := s.Presign(t.Context(), "/recursos/imagenes/productos/no/existe.png", time.Minute); !errors.Is(err, storage.ErrNotExist) {
 		t.Errorf("presign a missing object: got %v, want ErrNotExist", err)
 	}
-	if _, err := s.Presign("/recursos/../x.png", time.Minute); !errors.Is(err, storage.ErrUnsafePath) {
+	if _, err := s.Presign(t.Context(), "/recursos/../x.png", time.Minute); !errors.Is(err, storage.ErrUnsafePath) {
 		t.Errorf("presign a bad url: got %v, want ErrUnsafePath", err)
 	}
 }
@@ -137,7 +137,7 @@ func TestPrefixesAreApart(t *testing.T) {
 	open := func(prefix string) *objstore.Store {
 		o := o
 		o.Prefix = prefix
-		s, err := objstore.Open(o)
+		s, err := objstore.Open(t.Context(), o)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -146,20 +146,20 @@ func TestPrefixesAreApart(t *testing.T) {
 	}
 	a, b := open("a"), open("b")
 	upload(t, backend{Backend: a}, url1)
-	if err := a.WriteMarker(); err != nil {
+	if err := a.WriteMarker(t.Context()); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := a.MoveToTrash(url1, "1-1-abc.png"); err != nil {
+	if _, err := a.MoveToTrash(t.Context(), url1, "1-1-abc.png"); err != nil {
 		t.Fatal(err)
 	}
-	if ok, _ := b.MarkerExists(); ok {
+	if ok, _ := b.MarkerExists(t.Context()); ok {
 		t.Error("b sees a's marker")
 	}
-	if ok, _ := b.TrashExists("1-1-abc.png"); ok {
+	if ok, _ := b.TrashExists(t.Context(), "1-1-abc.png"); ok {
 		t.Error("b sees a's trash")
 	}
 	n := 0
-	if err := b.WalkTrash(func(string, fs.FileInfo) error { n++; return nil }); err != nil || n != 0 {
+	if err := b.WalkTrash(t.Context(), func(string, fs.FileInfo) error { n++; return nil }); err != nil || n != 0 {
 		t.Errorf("b's trash walk: %d objects, %v; want none", n, err)
 	}
 }
@@ -176,11 +176,11 @@ func TestInterruptedMoveFinishes(t *testing.T) {
 		move     func() error
 	}{
 		{"to the trash", "recursos/imagenes/productos/ab/abc.png", ".papelera/1-1-abc.png",
-			func() error { _, err := b.MoveToTrash(url1, "1-1-abc.png"); return err }},
+			func() error { _, err := b.MoveToTrash(t.Context(), url1, "1-1-abc.png"); return err }},
 		{"out of the trash", ".papelera/2-1-abc.png", "recursos/imagenes/productos/ab/abc.png",
-			func() error { return b.MoveFromTrash("2-1-abc.png", url1) }},
+			func() error { return b.MoveFromTrash(t.Context(), "2-1-abc.png", url1) }},
 		{"in the trash", ".papelera/3-1-abc.png", ".papelera/4-1-abc.png",
-			func() error { return b.RenameTrash("3-1-abc.png", "4-1-abc.png") }},
+			func() error { return b.RenameTrash(t.Context(), "3-1-abc.png", "4-1-abc.png") }},
 	}
 	for _, tc := range cases {
 		b.putRaw(t, tc.src, pngBytes)
@@ -214,14 +214,14 @@ func TestMissingBucketIsUnavailable(t *testing.T) {
 	}
 	defer s.Close()
 	ops := map[string]func() error{
-		"MoveToTrash":   func() error { _, err := s.MoveToTrash(url1, "1-1-abc.png"); return err },
-		"MoveFromTrash": func() error { return s.MoveFromTrash("1-1-abc.png", url1) },
-		"LiveExists":    func() error { _, err := s.LiveExists(url1); return err },
-		"TrashExists":   func() error { _, err := s.TrashExists("1-1-abc.png"); return err },
-		"OpenLive":      func() error { _, err := s.OpenLive(url1); return err },
-		"Presign":       func() error { _, err := s.Presign(url1, time.Minute); return err },
-		"MarkerExists":  func() error { _, err := s.MarkerExists(); return err },
-		"WalkTrash":     func() error { return s.WalkTrash(func(string, fs.FileInfo) error { return nil }) },
+		"MoveToTrash":   func() error { _, err := s.MoveToTrash(t.Context(), url1, "1-1-abc.png"); return err },
+		"MoveFromTrash": func() error { return s.MoveFromTrash(t.Context(), "1-1-abc.png", url1) },
+		"LiveExists":    func() error { _, err := s.LiveExists(t.Context(), url1); return err },
+		"TrashExists":   func() error { _, err := s.TrashExists(t.Context(), "1-1-abc.png"); return err },
+		"OpenLive":      func() error { _, err := s.OpenLive(t.Context(), url1); return err },
+		"Presign":       func() error { _, err := s.Presign(t.Context(), url1, time.Minute); return err },
+		"MarkerExists":  func() error { _, err := s.MarkerExists(t.Context()); return err },
+		"WalkTrash":     func() error { return s.WalkTrash(t.Context(), func(string, fs.FileInfo) error { return nil }) },
 	}
 	for name, op := range ops {
 		if err := op(); !errors.Is(err, storage.ErrUnavailable) {
@@ -248,7 +248,7 @@ func TestPutLive(t *testing.T) {
 		{"a hidden segment", "/recursos/.tmp/x.png", pngBytes, storage.ErrUnsafePath},
 	}
 	for _, tc := range cases {
-		err := b.s3.PutLive(tc.url, tc.data, "image/png")
+		err := b.s3.PutLive(t.Context(), tc.url, tc.data, "image/png")
 		if !errors.Is(err, tc.want) || (tc.want == nil && err != nil) {
 			t.Errorf("%s: got %v, want %v", tc.name, err, tc.want)
 			continue
@@ -256,7 +256,7 @@ func TestPutLive(t *testing.T) {
 		if tc.want != nil {
 			continue
 		}
-		f, err := b.s3.OpenLive(tc.url)
+		f, err := b.s3.OpenLive(t.Context(), tc.url)
 		if err != nil {
 			t.Fatalf("%s: open: %v", tc.name, err)
 		}

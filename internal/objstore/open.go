@@ -73,56 +73,71 @@ func (f *File) Close() error {
 
 // open GETs key as a streaming File; a missing key is storage.ErrNotExist.
 // The request that finds the object (up to its answer's headers) is bounded
-// by the store's time limit, as every other request is; then the body
-// streams under File's per-read limit. One context serves both: a timer
-// cancels it, armed while open waits and while a Read does.
-func (s *Store) open(k string) (storage.File, error) {
-	ctx, cancel := context.WithCancel(context.Background())
+// by the caller's ctx and the store's time limit, as every other request
+// is; then the body streams under File's per-read limit, past the caller's
+// ctx: a route's answer streams after its handler (and its REQUEST_TIMEOUT
+// context) returned. One context serves both: a timer cancels it, armed
+// while open waits and while a Read does, and ctx cancels it while open
+// waits.
+func (s *Store) open(ctx context.Context, k string) (storage.File, error) {
+	fctx, cancel := context.WithCancel(context.Background())
 	stall := time.AfterFunc(s.timeout, cancel)
-	o, err := s.c.GetObject(ctx, s.bucket, k, minio.GetObjectOptions{})
+	caller := context.AfterFunc(ctx, cancel)
+	fail := func(err error) error {
+		if cerr := ctx.Err(); cerr != nil {
+			// The caller's ending, not the cancellation it caused.
+			err = fmt.Errorf("%w: %v", cerr, err)
+		}
+		return s.fail("open", k, err)
+	}
+	o, err := s.c.GetObject(fctx, s.bucket, k, minio.GetObjectOptions{})
 	if err != nil {
+		caller()
 		stall.Stop()
 		cancel()
-		return nil, s.fail("open", k, err)
+		return nil, fail(err)
 	}
 	oi, err := o.Stat() // the GET itself: minio-go sends it on first use
+	released := caller()
 	stall.Stop()
-	if err == nil && ctx.Err() != nil {
-		err = context.DeadlineExceeded // answered as the timer fired: the body is cancelled already
+	if err == nil && (fctx.Err() != nil || !released) {
+		// Answered as the timer fired or the caller left: the body is
+		// cancelled already.
+		err = context.DeadlineExceeded
 	}
 	if err != nil {
 		o.Close()
 		cancel()
-		return nil, s.fail("open", k, err)
+		return nil, fail(err)
 	}
-	return &File{obj: o, key: k, info: info(oi), timeout: s.timeout, ctx: ctx, stall: stall, cancel: cancel}, nil
+	return &File{obj: o, key: k, info: info(oi), timeout: s.timeout, ctx: fctx, stall: stall, cancel: cancel}, nil
 }
 
 // OpenLive opens the live object of url. A missing object is
 // storage.ErrNotExist. The request that finds it is bounded by the time
 // limit; the body then streams at the reader's pace (see File).
-func (s *Store) OpenLive(u string) (storage.File, error) {
+func (s *Store) OpenLive(ctx context.Context, u string) (storage.File, error) {
 	k, err := s.liveKey(u)
 	if err != nil {
 		return nil, err
 	}
-	return s.open(k)
+	return s.open(ctx, k)
 }
 
 // Presign returns a GET url of the live object of url valid for ttl, for
 // serving by redirect. It checks the object exists first, so a missing
 // image is still a 404 here rather than the store's own error page.
-func (s *Store) Presign(u string, ttl time.Duration) (string, error) {
+func (s *Store) Presign(ctx context.Context, u string, ttl time.Duration) (string, error) {
 	k, err := s.liveKey(u)
 	if err != nil {
 		return "", err
 	}
-	if _, err := s.stat(k); err != nil {
+	if _, err := s.stat(ctx, k); err != nil {
 		return "", err
 	}
-	ctx, cancel := s.ctx()
+	rctx, cancel := s.ctx(ctx)
 	defer cancel()
-	p, err := s.c.PresignedGetObject(ctx, s.bucket, k, ttl, url.Values{})
+	p, err := s.c.PresignedGetObject(rctx, s.bucket, k, ttl, url.Values{})
 	if err != nil {
 		return "", s.fail("presign", k, err)
 	}

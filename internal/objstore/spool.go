@@ -2,6 +2,7 @@ package objstore
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -20,7 +21,7 @@ import (
 // hash are judged (storage.CopyImage), so nothing reaches the bucket before
 // it is accepted and the PUT knows its length. Memory does not grow with
 // the file. On any error nothing is left in the spool.
-func (s *Store) Stage(r io.Reader, limit int64, allowed []string) (_ *storage.Staged, err error) {
+func (s *Store) Stage(ctx context.Context, r io.Reader, limit int64, allowed []string) (_ *storage.Staged, err error) {
 	f, err := os.CreateTemp(s.spool, "*.part")
 	if err != nil {
 		return nil, fmt.Errorf("spool upload: %w", err)
@@ -45,12 +46,12 @@ func (s *Store) Stage(r io.Reader, limit int64, allowed []string) (_ *storage.St
 // never takes it for an orphan meanwhile. It never overwrites (If-None-Match
 // on the PUT, and a check first for servers that ignore it). The spool file
 // is removed once the object is there.
-func (s *Store) Publish(st *storage.Staged, url string) error {
+func (s *Store) Publish(ctx context.Context, st *storage.Staged, url string) error {
 	k, err := s.liveKey(url)
 	if err != nil {
 		return err
 	}
-	if err := s.absent(k); err != nil {
+	if err := s.absent(ctx, k); err != nil {
 		return err
 	}
 	p := filepath.Join(s.spool, st.Name)
@@ -59,7 +60,7 @@ func (s *Store) Publish(st *storage.Staged, url string) error {
 		return fmt.Errorf("open spooled upload: %w", err)
 	}
 	defer f.Close()
-	if err := s.put(k, f, st.Size, st.ContentType); err != nil {
+	if err := s.put(ctx, k, f, st.Size, st.ContentType); err != nil {
 		return err
 	}
 	fault.Point("upload-put") // the object is in the bucket, the row not committed
@@ -70,12 +71,12 @@ func (s *Store) Publish(st *storage.Staged, url string) error {
 
 // put writes r (size bytes) at key k in one PUT that never overwrites
 // (If-None-Match: *): an object already there is fs.ErrExist.
-func (s *Store) put(k string, r io.Reader, size int64, contentType string) error {
+func (s *Store) put(ctx context.Context, k string, r io.Reader, size int64, contentType string) error {
 	opts := minio.PutObjectOptions{ContentType: contentType, SendContentMd5: false}
 	opts.SetMatchETagExcept("*")
-	ctx, cancel := s.ctx()
+	rctx, cancel := s.ctx(ctx)
 	defer cancel()
-	if _, err := s.c.PutObject(ctx, s.bucket, k, r, size, opts); err != nil {
+	if _, err := s.c.PutObject(rctx, s.bucket, k, r, size, opts); err != nil {
 		if err := s.fail("put", k, err); errors.Is(err, errPrecondition) {
 			return fmt.Errorf("%q: %w", k, fs.ErrExist)
 		}
@@ -88,16 +89,16 @@ func (s *Store) put(k string, r io.Reader, size int64, contentType string) error
 // spool and without the upload's existence check, refusing to overwrite
 // (fs.ErrExist). For `imagenes seed`, which fills a bucket with tens of
 // thousands of objects for benchmarks; uploads go through Stage and Publish.
-func (s *Store) PutLive(url string, data []byte, contentType string) error {
+func (s *Store) PutLive(ctx context.Context, url string, data []byte, contentType string) error {
 	k, err := s.liveKey(url)
 	if err != nil {
 		return err
 	}
-	return s.put(k, bytes.NewReader(data), int64(len(data)), contentType)
+	return s.put(ctx, k, bytes.NewReader(data), int64(len(data)), contentType)
 }
 
 // Discard removes a spooled upload; a missing one is fine.
-func (s *Store) Discard(st *storage.Staged) error {
+func (s *Store) Discard(ctx context.Context, st *storage.Staged) error {
 	if st == nil {
 		return nil
 	}
@@ -111,7 +112,7 @@ func (s *Store) Discard(st *storage.Staged) error {
 // that died) and returns their names; with dryRun it removes nothing and
 // returns the names it would remove. The spool is this process's own
 // temporary folder, so it never touches another replica's uploads.
-func (s *Store) CleanStaging(olderThan time.Duration, now time.Time, dryRun bool) ([]string, error) {
+func (s *Store) CleanStaging(ctx context.Context, olderThan time.Duration, now time.Time, dryRun bool) ([]string, error) {
 	ents, err := os.ReadDir(s.spool)
 	if err != nil {
 		return nil, fmt.Errorf("read spool: %w", err)

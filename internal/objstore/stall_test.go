@@ -50,15 +50,17 @@ func TestStalledServer(t *testing.T) {
 		// on the headers alone, and must only return.
 		body bool
 	}{
-		{"OpenLive", func(s *objstore.Store) error { return readAll(func() (storage.File, error) { return s.OpenLive(url) }) }, true},
+		{"OpenLive", func(s *objstore.Store) error {
+			return readAll(func() (storage.File, error) { return s.OpenLive(t.Context(), url) })
+		}, true},
 		{"OpenTrash", func(s *objstore.Store) error {
-			return readAll(func() (storage.File, error) { return s.OpenTrash("1-1-abc.png") })
+			return readAll(func() (storage.File, error) { return s.OpenTrash(t.Context(), "1-1-abc.png") })
 		}, true},
 		{"OpenThumb", func(s *objstore.Store) error {
-			return readAll(func() (storage.File, error) { return s.OpenThumb(url, 256, "png") })
+			return readAll(func() (storage.File, error) { return s.OpenThumb(t.Context(), url, 256, "png") })
 		}, true},
 		{"ranged read", func(s *objstore.Store) error {
-			f, err := s.OpenLive(url)
+			f, err := s.OpenLive(t.Context(), url)
 			if err != nil {
 				return err
 			}
@@ -69,31 +71,35 @@ func TestStalledServer(t *testing.T) {
 			_, err = io.ReadFull(f, make([]byte, 100))
 			return err
 		}, true},
-		{"WalkLive", func(s *objstore.Store) error { return s.WalkLive(none) }, true},
-		{"WalkTrash", func(s *objstore.Store) error { return s.WalkTrash(func(string, fs.FileInfo) error { return nil }) }, true},
-		{"WalkThumbs", func(s *objstore.Store) error { return s.WalkThumbs(func(string) error { return nil }) }, true},
-		{"Presign", func(s *objstore.Store) error { _, err := s.Presign(url, time.Minute); return err }, false},
-		{"Usable", func(s *objstore.Store) error { return s.Usable() }, false},
-		{"LiveExists", func(s *objstore.Store) error { _, err := s.LiveExists(url); return err }, false},
-		{"TrashExists", func(s *objstore.Store) error { _, err := s.TrashExists("1-1-abc.png"); return err }, false},
-		{"LiveInfo", func(s *objstore.Store) error { _, err := s.LiveInfo(url); return err }, false},
-		{"SameObject", func(s *objstore.Store) error { _, err := s.SameObject("1-1-abc.png", url); return err }, false},
-		{"MoveToTrash", func(s *objstore.Store) error { _, err := s.MoveToTrash(url, "1-1-abc.png"); return err }, false},
-		{"MoveFromTrash", func(s *objstore.Store) error { return s.MoveFromTrash("1-1-abc.png", url) }, false},
-		{"RenameTrash", func(s *objstore.Store) error { return s.RenameTrash("1-1-abc.png", "2-1-abc.png") }, false},
-		{"RemoveTrash", func(s *objstore.Store) error { return s.RemoveTrash("1-1-abc.png") }, false},
-		{"RemoveLive", func(s *objstore.Store) error { return s.RemoveLive(url) }, false},
-		{"MarkerExists", func(s *objstore.Store) error { _, err := s.MarkerExists(); return err }, false},
-		{"WriteMarker", func(s *objstore.Store) error { return s.WriteMarker() }, false},
-		{"WriteThumb", func(s *objstore.Store) error { return s.WriteThumb(url, 256, "png", []byte("png")) }, false},
-		{"RemoveThumb", func(s *objstore.Store) error { return s.RemoveThumb("256/recursos/imagenes/productos/ab/abc.png.png") }, false},
+		{"WalkLive", func(s *objstore.Store) error { return s.WalkLive(t.Context(), none) }, true},
+		{"WalkTrash", func(s *objstore.Store) error {
+			return s.WalkTrash(t.Context(), func(string, fs.FileInfo) error { return nil })
+		}, true},
+		{"WalkThumbs", func(s *objstore.Store) error { return s.WalkThumbs(t.Context(), func(string) error { return nil }) }, true},
+		{"Presign", func(s *objstore.Store) error { _, err := s.Presign(t.Context(), url, time.Minute); return err }, false},
+		{"Usable", func(s *objstore.Store) error { return s.Usable(t.Context()) }, false},
+		{"LiveExists", func(s *objstore.Store) error { _, err := s.LiveExists(t.Context(), url); return err }, false},
+		{"TrashExists", func(s *objstore.Store) error { _, err := s.TrashExists(t.Context(), "1-1-abc.png"); return err }, false},
+		{"LiveInfo", func(s *objstore.Store) error { _, err := s.LiveInfo(t.Context(), url); return err }, false},
+		{"SameObject", func(s *objstore.Store) error { _, err := s.SameObject(t.Context(), "1-1-abc.png", url); return err }, false},
+		{"MoveToTrash", func(s *objstore.Store) error { _, err := s.MoveToTrash(t.Context(), url, "1-1-abc.png"); return err }, false},
+		{"MoveFromTrash", func(s *objstore.Store) error { return s.MoveFromTrash(t.Context(), "1-1-abc.png", url) }, false},
+		{"RenameTrash", func(s *objstore.Store) error { return s.RenameTrash(t.Context(), "1-1-abc.png", "2-1-abc.png") }, false},
+		{"RemoveTrash", func(s *objstore.Store) error { return s.RemoveTrash(t.Context(), "1-1-abc.png") }, false},
+		{"RemoveLive", func(s *objstore.Store) error { return s.RemoveLive(t.Context(), url) }, false},
+		{"MarkerExists", func(s *objstore.Store) error { _, err := s.MarkerExists(t.Context()); return err }, false},
+		{"WriteMarker", func(s *objstore.Store) error { return s.WriteMarker(t.Context()) }, false},
+		{"WriteThumb", func(s *objstore.Store) error { return s.WriteThumb(t.Context(), url, 256, "png", []byte("png")) }, false},
+		{"RemoveThumb", func(s *objstore.Store) error {
+			return s.RemoveThumb(t.Context(), "256/recursos/imagenes/productos/ab/abc.png.png")
+		}, false},
 		{"Publish", func(s *objstore.Store) error {
-			st, err := s.Stage(bytes.NewReader(pngBytes), 1<<20, []string{"image/png"})
+			st, err := s.Stage(t.Context(), bytes.NewReader(pngBytes), 1<<20, []string{"image/png"})
 			if err != nil {
 				return fmt.Errorf("stage (local, never stalls): %w", err)
 			}
-			defer s.Discard(st)
-			return s.Publish(st, url)
+			defer s.Discard(t.Context(), st)
+			return s.Publish(t.Context(), st, url)
 		}, false},
 	}
 	for _, m := range []s3test.Stall{s3test.Silent, s3test.MidBody} {
@@ -153,7 +159,7 @@ func TestSlowReaderIsNotCut(t *testing.T) {
 	const timeout = time.Second
 	o := s3test.Bucket(t)
 	o.Timeout = timeout
-	s, err := objstore.Open(o)
+	s, err := objstore.Open(t.Context(), o)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -162,7 +168,7 @@ func TestSlowReaderIsNotCut(t *testing.T) {
 	if _, err := s.Client().PutObject(t.Context(), o.Bucket, url1[1:], bytes.NewReader(want), int64(len(want)), minio.PutObjectOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	f, err := s.OpenLive(url1)
+	f, err := s.OpenLive(t.Context(), url1)
 	if err != nil {
 		t.Fatal(err)
 	}

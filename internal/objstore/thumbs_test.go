@@ -1,6 +1,7 @@
 package objstore_test
 
 import (
+	"context"
 	"errors"
 	"io"
 	"slices"
@@ -14,8 +15,8 @@ import (
 // backend, beyond storage.Backend.
 type thumbCache interface {
 	thumbs.Files
-	WalkThumbs(fn func(key string) error) error
-	RemoveThumb(key string) error
+	WalkThumbs(ctx context.Context, fn func(key string) error) error
+	RemoveThumb(ctx context.Context, key string) error
 }
 
 // TestThumbCache: the thumbnail cache and the trash preview behave alike on
@@ -28,15 +29,15 @@ func TestThumbCache(t *testing.T) {
 		if !ok {
 			t.Fatalf("%T keeps no thumbnail cache", b.Backend)
 		}
-		if _, err := tc.OpenThumb(url1, 64, "png"); !errors.Is(err, storage.ErrNotExist) {
+		if _, err := tc.OpenThumb(t.Context(), url1, 64, "png"); !errors.Is(err, storage.ErrNotExist) {
 			t.Fatalf("missing thumbnail: got %v, want ErrNotExist", err)
 		}
 		for _, w := range []int{64, 256} {
-			if err := tc.WriteThumb(url1, w, "png", []byte("thumb-"+string(rune('0'+w/64)))); err != nil {
+			if err := tc.WriteThumb(t.Context(), url1, w, "png", []byte("thumb-"+string(rune('0'+w/64)))); err != nil {
 				t.Fatalf("write thumbnail %d: %v", w, err)
 			}
 		}
-		f, err := tc.OpenThumb(url1, 256, "png")
+		f, err := tc.OpenThumb(t.Context(), url1, 256, "png")
 		if err != nil {
 			t.Fatalf("open thumbnail: %v", err)
 		}
@@ -47,7 +48,7 @@ func TestThumbCache(t *testing.T) {
 			t.Errorf("got %q (%d bytes), want thumb-4", data, info.Size())
 		}
 		var keys []string
-		if err := tc.WalkThumbs(func(key string) error { keys = append(keys, key); return nil }); err != nil {
+		if err := tc.WalkThumbs(t.Context(), func(key string) error { keys = append(keys, key); return nil }); err != nil {
 			t.Fatal(err)
 		}
 		slices.Sort(keys)
@@ -61,26 +62,26 @@ func TestThumbCache(t *testing.T) {
 			}
 		}
 		for _, bad := range []string{"../x", "/etc/passwd", "64/../../.papelera/x", "a\\b", ""} {
-			if err := tc.RemoveThumb(bad); !errors.Is(err, storage.ErrUnsafePath) {
+			if err := tc.RemoveThumb(t.Context(), bad); !errors.Is(err, storage.ErrUnsafePath) {
 				t.Errorf("remove %q: got %v, want ErrUnsafePath", bad, err)
 			}
 		}
-		if err := tc.RemoveThumb(keys[0]); err != nil {
+		if err := tc.RemoveThumb(t.Context(), keys[0]); err != nil {
 			t.Fatal(err)
 		}
-		if err := tc.RemoveThumb(keys[0]); err != nil {
+		if err := tc.RemoveThumb(t.Context(), keys[0]); err != nil {
 			t.Errorf("removing a missing thumbnail: %v", err)
 		}
-		if _, err := tc.OpenThumb(url1, 256, "png"); !errors.Is(err, storage.ErrNotExist) {
+		if _, err := tc.OpenThumb(t.Context(), url1, 256, "png"); !errors.Is(err, storage.ErrNotExist) {
 			t.Errorf("after remove: got %v, want ErrNotExist", err)
 		}
 
 		upload(t, b, url1)
 		const name = "7-1700000000-abc.png"
-		if _, err := b.MoveToTrash(url1, name); err != nil {
+		if _, err := b.MoveToTrash(t.Context(), url1, name); err != nil {
 			t.Fatal(err)
 		}
-		f, err = tc.OpenTrash(name)
+		f, err = tc.OpenTrash(t.Context(), name)
 		if err != nil {
 			t.Fatalf("open trash: %v", err)
 		}
@@ -89,7 +90,7 @@ func TestThumbCache(t *testing.T) {
 		if string(data) != string(pngBytes) {
 			t.Errorf("trash file: got %d bytes, want the upload's %d", len(data), len(pngBytes))
 		}
-		if _, err := tc.OpenTrash("../x"); !errors.Is(err, storage.ErrUnsafePath) {
+		if _, err := tc.OpenTrash(t.Context(), "../x"); !errors.Is(err, storage.ErrUnsafePath) {
 			t.Errorf("open trash ../x: got %v, want ErrUnsafePath", err)
 		}
 	})

@@ -18,21 +18,24 @@ import (
 const DefaultPageSize = 1000
 
 // list calls fn for every object under prefix (recursively), page by page.
-// fn returning fs.SkipAll stops the listing without error. Each page's
-// request, its body included, is bounded by the time limit: a timer that
-// cancels the listing runs while the iterator fetches a page, never while
+// fn returning fs.SkipAll stops the listing without error. The listing ends
+// with the caller's ctx. Each page's request, its body included, is also
+// bounded by the time limit: a timer that cancels the listing runs while the iterator fetches a page, never while
 // fn works (the janitor's database rounds). A listing the timer cut is an
 // error, never a short listing (the iterator ends silently on a cancelled
 // context, and a short listing would make rows look dangling).
-func (s *Store) list(prefix string, fn func(minio.ObjectInfo) error) error {
-	ctx, cancel := context.WithCancel(context.Background())
+func (s *Store) list(ctx context.Context, prefix string, fn func(minio.ObjectInfo) error) error {
+	rctx, cancel := context.WithCancel(ctx)
 	defer cancel() // stops the listing when fn stops early
 	stall := time.AfterFunc(s.timeout, cancel)
 	defer stall.Stop()
 	cut := func() error {
+		if err := ctx.Err(); err != nil {
+			return s.fail("list", prefix, err)
+		}
 		return s.fail("list", prefix, fmt.Errorf("no page within %s: %w", s.timeout, context.DeadlineExceeded))
 	}
-	for oi := range s.c.ListObjectsIter(ctx, s.bucket, minio.ListObjectsOptions{Prefix: prefix, Recursive: true, MaxKeys: s.pageSize}) {
+	for oi := range s.c.ListObjectsIter(rctx, s.bucket, minio.ListObjectsOptions{Prefix: prefix, Recursive: true, MaxKeys: s.pageSize}) {
 		if !stall.Stop() {
 			return cut()
 		}
@@ -49,7 +52,9 @@ func (s *Store) list(prefix string, fn func(minio.ObjectInfo) error) error {
 		}
 		stall.Reset(s.timeout)
 	}
-	if !stall.Stop() {
+	// The iterator ends silently on a cancelled context, whether the timer
+	// or the caller cancelled it.
+	if !stall.Stop() || ctx.Err() != nil {
 		return cut()
 	}
 	return nil
@@ -60,8 +65,8 @@ func (s *Store) list(prefix string, fn func(minio.ObjectInfo) error) error {
 // object's size and Last-Modified (the orphan grace is measured on it).
 // Keys that storage.RelPath refuses (hidden segments, control characters)
 // are skipped. fn returning fs.SkipAll stops the walk without error.
-func (s *Store) WalkLive(fn func(url string, d fs.DirEntry) error) error {
-	return s.list(s.prefix+strings.TrimPrefix(storage.ProductPrefix, "/"), func(oi minio.ObjectInfo) error {
+func (s *Store) WalkLive(ctx context.Context, fn func(url string, d fs.DirEntry) error) error {
+	return s.list(ctx, s.prefix+strings.TrimPrefix(storage.ProductPrefix, "/"), func(oi minio.ObjectInfo) error {
 		url := "/" + strings.TrimPrefix(oi.Key, s.prefix)
 		if _, err := storage.RelPath(url); err != nil || !storage.IsProductImage(url) {
 			return nil
@@ -72,9 +77,9 @@ func (s *Store) WalkLive(fn func(url string, d fs.DirEntry) error) error {
 
 // WalkTrash calls fn for every object directly in the trash. fn returning
 // fs.SkipAll stops the walk without error.
-func (s *Store) WalkTrash(fn func(name string, info fs.FileInfo) error) error {
+func (s *Store) WalkTrash(ctx context.Context, fn func(name string, info fs.FileInfo) error) error {
 	base := s.prefix + trashDir
-	return s.list(base, func(oi minio.ObjectInfo) error {
+	return s.list(ctx, base, func(oi minio.ObjectInfo) error {
 		name := strings.TrimPrefix(oi.Key, base)
 		if storage.CheckTrashName(name) != nil {
 			return nil

@@ -84,7 +84,7 @@ func New(t testing.TB, prefix string) *objstore.Store {
 	t.Helper()
 	o := Bucket(t)
 	o.Prefix = prefix
-	s, err := objstore.Open(o)
+	s, err := objstore.Open(context.Background(), o)
 	if err != nil {
 		t.Fatalf("open test bucket: %v", err)
 	}

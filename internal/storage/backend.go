@@ -26,37 +26,50 @@ type File interface {
 // same errors: ErrUnsafePath for a refused name, ErrNotExist for a missing
 // file, fs.ErrExist for a move that would overwrite, ErrUnavailable for a
 // store that cannot answer.
+//
+// Every method that reaches the storage takes the caller's context first
+// (Go CDK's blob/driver): a request's REQUEST_TIMEOUT, a janitor pass's
+// end. A bucket bounds each of its requests by the earlier of ctx's
+// deadline and its own time limit; the folder checks ctx before each step
+// that has an effect and never stops a step halfway because of it. A call
+// that failed because ctx ended may still have had its effect (the answer
+// was lost, not the request): callers treat that error as "unknown", never
+// as "did not happen". An undo that must run after the caller's deadline
+// passes context.WithoutCancel(ctx): the driver's own limit still bounds it.
 type Backend interface {
 	// Moves between live and trash; the protocol's reversible step.
-	MoveToTrash(url, trashName string) (moved bool, err error)
-	MoveFromTrash(trashName, url string) error
-	RenameTrash(from, to string) error
-	RemoveTrash(name string) error
+	MoveToTrash(ctx context.Context, url, trashName string) (moved bool, err error)
+	MoveFromTrash(ctx context.Context, trashName, url string) error
+	RenameTrash(ctx context.Context, from, to string) error
+	RemoveTrash(ctx context.Context, name string) error
 	// RemoveTrashBatch removes many trash files at once (a bucket's
 	// multi-object delete): failed holds each name not known removed.
 	RemoveTrashBatch(ctx context.Context, names []string) (failed map[string]error, err error)
-	RemoveLive(url string) error
+	RemoveLive(ctx context.Context, url string) error
 
-	LiveExists(url string) (bool, error)
+	LiveExists(ctx context.Context, url string) (bool, error)
 	// LiveInfo is the live file's size and time; missing is ErrNotExist.
-	LiveInfo(url string) (fs.FileInfo, error)
-	TrashExists(name string) (bool, error)
-	OpenLive(url string) (File, error)
+	LiveInfo(ctx context.Context, url string) (fs.FileInfo, error)
+	TrashExists(ctx context.Context, name string) (bool, error)
+	// OpenLive opens the live file; ctx bounds the open, not the reads
+	// (an answer streams after its handler returned).
+	OpenLive(ctx context.Context, url string) (File, error)
 
 	// Uploads: judged into a staging area, then published at a url.
-	Stage(r io.Reader, limit int64, allowed []string) (*Staged, error)
-	Publish(st *Staged, url string) error
-	Discard(st *Staged) error
-	CleanStaging(olderThan time.Duration, now time.Time, dryRun bool) ([]string, error)
+	Stage(ctx context.Context, r io.Reader, limit int64, allowed []string) (*Staged, error)
+	Publish(ctx context.Context, st *Staged, url string) error
+	Discard(ctx context.Context, st *Staged) error
+	CleanStaging(ctx context.Context, olderThan time.Duration, now time.Time, dryRun bool) ([]string, error)
 
-	// The janitor's listings, streamed in bounded batches.
-	WalkLive(fn func(url string, d fs.DirEntry) error) error
-	WalkTrash(fn func(name string, info fs.FileInfo) error) error
+	// The janitor's listings, streamed in bounded batches. A listing ctx
+	// cut is an error, never a short listing.
+	WalkLive(ctx context.Context, fn func(url string, d fs.DirEntry) error) error
+	WalkTrash(ctx context.Context, fn func(name string, info fs.FileInfo) error) error
 
-	MarkerExists() (bool, error)
-	WriteMarker() error
+	MarkerExists(ctx context.Context) (bool, error)
+	WriteMarker(ctx context.Context) error
 	// Usable checks the storage can be written (folder) or reached (bucket).
-	Usable() error
+	Usable(ctx context.Context) error
 	// Root names the storage in logs: a folder or s3://bucket/prefix/.
 	Root() string
 	Close() error

@@ -103,7 +103,7 @@ func TestWalkLiveEntries(t *testing.T) {
 			}
 			ents := map[string]fs.DirEntry{}
 			var got []string
-			if err := s.WalkLive(func(u string, d fs.DirEntry) error {
+			if err := s.WalkLive(t.Context(), func(u string, d fs.DirEntry) error {
 				got, ents[u] = append(got, u), d
 				if !d.Type().IsRegular() || d.IsDir() || u[strings.LastIndexByte(u, '/')+1:] != d.Name() {
 					t.Errorf("%s: entry %v, want a regular file named as the url ends", u, d)
@@ -189,7 +189,7 @@ func TestWalkLiveOrder(t *testing.T) {
 				put(t, root, u, []byte(u))
 			}
 			var got []string
-			if err := s.WalkLive(func(u string, d fs.DirEntry) error {
+			if err := s.WalkLive(t.Context(), func(u string, d fs.DirEntry) error {
 				got = append(got, u)
 				return nil
 			}); err != nil {

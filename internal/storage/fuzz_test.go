@@ -162,7 +162,7 @@ func FuzzStage(f *testing.F) {
 		if oneByte {
 			r = iotest.OneByteReader(r)
 		}
-		st, err := s.Stage(r, lim, allowed)
+		st, err := s.Stage(t.Context(), r, lim, allowed)
 		if err != nil {
 			if !errors.Is(err, ErrEmpty) && !errors.Is(err, ErrNotImage) && !errors.Is(err, ErrTooLarge) {
 				t.Fatalf("Stage: got %v, want ErrEmpty, ErrNotImage or ErrTooLarge", err)
@@ -173,7 +173,7 @@ func FuzzStage(f *testing.F) {
 			return
 		}
 		defer func() {
-			if err := s.Discard(st); err != nil {
+			if err := s.Discard(t.Context(), st); err != nil {
 				t.Fatalf("discard: %v", err)
 			}
 			if left := listDir(t, staging); len(left) != 0 {

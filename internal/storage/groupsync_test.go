@@ -33,7 +33,7 @@ func TestGroupSync(t *testing.T) {
 			for i, name := range []string{"a", "b", "c"} {
 				url := "/recursos/imagenes/productos/" + name + ".png"
 				put(t, root, url, []byte(name))
-				if moved, err := s.MoveToTrash(url, strings.Repeat("1", i+1)+"-1-"+name+".png"); !moved || err != nil {
+				if moved, err := s.MoveToTrash(t.Context(), url, strings.Repeat("1", i+1)+"-1-"+name+".png"); !moved || err != nil {
 					t.Fatalf("move %s: got %v %v, want moved", url, moved, err)
 				}
 			}
@@ -72,7 +72,7 @@ func TestCloseTwice(t *testing.T) {
 		s, root := open(t)
 		if moved {
 			put(t, root, "/recursos/x.png", []byte("x"))
-			if _, err := s.MoveToTrash("/recursos/x.png", "1-1-x.png"); err != nil {
+			if _, err := s.MoveToTrash(t.Context(), "/recursos/x.png", "1-1-x.png"); err != nil {
 				t.Fatal(err)
 			}
 		}

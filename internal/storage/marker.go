@@ -1,6 +1,7 @@
 package storage
 
 import (
+	"context"
 	"errors"
 	"io/fs"
 	"os"
@@ -14,7 +15,7 @@ const MarkerName = ".imagenes-storage"
 const markerText = "This folder is the storage of imagenes. Do not delete this file: the janitor refuses to run without it.\n"
 
 // MarkerExists reports whether the marker file is present.
-func (s *Storage) MarkerExists() (bool, error) {
+func (s *Storage) MarkerExists(ctx context.Context) (bool, error) {
 	_, err := s.root.Lstat(MarkerName)
 	if errors.Is(err, fs.ErrNotExist) {
 		return false, nil
@@ -23,7 +24,7 @@ func (s *Storage) MarkerExists() (bool, error) {
 }
 
 // WriteMarker creates the marker file if absent.
-func (s *Storage) WriteMarker() error {
+func (s *Storage) WriteMarker(ctx context.Context) error {
 	f, err := s.root.OpenFile(MarkerName, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
 	if errors.Is(err, fs.ErrExist) {
 		return nil

@@ -1,6 +1,7 @@
 package storage
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -22,6 +23,17 @@ func classify(op, name string, err error) error {
 		return fmt.Errorf("%s %q: %w", op, name, errors.Join(ErrNotExist, err))
 	}
 	return fmt.Errorf("%s %q: %w", op, name, err)
+}
+
+// started fails with ctx's error when ctx has ended, before a step that
+// has an effect: a step begun is carried out whole (a rename is atomic,
+// its fsyncs follow), so the caller's deadline is honoured between steps,
+// never inside one.
+func started(ctx context.Context, op, name string) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("%s %q not started: %w", op, name, err)
+	}
+	return nil
 }
 
 // regular checks, without following a final symlink, that name is a regular
@@ -61,12 +73,15 @@ func (s *Storage) absent(name string) error {
 // that window is reconciled by the janitor: before the commit it is simply
 // undone; after it, the live file has a trash entry but no row, and the
 // janitor moves it into the trash under the entry's name.
-func (s *Storage) MoveToTrash(url, trashName string) (moved bool, err error) {
+func (s *Storage) MoveToTrash(ctx context.Context, url, trashName string) (moved bool, err error) {
 	src, err := RelPath(url)
 	if err != nil {
 		return false, err
 	}
 	if _, err := trashPath(trashName); err != nil {
+		return false, err
+	}
+	if err := started(ctx, "move to trash", src); err != nil {
 		return false, err
 	}
 	return s.moveToTrash(src, trashName)
@@ -75,7 +90,7 @@ func (s *Storage) MoveToTrash(url, trashName string) (moved bool, err error) {
 // MoveFromTrash renames .papelera/trashName back to the live path of url,
 // creating its folders, and fsyncs both. It refuses to overwrite a live file
 // (fs.ErrExist) and reports a missing trash file as ErrNotExist.
-func (s *Storage) MoveFromTrash(trashName, url string) error {
+func (s *Storage) MoveFromTrash(ctx context.Context, trashName, url string) error {
 	src, err := trashPath(trashName)
 	if err != nil {
 		return err
@@ -85,6 +100,9 @@ func (s *Storage) MoveFromTrash(trashName, url string) error {
 		return err
 	}
 	if _, err := s.regular(src); err != nil {
+		return err
+	}
+	if err := started(ctx, "move from trash", src); err != nil {
 		return err
 	}
 	if err := s.root.MkdirAll(path.Dir(dst), 0o755); err != nil {
@@ -100,9 +118,12 @@ func (s *Storage) MoveFromTrash(trashName, url string) error {
 }
 
 // RemoveTrash deletes .papelera/name for good; a missing file is fine.
-func (s *Storage) RemoveTrash(name string) error {
+func (s *Storage) RemoveTrash(ctx context.Context, name string) error {
 	p, err := trashPath(name)
 	if err != nil {
+		return err
+	}
+	if err := started(ctx, "remove", p); err != nil {
 		return err
 	}
 	if err := s.root.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
@@ -113,7 +134,7 @@ func (s *Storage) RemoveTrash(name string) error {
 
 // RemoveLive deletes the live file of url; a missing file is fine. Only
 // used to undo an upload whose transaction did not commit.
-func (s *Storage) RemoveLive(url string) error {
+func (s *Storage) RemoveLive(ctx context.Context, url string) error {
 	p, err := RelPath(url)
 	if err != nil {
 		return err
@@ -124,6 +145,9 @@ func (s *Storage) RemoveLive(url string) error {
 		}
 		return err
 	}
+	if err := started(ctx, "remove", p); err != nil {
+		return err
+	}
 	if err := s.root.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return classify("remove", p, err)
 	}
@@ -131,7 +155,7 @@ func (s *Storage) RemoveLive(url string) error {
 }
 
 // LiveInfo returns the live file's info (not following a final symlink).
-func (s *Storage) LiveInfo(url string) (fs.FileInfo, error) {
+func (s *Storage) LiveInfo(ctx context.Context, url string) (fs.FileInfo, error) {
 	p, err := RelPath(url)
 	if err != nil {
 		return nil, err
@@ -142,7 +166,7 @@ func (s *Storage) LiveInfo(url string) (fs.FileInfo, error) {
 // LiveExists reports whether url has a regular live file; something else at
 // its path is ErrUnsafePath. It keeps the folder open for the next call,
 // as the janitor asks it for every row.
-func (s *Storage) LiveExists(url string) (bool, error) {
+func (s *Storage) LiveExists(ctx context.Context, url string) (bool, error) {
 	rel, err := RelPath(url)
 	if err != nil {
 		return false, err
@@ -151,7 +175,7 @@ func (s *Storage) LiveExists(url string) (bool, error) {
 }
 
 // TrashExists reports whether the trash holds file name.
-func (s *Storage) TrashExists(name string) (bool, error) {
+func (s *Storage) TrashExists(ctx context.Context, name string) (bool, error) {
 	p, err := trashPath(name)
 	if err != nil {
 		return false, err
@@ -165,7 +189,7 @@ func (s *Storage) TrashExists(name string) (bool, error) {
 
 // OpenLive opens the live file of url for reading: regular files only, so
 // a folder or a symlink is ErrUnsafePath and nothing outside is read.
-func (s *Storage) OpenLive(url string) (File, error) {
+func (s *Storage) OpenLive(ctx context.Context, url string) (File, error) {
 	p, err := RelPath(url)
 	if err != nil {
 		return nil, err
@@ -189,7 +213,7 @@ func (s *Storage) openRegular(p string) (File, error) {
 // RenameTrash renames trash file from to to, refusing to overwrite. The
 // janitor uses it to give a trash file without an entry the name of the
 // entry it creates for it.
-func (s *Storage) RenameTrash(from, to string) error {
+func (s *Storage) RenameTrash(ctx context.Context, from, to string) error {
 	src, err := trashPath(from)
 	if err != nil {
 		return err
@@ -202,6 +226,9 @@ func (s *Storage) RenameTrash(from, to string) error {
 		return err
 	}
 	if err := s.absent(dst); err != nil {
+		return err
+	}
+	if err := started(ctx, "rename in trash", src); err != nil {
 		return err
 	}
 	if err := s.root.Rename(src, dst); err != nil {

@@ -46,7 +46,7 @@ func TestStageOnFullDisk(t *testing.T) {
 	}
 	t.Cleanup(func() { s.Close() })
 	big := append([]byte("\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR"), bytes.Repeat([]byte{7}, 512<<10)...)
-	_, err = s.Stage(bytes.NewReader(big), 5<<20, []string{"image/png"})
+	_, err = s.Stage(t.Context(), bytes.NewReader(big), 5<<20, []string{"image/png"})
 	if !errors.Is(err, ErrNoSpace) {
 		t.Fatalf("on %s: got %v, want ErrNoSpace", how, err)
 	}

@@ -62,12 +62,12 @@ func TestReplacedFolderIsFollowed(t *testing.T) {
 				return d, release, err
 			}
 			put(t, root, "/recursos/imagenes/productos/ab/first.png", []byte("first"))
-			if moved, err := s.MoveToTrash("/recursos/imagenes/productos/ab/first.png", "1-1-first.png"); !moved || err != nil {
+			if moved, err := s.MoveToTrash(t.Context(), "/recursos/imagenes/productos/ab/first.png", "1-1-first.png"); !moved || err != nil {
 				t.Fatalf("first move: %v %v", moved, err)
 			}
 			tc.replace(t, root)
 			put(t, root, "/recursos/imagenes/productos/ab/second.png", []byte("second"))
-			if moved, err := s.MoveToTrash("/recursos/imagenes/productos/ab/second.png", "2-1-second.png"); !moved || err != nil {
+			if moved, err := s.MoveToTrash(t.Context(), "/recursos/imagenes/productos/ab/second.png", "2-1-second.png"); !moved || err != nil {
 				t.Fatalf("move after the replacement: %v %v", moved, err)
 			}
 			if err := s.Close(); err != nil { // the last group fsync

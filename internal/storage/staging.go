@@ -1,6 +1,7 @@
 package storage
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
@@ -38,7 +39,7 @@ var extOf = map[string]string{
 // header or file name, and must be one of allowed. It streams: memory does
 // not grow with the file. Errors wrap ErrTooLarge, ErrNotImage or ErrEmpty;
 // on any error nothing is left in .tmp.
-func (s *Storage) Stage(r io.Reader, limit int64, allowed []string) (_ *Staged, err error) {
+func (s *Storage) Stage(ctx context.Context, r io.Reader, limit int64, allowed []string) (_ *Staged, err error) {
 	name := uuid.NewString() + ".part"
 	p := stagingDir + "/" + name
 	f, err := s.root.OpenFile(p, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
@@ -106,7 +107,7 @@ func CopyImage(dst io.Writer, r io.Reader, limit int64, allowed []string) (*Stag
 
 // Publish renames the staged file to the live path of url, creating its
 // folder, and fsyncs the folder. It never overwrites a live file.
-func (s *Storage) Publish(st *Staged, url string) error {
+func (s *Storage) Publish(ctx context.Context, st *Staged, url string) error {
 	dst, err := RelPath(url)
 	if err != nil {
 		return err
@@ -117,6 +118,9 @@ func (s *Storage) Publish(st *Staged, url string) error {
 	if err := s.absent(dst); err != nil {
 		return err
 	}
+	if err := started(ctx, "publish", dst); err != nil {
+		return err
+	}
 	src := stagingDir + "/" + st.Name
 	if err := s.root.Rename(src, dst); err != nil {
 		return classify("publish", src, err)
@@ -125,7 +129,7 @@ func (s *Storage) Publish(st *Staged, url string) error {
 }
 
 // Discard removes a staged file; a missing one is fine.
-func (s *Storage) Discard(st *Staged) error {
+func (s *Storage) Discard(ctx context.Context, st *Staged) error {
 	if st == nil {
 		return nil
 	}
@@ -139,7 +143,7 @@ func (s *Storage) Discard(st *Staged) error {
 // uploads cut off by a crash. It returns their names. With dryRun it
 // removes nothing and returns the names it would have removed: the janitor's
 // dry run reports from the same selection as its real pass.
-func (s *Storage) CleanStaging(olderThan time.Duration, now time.Time, dryRun bool) ([]string, error) {
+func (s *Storage) CleanStaging(ctx context.Context, olderThan time.Duration, now time.Time, dryRun bool) ([]string, error) {
 	d, err := s.root.Open(stagingDir)
 	if err != nil {
 		return nil, classify("open", stagingDir, err)
@@ -156,6 +160,9 @@ func (s *Storage) CleanStaging(olderThan time.Duration, now time.Time, dryRun bo
 			if dryRun {
 				stale = append(stale, e.Name())
 				continue
+			}
+			if err := started(ctx, "remove", stagingDir+"/"+e.Name()); err != nil {
+				return stale, err
 			}
 			switch rerr := s.root.Remove(stagingDir + "/" + e.Name()); {
 			case rerr == nil:
@@ -174,7 +181,7 @@ func (s *Storage) CleanStaging(olderThan time.Duration, now time.Time, dryRun bo
 }
 
 // Usable checks that the storage folder is writable, for /readyz.
-func (s *Storage) Usable() error {
+func (s *Storage) Usable(ctx context.Context) error {
 	p := stagingDir + "/.probe-" + uuid.NewString()
 	f, err := s.root.OpenFile(p, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
 	if err != nil {

@@ -62,27 +62,27 @@ func TestMoveRoundTrip(t *testing.T) {
 	url := "/recursos/imagenes/productos/ab/abc.png"
 	put(t, root, url, []byte("contenido"))
 
-	moved, err := s.MoveToTrash(url, "1-100-abc.png")
+	moved, err := s.MoveToTrash(t.Context(), url, "1-100-abc.png")
 	if err != nil || !moved {
 		t.Fatalf("got %v %v, want moved", moved, err)
 	}
-	if ok, _ := s.LiveExists(url); ok {
+	if ok, _ := s.LiveExists(t.Context(), url); ok {
 		t.Error("got the live file still there, want it moved")
 	}
-	if ok, _ := s.TrashExists("1-100-abc.png"); !ok {
+	if ok, _ := s.TrashExists(t.Context(), "1-100-abc.png"); !ok {
 		t.Error("got no trash file, want it there")
 	}
-	if moved, err := s.MoveToTrash(url, "2-100-abc.png"); moved || err != nil {
+	if moved, err := s.MoveToTrash(t.Context(), url, "2-100-abc.png"); moved || err != nil {
 		t.Errorf("got %v %v for a missing live file, want false nil", moved, err)
 	}
-	if err := s.MoveFromTrash("1-100-abc.png", url); err != nil {
+	if err := s.MoveFromTrash(t.Context(), "1-100-abc.png", url); err != nil {
 		t.Fatalf("move back: %v", err)
 	}
 	b, err := os.ReadFile(filepath.Join(root, filepath.FromSlash(url)))
 	if err != nil || string(b) != "contenido" {
 		t.Errorf("got %q %v, want the content back", b, err)
 	}
-	if err := s.MoveFromTrash("1-100-abc.png", url); !errors.Is(err, ErrNotExist) {
+	if err := s.MoveFromTrash(t.Context(), "1-100-abc.png", url); !errors.Is(err, ErrNotExist) {
 		t.Errorf("got %v moving a missing trash file, want ErrNotExist", err)
 	}
 }
@@ -93,10 +93,10 @@ func TestMovesNeverOverwrite(t *testing.T) {
 	url := "/recursos/imagenes/productos/x.png"
 	put(t, root, url, []byte("live"))
 	put(t, root, "/.papelera/1-1-x.png", []byte("trashed"))
-	if _, err := s.MoveToTrash(url, "1-1-x.png"); !errors.Is(err, fs.ErrExist) {
+	if _, err := s.MoveToTrash(t.Context(), url, "1-1-x.png"); !errors.Is(err, fs.ErrExist) {
 		t.Errorf("got %v, want fs.ErrExist", err)
 	}
-	if err := s.MoveFromTrash("1-1-x.png", url); !errors.Is(err, fs.ErrExist) {
+	if err := s.MoveFromTrash(t.Context(), "1-1-x.png", url); !errors.Is(err, fs.ErrExist) {
 		t.Errorf("got %v, want fs.ErrExist", err)
 	}
 	for p, want := range map[string]string{url: "live", "/.papelera/1-1-x.png": "trashed"} {
@@ -125,17 +125,17 @@ func TestSymlinksOutAreRefused(t *testing.T) {
 	}
 	urls := []string{"/recursos/imagenes/productos/file-link.png", "/recursos/imagenes/productos/dir-link/secret.png"}
 	ops := map[string]func(url string) error{
-		"MoveToTrash": func(u string) error { _, err := s.MoveToTrash(u, "9-9-secret.png"); return err },
+		"MoveToTrash": func(u string) error { _, err := s.MoveToTrash(t.Context(), u, "9-9-secret.png"); return err },
 		"OpenLive": func(u string) error {
-			f, err := s.OpenLive(u)
+			f, err := s.OpenLive(t.Context(), u)
 			if err == nil {
 				f.Close()
 			}
 			return err
 		},
-		"RemoveLive":    s.RemoveLive,
-		"LiveInfo":      func(u string) error { _, err := s.LiveInfo(u); return err },
-		"MoveFromTrash": func(u string) error { return s.MoveFromTrash("9-9-secret.png", u) },
+		"RemoveLive":    func(u string) error { return s.RemoveLive(t.Context(), u) },
+		"LiveInfo":      func(u string) error { _, err := s.LiveInfo(t.Context(), u); return err },
+		"MoveFromTrash": func(u string) error { return s.MoveFromTrash(t.Context(), "9-9-secret.png", u) },
 	}
 	for _, u := range urls {
 		for name, op := range ops {
@@ -148,7 +148,7 @@ func TestSymlinksOutAreRefused(t *testing.T) {
 		}
 	}
 	var seen []string
-	if err := s.WalkLive(func(u string, _ fs.DirEntry) error { seen = append(seen, u); return nil }); err != nil {
+	if err := s.WalkLive(t.Context(), func(u string, _ fs.DirEntry) error { seen = append(seen, u); return nil }); err != nil {
 		t.Fatal(err)
 	}
 	if len(seen) != 0 {
@@ -206,7 +206,7 @@ func TestStage(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			s, root := open(t)
-			st, err := s.Stage(tt.r, limit, tt.allowed)
+			st, err := s.Stage(t.Context(), tt.r, limit, tt.allowed)
 			if tt.wantErr != nil {
 				if !errors.Is(err, tt.wantErr) {
 					t.Fatalf("got %v, want %v", err, tt.wantErr)
@@ -223,10 +223,10 @@ func TestStage(t *testing.T) {
 				t.Errorf("got %+v, want type %s, a sha256 and a size", st, tt.wantCT)
 			}
 			url := NewImageURL(st.Ext)
-			if err := s.Publish(st, url); err != nil {
+			if err := s.Publish(t.Context(), st, url); err != nil {
 				t.Fatalf("publish: %v", err)
 			}
-			if info, err := s.LiveInfo(url); err != nil || info.Size() != st.Size {
+			if info, err := s.LiveInfo(t.Context(), url); err != nil || info.Size() != st.Size {
 				t.Errorf("got %v %v, want the published file of %d bytes", info, err, st.Size)
 			}
 			if left := listDir(t, filepath.Join(root, ".tmp")); len(left) != 0 {
@@ -241,14 +241,14 @@ func TestPublishRefusesOverwrite(t *testing.T) {
 	s, root := open(t)
 	url := "/recursos/imagenes/productos/ab/taken.png"
 	put(t, root, url, []byte("first"))
-	st, err := s.Stage(bytes.NewReader(append(pngHead, 1, 2, 3)), 1<<20, allTypes)
+	st, err := s.Stage(t.Context(), bytes.NewReader(append(pngHead, 1, 2, 3)), 1<<20, allTypes)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := s.Publish(st, url); !errors.Is(err, fs.ErrExist) {
+	if err := s.Publish(t.Context(), st, url); !errors.Is(err, fs.ErrExist) {
 		t.Errorf("got %v, want fs.ErrExist", err)
 	}
-	if err := s.Discard(st); err != nil {
+	if err := s.Discard(t.Context(), st); err != nil {
 		t.Errorf("discard: %v", err)
 	}
 	if b, _ := os.ReadFile(filepath.Join(root, filepath.FromSlash(url))); string(b) != "first" {
@@ -271,7 +271,7 @@ func TestWalks(t *testing.T) {
 		put(t, root, "/.papelera/"+TrashName(int64(i+1), time.Unix(1, 0), "/x/f.png"), []byte("t"))
 	}
 	var got []string
-	if err := s.WalkLive(func(u string, _ fs.DirEntry) error { got = append(got, u); return nil }); err != nil {
+	if err := s.WalkLive(t.Context(), func(u string, _ fs.DirEntry) error { got = append(got, u); return nil }); err != nil {
 		t.Fatal(err)
 	}
 	sort.Strings(got)
@@ -279,14 +279,14 @@ func TestWalks(t *testing.T) {
 		t.Errorf("WalkLive got %v, want %v", got, want)
 	}
 	n := 0
-	if err := s.WalkTrash(func(string, fs.FileInfo) error { n++; return nil }); err != nil {
+	if err := s.WalkTrash(t.Context(), func(string, fs.FileInfo) error { n++; return nil }); err != nil {
 		t.Fatal(err)
 	}
 	if n != 2500 {
 		t.Errorf("WalkTrash got %d files, want 2500", n)
 	}
 	stops := 0
-	if err := s.WalkTrash(func(string, fs.FileInfo) error { stops++; return fs.SkipAll }); err != nil || stops != 1 {
+	if err := s.WalkTrash(t.Context(), func(string, fs.FileInfo) error { stops++; return fs.SkipAll }); err != nil || stops != 1 {
 		t.Errorf("got %d calls and %v after SkipAll, want 1 and nil", stops, err)
 	}
 }
@@ -304,7 +304,7 @@ func TestCleanStagingAndMarker(t *testing.T) {
 	past := time.Now().Add(-48 * time.Hour)
 	os.Chtimes(old, past, past)
 	for _, dry := range []bool{true, false} {
-		names, err := s.CleanStaging(24*time.Hour, time.Now(), dry)
+		names, err := s.CleanStaging(t.Context(), 24*time.Hour, time.Now(), dry)
 		if err != nil || len(names) != 1 || names[0] != "old.part" {
 			t.Errorf("dry run %v: got %v %v, want [old.part]", dry, names, err)
 		}
@@ -313,19 +313,19 @@ func TestCleanStagingAndMarker(t *testing.T) {
 		}
 	}
 
-	if ok, err := s.MarkerExists(); ok || err != nil {
+	if ok, err := s.MarkerExists(t.Context()); ok || err != nil {
 		t.Errorf("got marker %v %v on a new root, want absent", ok, err)
 	}
-	if err := s.WriteMarker(); err != nil {
+	if err := s.WriteMarker(t.Context()); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.WriteMarker(); err != nil {
+	if err := s.WriteMarker(t.Context()); err != nil {
 		t.Errorf("second WriteMarker: %v, want idempotent", err)
 	}
-	if ok, _ := s.MarkerExists(); !ok {
+	if ok, _ := s.MarkerExists(t.Context()); !ok {
 		t.Error("got no marker after WriteMarker")
 	}
-	if err := s.Usable(); err != nil {
+	if err := s.Usable(t.Context()); err != nil {
 		t.Errorf("Usable: %v", err)
 	}
 }

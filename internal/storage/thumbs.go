@@ -1,6 +1,7 @@
 package storage
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -59,7 +60,7 @@ func ThumbOriginal(key string) (url string, ok bool) {
 
 // OpenThumb opens the cached thumbnail of url at width w (ext "png" or
 // "jpg"); a missing one is ErrNotExist.
-func (s *Storage) OpenThumb(url string, w int, ext string) (File, error) {
+func (s *Storage) OpenThumb(ctx context.Context, url string, w int, ext string) (File, error) {
 	p, err := ThumbKey(url, w, ext)
 	if err != nil {
 		return nil, err
@@ -78,9 +79,12 @@ func (s *Storage) OpenThumb(url string, w int, ext string) (File, error) {
 // staging and renames into place, so a reader never sees half a file; a
 // crash leaves only a staging file that CleanStaging removes. No fsync: a
 // thumbnail lost to a power cut is generated again.
-func (s *Storage) WriteThumb(url string, w int, ext string, data []byte) error {
+func (s *Storage) WriteThumb(ctx context.Context, url string, w int, ext string, data []byte) error {
 	p, err := ThumbKey(url, w, ext)
 	if err != nil {
+		return err
+	}
+	if err := started(ctx, "write thumbnail", p); err != nil {
 		return err
 	}
 	if err := s.root.MkdirAll(path.Dir(p), 0o755); err != nil {
@@ -122,9 +126,12 @@ const ThumbDir = thumbDir
 
 // RemoveThumb deletes the cached thumbnail at key (below .miniaturas/); a
 // missing one is fine.
-func (s *Storage) RemoveThumb(key string) error {
+func (s *Storage) RemoveThumb(ctx context.Context, key string) error {
 	p := thumbDir + "/" + key
 	if err := CheckThumbKey(key); err != nil {
+		return err
+	}
+	if err := started(ctx, "remove", p); err != nil {
 		return err
 	}
 	if err := s.root.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
@@ -136,11 +143,11 @@ func (s *Storage) RemoveThumb(key string) error {
 // WalkThumbs calls fn for every file below .miniaturas/ with its key (its
 // path below that folder), in batches per folder. Symlinks are skipped.
 // fn returning fs.SkipAll stops the walk without error.
-func (s *Storage) WalkThumbs(fn func(key string) error) error {
+func (s *Storage) WalkThumbs(ctx context.Context, fn func(key string) error) error {
 	if _, err := s.root.Lstat(thumbDir); errors.Is(err, fs.ErrNotExist) {
 		return nil
 	}
-	err := s.walkFiles(thumbDir, fn)
+	err := s.walkFiles(ctx, thumbDir, fn)
 	if errors.Is(err, fs.SkipAll) {
 		return nil
 	}
@@ -149,20 +156,23 @@ func (s *Storage) WalkThumbs(fn func(key string) error) error {
 
 // walkFiles calls fn with the path below root of every regular file under
 // dir, reading folders in batches.
-func (s *Storage) walkFiles(dir string, fn func(rel string) error) error {
+func (s *Storage) walkFiles(ctx context.Context, dir string, fn func(rel string) error) error {
 	d, err := s.root.Open(dir)
 	if err != nil {
 		return classify("open", dir, err)
 	}
 	defer d.Close()
 	for {
+		if err := ctx.Err(); err != nil {
+			return fmt.Errorf("walk %s: %w", dir, err)
+		}
 		ents, rerr := d.ReadDir(readDirBatch)
 		for _, e := range ents {
 			p := path.Join(dir, e.Name())
 			switch {
 			case e.Type()&fs.ModeSymlink != 0:
 			case e.IsDir():
-				if err := s.walkFiles(p, fn); err != nil {
+				if err := s.walkFiles(ctx, p, fn); err != nil {
 					return err
 				}
 			case e.Type().IsRegular():
@@ -182,7 +192,7 @@ func (s *Storage) walkFiles(dir string, fn func(rel string) error) error {
 
 // OpenTrash opens trash file name for reading (the admin's preview of a
 // trashed image).
-func (s *Storage) OpenTrash(name string) (File, error) {
+func (s *Storage) OpenTrash(ctx context.Context, name string) (File, error) {
 	p, err := trashPath(name)
 	if err != nil {
 		return nil, err

@@ -2,6 +2,7 @@ package storage
 
 import (
 	"cmp"
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -36,11 +37,11 @@ const sortedFolderMax = 1 << 15
 // sortedFolderMax entries each), not by the number of files; symlinks are
 // skipped, never followed, and names that RelPath refuses are skipped. fn
 // returning fs.SkipAll stops the walk without error.
-func (s *Storage) WalkLive(fn func(url string, d fs.DirEntry) error) error {
+func (s *Storage) WalkLive(ctx context.Context, fn func(url string, d fs.DirEntry) error) error {
 	if _, err := RelPath("/" + uploadDir); err != nil {
 		return err
 	}
-	err := s.walkDir(uploadDir, fn)
+	err := s.walkDir(ctx, uploadDir, fn)
 	if errors.Is(err, fs.SkipAll) {
 		return nil
 	}
@@ -48,7 +49,12 @@ func (s *Storage) WalkLive(fn func(url string, d fs.DirEntry) error) error {
 }
 
 // walkDir walks dir, a folder RelPath accepts as part of a url.
-func (s *Storage) walkDir(dir string, fn func(url string, d fs.DirEntry) error) error {
+// A walk ctx ended is an error, never a short walk: it is checked before
+// each folder and each batch is read.
+func (s *Storage) walkDir(ctx context.Context, dir string, fn func(url string, d fs.DirEntry) error) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("walk %s: %w", dir, err)
+	}
 	r, err := s.openDirReader(dir)
 	if err != nil {
 		return err
@@ -63,11 +69,14 @@ func (s *Storage) walkDir(dir string, fn func(url string, d fs.DirEntry) error) 
 		// subfolders are opened, so open folders do not pile up.
 		slices.SortFunc(ents, urlOrder)
 		r.Close()
-		return s.visit(ents, fn)
+		return s.visit(ctx, ents, fn)
 	}
 	for len(ents) > 0 {
-		if err := s.visit(ents, fn); err != nil {
+		if err := s.visit(ctx, ents, fn); err != nil {
 			return err
+		}
+		if err := ctx.Err(); err != nil {
+			return fmt.Errorf("walk %s: %w", dir, err)
 		}
 		if ents, err = r.next(ents, readDirBatch); err != nil {
 			return err
@@ -77,7 +86,7 @@ func (s *Storage) walkDir(dir string, fn func(url string, d fs.DirEntry) error) 
 }
 
 // visit calls fn for the product images among ents and walks their folders.
-func (s *Storage) visit(ents []*dirent, fn func(url string, d fs.DirEntry) error) error {
+func (s *Storage) visit(ctx context.Context, ents []*dirent, fn func(url string, d fs.DirEntry) error) error {
 	for _, e := range ents {
 		switch {
 		case e.typ&fs.ModeSymlink != 0:
@@ -87,7 +96,7 @@ func (s *Storage) visit(ents []*dirent, fn func(url string, d fs.DirEntry) error
 			if !segmentOK(e.name) || len(e.url) >= maxURL {
 				continue
 			}
-			if err := s.walkDir(e.url[1:], fn); err != nil {
+			if err := s.walkDir(ctx, e.url[1:], fn); err != nil {
 				return err
 			}
 		case e.typ.IsRegular():
@@ -128,13 +137,16 @@ func nextByte(e *dirent, n int) int {
 
 // WalkTrash calls fn for every regular file in the trash folder, in
 // batches. fn returning fs.SkipAll stops the walk without error.
-func (s *Storage) WalkTrash(fn func(name string, info fs.FileInfo) error) error {
+func (s *Storage) WalkTrash(ctx context.Context, fn func(name string, info fs.FileInfo) error) error {
 	d, err := s.root.Open(trashDir)
 	if err != nil {
 		return classify("open", trashDir, err)
 	}
 	defer d.Close()
 	for {
+		if err := ctx.Err(); err != nil {
+			return fmt.Errorf("walk %s: %w", trashDir, err)
+		}
 		ents, rerr := d.ReadDir(readDirBatch)
 		for _, e := range ents {
 			if !e.Type().IsRegular() {

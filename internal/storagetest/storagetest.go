@@ -82,7 +82,7 @@ func New(t testing.TB, kind string) *Kit {
 // caller may have pointed through an s3test.Proxy), closed when t ends.
 func NewS3(t testing.TB, o objstore.Options) *Kit {
 	t.Helper()
-	s, err := objstore.Open(o)
+	s, err := objstore.Open(context.Background(), o)
 	if err != nil {
 		t.Fatalf("open test bucket: %v", err)
 	}
@@ -279,7 +279,7 @@ func (k *Kit) Keys(t testing.TB) []string {
 func (k *Kit) Trash(t testing.TB) []string {
 	t.Helper()
 	var names []string
-	if err := k.WalkTrash(func(n string, _ fs.FileInfo) error { names = append(names, n); return nil }); err != nil {
+	if err := k.WalkTrash(t.Context(), func(n string, _ fs.FileInfo) error { names = append(names, n); return nil }); err != nil {
 		t.Fatalf("walk trash: %v", err)
 	}
 	slices.Sort(names)
@@ -308,7 +308,7 @@ func (k *Kit) Staging(t testing.TB) []string {
 // Live reports whether url has a live file.
 func (k *Kit) Live(t testing.TB, url string) bool {
 	t.Helper()
-	ok, err := k.LiveExists(url)
+	ok, err := k.LiveExists(t.Context(), url)
 	if err != nil {
 		t.Fatalf("live exists %s: %v", url, err)
 	}

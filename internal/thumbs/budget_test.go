@@ -287,7 +287,7 @@ func TestUnwritableCacheServedFromMemory(t *testing.T) {
 
 type failingWrites struct{ *storage.Storage }
 
-func (failingWrites) WriteThumb(string, int, string, []byte) error {
+func (failingWrites) WriteThumb(context.Context, string, int, string, []byte) error {
 	return fmt.Errorf("write thumbnail: %w", storage.ErrNoSpace)
 }
 

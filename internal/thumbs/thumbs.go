@@ -71,10 +71,10 @@ func ParseWidth(s string) (int, error) {
 
 // Files is what thumbnails need of storage: both backends provide it.
 type Files interface {
-	OpenLive(url string) (storage.File, error)
-	OpenTrash(name string) (storage.File, error)
-	OpenThumb(url string, w int, ext string) (storage.File, error)
-	WriteThumb(url string, w int, ext string, data []byte) error
+	OpenLive(ctx context.Context, url string) (storage.File, error)
+	OpenTrash(ctx context.Context, name string) (storage.File, error)
+	OpenThumb(ctx context.Context, url string, w int, ext string) (storage.File, error)
+	WriteThumb(ctx context.Context, url string, w int, ext string, data []byte) error
 }
 
 // Options tune a Service; zero values are the defaults.
@@ -181,7 +181,7 @@ func contentType(ext string) string {
 // whose cache entry cannot be written (a full or read-only storage) is
 // served from memory, counted and logged: the cache is an optimisation.
 func (s *Service) Live(ctx context.Context, url string, w int) (Thumb, error) {
-	orig, err := s.files.OpenLive(url)
+	orig, err := s.files.OpenLive(ctx, url)
 	if err != nil {
 		return Thumb{}, err
 	}
@@ -191,7 +191,7 @@ func (s *Service) Live(ctx context.Context, url string, w int) (Thumb, error) {
 		return Thumb{}, fmt.Errorf("stat %s: %w", url, err)
 	}
 	ext := Ext(url)
-	if t, ok := s.cached(url, w, ext, oinfo); ok {
+	if t, ok := s.cached(ctx, url, w, ext, oinfo); ok {
 		return t, nil
 	}
 	id := identityOf(url, oinfo)
@@ -199,11 +199,11 @@ func (s *Service) Live(ctx context.Context, url string, w int) (Thumb, error) {
 		return Thumb{}, err
 	}
 	g, err := s.flights.do(ctx, flightKey(url, w), func(ctx context.Context) (generated, error) {
-		if t, ok := s.cached(url, w, ext, oinfo); ok {
+		if t, ok := s.cached(ctx, url, w, ext, oinfo); ok {
 			t.File.Close()
 			return generated{}, nil
 		}
-		f, err := s.files.OpenLive(url)
+		f, err := s.files.OpenLive(ctx, url)
 		if err != nil {
 			return generated{}, err
 		}
@@ -216,7 +216,7 @@ func (s *Service) Live(ctx context.Context, url string, w int) (Thumb, error) {
 		if err != nil {
 			return generated{}, err
 		}
-		if err := s.files.WriteThumb(url, w, ext, data); err != nil {
+		if err := s.files.WriteThumb(ctx, url, w, ext, data); err != nil {
 			s.writeErrors.Add(1)
 			s.log.Warn("thumbnail cache not written: served from memory",
 				zap.String("url", url), zap.Int("w", w), zap.Error(err))
@@ -228,7 +228,7 @@ func (s *Service) Live(ctx context.Context, url string, w int) (Thumb, error) {
 		return Thumb{}, err
 	}
 	if g.written || g.data == nil {
-		if t, ok := s.cached(url, w, ext, oinfo); ok {
+		if t, ok := s.cached(ctx, url, w, ext, oinfo); ok {
 			return t, nil
 		}
 	}
@@ -242,8 +242,8 @@ func flightKey(url string, w int) string { return strconv.Itoa(w) + " " + url }
 
 // cached opens the cache entry when it exists and is not older than the
 // original.
-func (s *Service) cached(url string, w int, ext string, orig fs.FileInfo) (Thumb, bool) {
-	f, err := s.files.OpenThumb(url, w, ext)
+func (s *Service) cached(ctx context.Context, url string, w int, ext string, orig fs.FileInfo) (Thumb, bool) {
+	f, err := s.files.OpenThumb(ctx, url, w, ext)
 	if err != nil {
 		return Thumb{}, false
 	}
@@ -259,7 +259,7 @@ func (s *Service) cached(url string, w int, ext string, orig fs.FileInfo) (Thumb
 // without caching it: previews of the trash are rare and the janitor would
 // sweep their cache entries anyway.
 func (s *Service) Trashed(ctx context.Context, name, url string, w int) ([]byte, string, error) {
-	f, err := s.files.OpenTrash(name)
+	f, err := s.files.OpenTrash(ctx, name)
 	if err != nil {
 		return nil, "", err
 	}

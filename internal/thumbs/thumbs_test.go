@@ -189,7 +189,7 @@ func TestLiveFollowsTheOriginal(t *testing.T) {
 	if th.ContentType != "image/jpeg" {
 		t.Errorf("got %s, want image/jpeg", th.ContentType)
 	}
-	if _, err := files.MoveToTrash(url, storage.TrashName(1, th.Info.ModTime(), url)); err != nil {
+	if _, err := files.MoveToTrash(t.Context(), url, storage.TrashName(1, th.Info.ModTime(), url)); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := s.Live(context.Background(), url, 64); !errors.Is(err, storage.ErrNotExist) {

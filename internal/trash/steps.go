@@ -113,7 +113,7 @@ func (tx *Tx) PublishUpload(ctx context.Context, st *storage.Staged, n repo.Nuev
 		return repo.Imagen{}, err
 	}
 	fault.Point("upload") // staged, row inserted, file not yet live
-	return img, tx.publish(st, n.URL)
+	return img, tx.publish(ctx, st, n.URL)
 }
 
 // RestoreEntry puts trash entry id back: the same image id, url, product and
@@ -227,12 +227,12 @@ func (tx *Tx) PurgeEntries(ctx context.Context, ids []int64, cutoff time.Time) (
 // PutBack moves trash file name back to the live path of url: the file of a
 // delete that never committed, whose row is locked by the caller. No row
 // changes: the row never stopped existing.
-func (tx *Tx) PutBack(name, url string) error {
-	if err := tx.files.MoveFromTrash(name, url); err != nil {
+func (tx *Tx) PutBack(ctx context.Context, name, url string) error {
+	if err := tx.files.MoveFromTrash(ctx, name, url); err != nil {
 		return fmt.Errorf("put %s back to %q: %w", name, url, err)
 	}
-	tx.undo = append(tx.undo, func() error {
-		_, err := tx.files.MoveToTrash(url, name)
+	tx.undo = append(tx.undo, func(ctx context.Context) error {
+		_, err := tx.files.MoveToTrash(ctx, url, name)
 		return err
 	})
 	return nil
@@ -250,7 +250,7 @@ func (tx *Tx) AdoptTrashFile(ctx context.Context, name string, id int64, url str
 		return repo.Entrada{}, err
 	}
 	if to := storage.TrashName(e.ID, e.EliminadoEn, e.URL); to != name {
-		return e, tx.rename(name, to)
+		return e, tx.rename(ctx, name, to)
 	}
 	return e, nil
 }
@@ -262,7 +262,7 @@ func (tx *Tx) RejoinEntry(ctx context.Context, e repo.Entrada, name string) erro
 	if err := tx.store.ClearSinArchivo(ctx, e.ID); err != nil {
 		return err
 	}
-	return tx.rename(name, storage.TrashName(e.ID, e.EliminadoEn, e.URL))
+	return tx.rename(ctx, name, storage.TrashName(e.ID, e.EliminadoEn, e.URL))
 }
 
 // SettleLiveCopy moves the live file of entry e's url, which has no row
@@ -272,27 +272,27 @@ func (tx *Tx) RejoinEntry(ctx context.Context, e repo.Entrada, name string) erro
 // in a restore or in the undo of a refused one — the move finishes by
 // removing the live copy. A different file there is (false, nil): left to
 // the orphan rules. No row changes.
-func (tx *Tx) SettleLiveCopy(e repo.Entrada) (bool, error) {
+func (tx *Tx) SettleLiveCopy(ctx context.Context, e repo.Entrada) (bool, error) {
 	if e.SinArchivo || !storage.IsLocal(e.URL) {
 		return false, nil
 	}
 	name, url := storage.TrashName(e.ID, e.EliminadoEn, e.URL), e.URL
-	moved, err := tx.files.MoveToTrash(url, name)
+	moved, err := tx.files.MoveToTrash(ctx, url, name)
 	if errors.Is(err, fs.ErrExist) {
 		return false, nil
 	}
 	if err != nil || !moved {
 		return false, err
 	}
-	tx.undo = append(tx.undo, func() error { return tx.files.MoveFromTrash(name, url) })
+	tx.undo = append(tx.undo, func(ctx context.Context) error { return tx.files.MoveFromTrash(ctx, name, url) })
 	return true, nil
 }
 
 // rename renames trash file from to to.
-func (tx *Tx) rename(from, to string) error {
-	if err := tx.files.RenameTrash(from, to); err != nil {
+func (tx *Tx) rename(ctx context.Context, from, to string) error {
+	if err := tx.files.RenameTrash(ctx, from, to); err != nil {
 		return fmt.Errorf("rename %s in trash: %w", from, err)
 	}
-	tx.undo = append(tx.undo, func() error { return tx.files.RenameTrash(to, from) })
+	tx.undo = append(tx.undo, func(ctx context.Context) error { return tx.files.RenameTrash(ctx, to, from) })
 	return nil
 }

@@ -77,7 +77,7 @@ type Tx struct {
 	store *repo.Store
 	files storage.Backend
 	log   *zap.Logger
-	undo  []func() error
+	undo  []func(ctx context.Context) error // run on a context the ended request no longer cancels
 }
 
 // trash moves the file of each entry into the trash. A local file that is
@@ -108,7 +108,7 @@ func (tx *Tx) trash(ctx context.Context, entries []repo.Entrada) error {
 		failed = fmt.Errorf("moves to the trash: %w", err)
 	}
 	if len(undo) > 0 {
-		tx.undo = append(tx.undo, func() error { return tx.moveBack(undo) })
+		tx.undo = append(tx.undo, func(ctx context.Context) error { return tx.moveBack(ctx, undo) })
 	}
 	if failed != nil {
 		return failed
@@ -186,7 +186,7 @@ func (tx *Tx) moveToTrash(ctx context.Context, entries []repo.Entrada) []trashMo
 				out[i] = trashMove{tried: true} // moved by the first of its url
 				continue
 			}
-			if out[i] = tx.moveOne(entries[i]); out[i].err != nil {
+			if out[i] = tx.moveOne(ctx, entries[i]); out[i].err != nil {
 				failed.Store(true)
 			}
 			fault.Point("moving") // some of the files moved, the rest not yet, COMMIT not sent
@@ -206,12 +206,12 @@ func (tx *Tx) moveToTrash(ctx context.Context, entries []repo.Entrada) []trashMo
 }
 
 // moveOne moves e's file into the trash, if it has a local one.
-func (tx *Tx) moveOne(e repo.Entrada) trashMove {
+func (tx *Tx) moveOne(ctx context.Context, e repo.Entrada) trashMove {
 	if e.SinArchivo || !storage.IsLocal(e.URL) {
 		return trashMove{}
 	}
 	m := trashMove{tried: true, name: storage.TrashName(e.ID, e.EliminadoEn, e.URL), url: e.URL}
-	m.moved, m.err = tx.files.MoveToTrash(e.URL, m.name)
+	m.moved, m.err = tx.files.MoveToTrash(ctx, e.URL, m.name)
 	if errors.Is(m.err, storage.ErrUnsafePath) {
 		if c, ok := storage.Canonical(e.URL); ok {
 			// Refused as unsafe, the url may still name a file that is
@@ -219,7 +219,7 @@ func (tx *Tx) moveOne(e repo.Entrada) trashMove {
 			// leaving that file public would answer "deleted" for an
 			// image still shown. Only a url that names no file is "no
 			// file".
-			live, err := tx.files.LiveExists(c)
+			live, err := tx.files.LiveExists(ctx, c)
 			if err != nil {
 				m.err = fmt.Errorf("live file %q named by %q: %w", c, e.URL, err)
 				return m
@@ -241,12 +241,12 @@ func (tx *Tx) moveOne(e repo.Entrada) trashMove {
 // moveBack undoes one step's moves into the trash, as many at once as they
 // were made (distinct files: their order does not matter). Every move is
 // tried; the failures are returned together.
-func (tx *Tx) moveBack(ms []trashMove) error {
+func (tx *Tx) moveBack(ctx context.Context, ms []trashMove) error {
 	errs := make([]error, len(ms))
 	var next atomic.Int64
 	work := func() {
 		for i := int(next.Add(1) - 1); i < len(ms); i = int(next.Add(1) - 1) {
-			errs[i] = tx.files.MoveFromTrash(ms[i].name, ms[i].url)
+			errs[i] = tx.files.MoveFromTrash(ctx, ms[i].name, ms[i].url)
 		}
 	}
 	var wg sync.WaitGroup
@@ -270,18 +270,18 @@ func (tx *Tx) untrash(ctx context.Context, e repo.Entrada) error {
 		return tx.untrashShared(ctx, e)
 	}
 	name := storage.TrashName(e.ID, e.EliminadoEn, e.URL)
-	err := tx.files.MoveFromTrash(name, e.URL)
+	err := tx.files.MoveFromTrash(ctx, name, e.URL)
 	switch {
 	case errors.Is(err, storage.ErrNotExist):
-		return tx.restoredInPlace(e, name)
+		return tx.restoredInPlace(ctx, e, name)
 	case errors.Is(err, fs.ErrExist):
 		return fmt.Errorf("restore %d: another file at %q: %w", e.ID, e.URL, ErrURLTaken)
 	case err != nil:
 		return fmt.Errorf("move %q out of trash: %w", e.URL, err)
 	}
 	url := e.URL
-	tx.undo = append(tx.undo, func() error {
-		_, err := tx.files.MoveToTrash(url, name)
+	tx.undo = append(tx.undo, func(ctx context.Context) error {
+		_, err := tx.files.MoveToTrash(ctx, url, name)
 		return err
 	})
 	return nil
@@ -303,7 +303,7 @@ func (tx *Tx) untrashShared(ctx context.Context, e repo.Entrada) error {
 	if c, ok := storage.Canonical(url); ok {
 		url = c // a legacy url's file is the one it names when served
 	}
-	fi, err := tx.files.LiveInfo(url)
+	fi, err := tx.files.LiveInfo(ctx, url)
 	switch {
 	case errors.Is(err, storage.ErrUnsafePath):
 		return fmt.Errorf("restore %d: %q names no file: %w", e.ID, e.URL, ErrFileLost)
@@ -320,7 +320,7 @@ func (tx *Tx) untrashShared(ctx context.Context, e repo.Entrada) error {
 	}
 	for _, o := range others {
 		name := storage.TrashName(o.ID, o.EliminadoEn, o.URL)
-		err := tx.files.MoveFromTrash(name, url)
+		err := tx.files.MoveFromTrash(ctx, name, url)
 		switch {
 		case errors.Is(err, storage.ErrNotExist):
 			continue // that entry's file is missing too: the janitor reports it
@@ -329,8 +329,8 @@ func (tx *Tx) untrashShared(ctx context.Context, e repo.Entrada) error {
 		case err != nil:
 			return fmt.Errorf("move %q out of trash (entry %d): %w", e.URL, o.ID, err)
 		}
-		tx.undo = append(tx.undo, func() error {
-			_, err := tx.files.MoveToTrash(url, name)
+		tx.undo = append(tx.undo, func(ctx context.Context) error {
+			_, err := tx.files.MoveToTrash(ctx, url, name)
 			return err
 		})
 		tx.log.Info("restore: the url's file was in the trash under a later entry of the same url; moved back from there",
@@ -348,12 +348,12 @@ func (tx *Tx) untrashShared(ctx context.Context, e repo.Entrada) error {
 // already where the restore puts it, so the restore is done. Nothing is
 // undone if the transaction then fails: the file stays live, as it was,
 // for the janitor. A size other than the entry's is not its file.
-func (tx *Tx) restoredInPlace(e repo.Entrada, name string) error {
+func (tx *Tx) restoredInPlace(ctx context.Context, e repo.Entrada, name string) error {
 	url := e.URL
 	if c, ok := storage.Canonical(url); ok {
 		url = c // a legacy url's file is the one it names when served
 	}
-	fi, err := tx.files.LiveInfo(url)
+	fi, err := tx.files.LiveInfo(ctx, url)
 	switch {
 	case errors.Is(err, storage.ErrUnsafePath):
 		return fmt.Errorf("restore %d: %q names no file: %w", e.ID, e.URL, ErrFileLost)
@@ -370,19 +370,23 @@ func (tx *Tx) restoredInPlace(e repo.Entrada, name string) error {
 }
 
 // publish moves a staged upload to the live path of url.
-func (tx *Tx) publish(st *storage.Staged, url string) error {
-	if err := tx.files.Publish(st, url); err != nil {
+func (tx *Tx) publish(ctx context.Context, st *storage.Staged, url string) error {
+	if err := tx.files.Publish(ctx, st, url); err != nil {
 		return fmt.Errorf("publish %q: %w", url, err)
 	}
-	tx.undo = append(tx.undo, func() error { return tx.files.RemoveLive(url) })
+	tx.undo = append(tx.undo, func(ctx context.Context) error { return tx.files.RemoveLive(ctx, url) })
 	return nil
 }
 
 // rollbackFiles undoes the moves, newest first. A move that cannot be undone
-// is logged: the janitor's recovery pass finds it by its trash name.
+// is logged: the janitor's recovery pass finds it by its trash name. The
+// undo runs past the request's end (often the very reason it runs): on
+// ctx without its cancellation, each storage call bounded by the
+// storage's own time limit.
 func (tx *Tx) rollbackFiles(ctx context.Context) {
+	ctx = context.WithoutCancel(ctx)
 	for i := len(tx.undo) - 1; i >= 0; i-- {
-		if err := tx.undo[i](); err != nil {
+		if err := tx.undo[i](ctx); err != nil {
 			tx.log.Error("undo file move after rollback", zap.Error(err))
 		}
 	}

@@ -240,8 +240,8 @@ type endsAfter struct {
 
 func (e endsAfter) MoveConcurrency() int { return e.workers }
 
-func (e endsAfter) MoveToTrash(url, name string) (bool, error) {
-	moved, err := e.Storage.MoveToTrash(url, name)
+func (e endsAfter) MoveToTrash(ctx context.Context, url, name string) (bool, error) {
+	moved, err := e.Storage.MoveToTrash(ctx, url, name)
 	if e.moves.Add(1) == e.k {
 		e.end()
 	}
