@@ -12,7 +12,7 @@ DEV_SECRET ?= dev-secret-change-me-0123456789
 # The binary is static; only `make test` turns cgo on, for the race detector.
 export CGO_ENABLED ?= 0
 
-.PHONY: help build run run-s3 minio-stop replicas test test-short vet fmt clean db-stop janitor-measure bench k6 crash fuzz e2e soak linearizable
+.PHONY: help build run run-s3 minio-stop replicas failover test test-short vet fmt clean db-stop janitor-measure bench k6 crash fuzz e2e soak linearizable
 
 help: ## list the targets
 	@grep -hE '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -93,6 +93,10 @@ linearizable: ## every answer checked as one history (porcupine) over LINEAR_SEC
 	@set -euo pipefail; \
 	if [ "$${BACKEND:-disk}" = s3 ]; then export IMAGENES_TEST_S3_URL=$$(scripts/minio.sh start test) IMAGENES_TEST_STORAGE=s3; fi; \
 	LINEAR_SECONDS=$${LINEAR_SECONDS:-120} $(GO) test -count=1 -timeout 90m -v -run '^TestLinearizable$$' ./internal/linearize/ 2>&1 | grep -vE '^=== RUN'
+
+failover: ## serve on a primary and a streaming standby (scripts/localpg.sh start-pair) under load for FAILOVER_SECONDS (default 120), the primary SIGKILLed and the standby promoted halfway; then the janitor and the invariants
+	@set -euo pipefail; \
+	FAILOVER_SECONDS=$${FAILOVER_SECONDS:-120} $(GO) test -count=1 -timeout 30m -v -run '^TestFailover$$' ./internal/failover/ 2>&1 | grep -E 'failover_test|FAIL|ok|---'
 
 fuzz: ## every fuzz target for FUZZTIME each (default 20s); findings land in testdata/fuzz
 	@set -euo pipefail; \

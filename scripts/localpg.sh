@@ -9,6 +9,20 @@
 #                                           would, no checkpoint, recovery at the next start), if it runs
 #   scripts/localpg.sh destroy NAME         stop it and delete its data folder
 #
+# A primary and a streaming standby, for failover tests (`make failover`):
+#   scripts/localpg.sh start-pair NAME [--fast]  start (or reuse) clusters NAME-primary and
+#                                           NAME-standby (pg_basebackup -R: asynchronous
+#                                           streaming replication); prints ONLY the two-host URL
+#                                           postgres://postgres@127.0.0.1:P1,127.0.0.1:P2/postgres?target_session_attrs=read-write&sslmode=disable
+#   scripts/localpg.sh kill NAME            SIGKILL cluster NAME's postmaster and every process
+#                                           it started, as a lost machine (the data folder stays)
+#   scripts/localpg.sh promote NAME         promote standby cluster NAME to primary (waits)
+#   scripts/localpg.sh detach NAME          stop standby cluster NAME's streaming: what the
+#                                           primary commits from then on never reaches it
+#   scripts/localpg.sh lsn NAME             the WAL position cluster NAME has (primary: written,
+#                                           standby: replayed)
+#   scripts/localpg.sh destroy-pair NAME    destroy NAME-primary and NAME-standby
+#
 # NAME is a short word such as dev, test or bench. The URL looks like
 #   postgres://postgres@127.0.0.1:55432/postgres?sslmode=disable
 # and is also written to <datadir>/url. Every other message goes to stderr,
@@ -31,6 +45,7 @@ set -euo pipefail
 
 usage() {
 	echo "usage: $0 start NAME [--fast] | url NAME | stop NAME [--immediate] | destroy NAME" >&2
+	echo "       $0 start-pair NAME [--fast] | kill NAME | promote NAME | detach NAME | lsn NAME | destroy-pair NAME" >&2
 	exit 2
 }
 
@@ -51,7 +66,7 @@ mode=fast
 for arg in "$@"; do
 	case "$arg" in
 	--fast)
-		[[ "$cmd" == start ]] || usage
+		[[ "$cmd" == start || "$cmd" == start-pair ]] || usage
 		fast=1
 		;;
 	--immediate)
@@ -66,8 +81,6 @@ done
 # the fallback folder's name (a hash of this path) is stable.
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd -P)
 datahome="$repo/.data"
-inrepo="$datahome/pg-$name"
-note="$datahome/pg-$name.location"
 
 is_root() { [[ $(id -u) -eq 0 ]]; }
 
@@ -136,7 +149,16 @@ sha1() {
 		printf '%s' "$1" | shasum -a 1 | cut -c1-12
 	fi
 }
-fallback="/var/tmp/imagenes-pg-$(sha1 "$repo")-$name"
+
+# use_cluster NAME makes NAME the cluster the functions below work on (a
+# pair's commands switch between its two clusters).
+use_cluster() {
+	name=$1
+	inrepo="$datahome/pg-$name"
+	note="$datahome/pg-$name.location"
+	fallback="/var/tmp/imagenes-pg-$(sha1 "$repo")-$name"
+}
+use_cluster "$name"
 
 # find_datadir prints the data folder of an existing cluster NAME, or fails.
 find_datadir() {
@@ -346,10 +368,119 @@ lock() {
 	flock -w 120 9 || die "another localpg.sh call holds $datahome/pg-$name.lock"
 }
 
+# pair_url prints the two-host URL of a pair: libpq and pgx try the hosts in
+# turn and keep the first that takes writes, so after a promotion the same
+# URL reaches the new primary.
+pair_url() {
+	echo "postgres://postgres@127.0.0.1:$1,127.0.0.1:$2/postgres?target_session_attrs=read-write&sslmode=disable"
+}
+
+# start_pair starts NAME-primary, then NAME-standby: a base backup of the
+# primary (-R writes primary_conninfo and standby.signal; -X stream brings
+# the WAL written meanwhile) started as a hot standby on a port of its own.
+start_pair() {
+	local base=$name d url1 url2
+	use_cluster "$base-primary"
+	lock
+	url1=$(start)
+	use_cluster "$base-standby"
+	lock
+	d=$(make_datadir)
+	if [[ ! -f "$d/PG_VERSION" ]]; then
+		if [[ -n "$(ls -A "$d")" ]]; then find "$d" -mindepth 1 -delete; fi
+		log "base backup of '$base-primary' into $d"
+		# The primary's Unix socket sits in its data folder: the backup
+		# skips it, with a warning each time, which says nothing here.
+		as_pg "$BIN/pg_basebackup" -h 127.0.0.1 -p "$(port_of "$url1")" -U postgres -D "$d" -R -X stream -c fast 2>&1 |
+			grep -v 'skipping special file' >&2 || true
+		[[ -f "$d/PG_VERSION" && -f "$d/standby.signal" ]] || die "pg_basebackup from '$base-primary' failed"
+		rm -f "$d/port" "$d/url" # the primary's: the standby gets a port of its own
+	fi
+	url2=$(start)
+	pair_url "$(port_of "$url1")" "$(port_of "$url2")"
+}
+
+port_of() {
+	local hp=${1#*@127.0.0.1:}
+	echo "${hp%%/*}"
+}
+
+# kill_cluster SIGKILLs the postmaster and its children at once: no
+# shutdown checkpoint, no goodbye to the standby, the clients' connections
+# reset — a primary whose machine is gone.
+kill_cluster() {
+	local d=$1 pm kids
+	[[ -f "$d/postmaster.pid" ]] || die "cluster '$name' is not running"
+	pm=$(head -n 1 "$d/postmaster.pid")
+	kill -0 "$pm" 2>/dev/null || die "cluster '$name' is not running"
+	kids=$(pgrep -P "$pm" || true)
+	log "SIGKILL cluster '$name' (postmaster $pm and $(echo $kids | wc -w) children)"
+	# shellcheck disable=SC2086 # one pid a word
+	kill -KILL "$pm" $kids 2>/dev/null || true
+	local deadline=$((SECONDS + 30))
+	while kill -0 "$pm" 2>/dev/null; do
+		((SECONDS < deadline)) || die "postmaster $pm still there 30 s after SIGKILL"
+		sleep 0.1
+	done
+}
+
+psql_on() {
+	local d=$1
+	shift
+	running "$d" || die "cluster '$name' is not running"
+	"$BIN/psql" -X -q -A -t -h 127.0.0.1 -p "$(running_port "$d")" -U postgres -d postgres "$@"
+}
+
 case "$cmd" in
 start)
 	lock
 	start
+	;;
+start-pair)
+	start_pair
+	;;
+kill)
+	d=$(find_datadir) || die "no cluster '$name'"
+	kill_cluster "$d"
+	;;
+promote)
+	d=$(find_datadir) || die "no cluster '$name'"
+	running "$d" || die "cluster '$name' is not running"
+	log "promoting cluster '$name'"
+	as_pg "$BIN/pg_ctl" -D "$d" -w -t 60 -s promote >&2
+	;;
+detach)
+	d=$(find_datadir) || die "no cluster '$name'"
+	[[ -f "$d/standby.signal" ]] || die "cluster '$name' is not a standby"
+	# The last setting in postgresql.auto.conf wins; a reload restarts the
+	# WAL receiver with no primary to stream from.
+	echo "primary_conninfo = ''" >>"$d/postgresql.auto.conf"
+	psql_on "$d" -c 'SELECT pg_reload_conf()' >/dev/null
+	deadline=$((SECONDS + 30))
+	until [[ "$(psql_on "$d" -c 'SELECT count(*) FROM pg_stat_wal_receiver')" == 0 ]]; do
+		((SECONDS < deadline)) || die "standby '$name' still streams 30 s after detach"
+		sleep 0.1
+	done
+	log "standby '$name' no longer streams"
+	;;
+lsn)
+	d=$(find_datadir) || die "no cluster '$name'"
+	psql_on "$d" -c 'SELECT CASE WHEN pg_is_in_recovery() THEN pg_last_wal_replay_lsn() ELSE pg_current_wal_lsn() END'
+	;;
+destroy-pair)
+	base=$name
+	for c in "$base-standby" "$base-primary"; do
+		use_cluster "$c"
+		if d=$(find_datadir); then
+			lock
+			stop "$d"
+			log "removing $d"
+			rm -rf "$d"
+		fi
+		rm -rf "$note" "$inrepo" "$fallback"
+	done
+	exec 9>&-
+	rm -f "$datahome/pg-$base-primary.lock" "$datahome/pg-$base-standby.lock"
 	;;
 url)
 	d=$(find_datadir) || die "no cluster '$name'"

@@ -74,14 +74,18 @@ func (p *pass) recoverBatch(ctx context.Context, batch []trashFile) error {
 	if err != nil {
 		return err
 	}
-	known := make(map[int64]bool, len(entries))
+	// A file is its entry's when the entry's trash name is the file's, not
+	// just its id: a promoted standby's sequence hands out again the ids of
+	// deletes the old primary committed and never sent it, and the file of
+	// such a lost delete must still be put back under its row.
+	known := make(map[string]bool, len(entries))
 	for _, e := range entries {
-		known[e.ID] = true
+		known[storage.TrashName(e.ID, e.EliminadoEn, e.URL)] = true
 	}
 	var lost []trashFile
 	var bases, stems []string
 	for _, f := range batch {
-		if !known[f.id] {
+		if !known[f.name] {
 			lost = append(lost, f)
 			bases = append(bases, f.base)
 			if f.stem != "" {
@@ -155,7 +159,7 @@ func (p *pass) recoverFile(ctx context.Context, f trashFile, candidates []repo.I
 				p.rep.InFlight++
 				return nil
 			}
-			if again, err := tx.Rows().EntradaExists(ctx, f.id); err != nil || again {
+			if again, err := entryHolds(ctx, tx, f); err != nil || again {
 				return err // committed meanwhile: nothing to recover
 			}
 			for _, row := range locked {
@@ -187,7 +191,7 @@ func (p *pass) recoverFile(ctx context.Context, f trashFile, candidates []repo.I
 				}
 				return tx.PutBack(ctx, f.name, row.URL)
 			}
-		} else if again, err := tx.Rows().EntradaExists(ctx, f.id); err != nil || again {
+		} else if again, err := entryHolds(ctx, tx, f); err != nil || again {
 			return err
 		}
 		if still, err := p.files.TrashExists(ctx, f.name); err != nil || !still {
@@ -205,6 +209,22 @@ func (p *pass) recoverFile(ctx context.Context, f trashFile, candidates []repo.I
 		}
 	}
 	return err
+}
+
+// entryHolds reports whether an entry holds trash file f: the entry of f's
+// id whose trash name is f's (see recoverBatch: an entry of that id for
+// another file is a later delete given a lost one's id again).
+func entryHolds(ctx context.Context, tx *trash.Tx, f trashFile) (bool, error) {
+	es, err := tx.Rows().EntradasByID(ctx, []int64{f.id})
+	if err != nil {
+		return false, err
+	}
+	for _, e := range es {
+		if storage.TrashName(e.ID, e.EliminadoEn, e.URL) == f.name {
+			return true, nil
+		}
+	}
+	return false, nil
 }
 
 // finishPutBack settles a trash file that is a copy of its row's live file:

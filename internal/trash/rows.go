@@ -13,6 +13,7 @@ import (
 type Rows interface {
 	// Reads and locks.
 	EntradaExists(ctx context.Context, id int64) (bool, error)
+	EntradasByID(ctx context.Context, ids []int64) ([]repo.Entrada, error)
 	LockImagenesSkipLocked(ctx context.Context, ids []int32) ([]repo.Imagen, error)
 	LockImagenesPorURL(ctx context.Context, urls []string) ([]repo.Imagen, error)
 	ImagenesDe(ctx context.Context, productoIDs []int32) ([]repo.Imagen, error)
