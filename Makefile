@@ -64,7 +64,7 @@ test: ## run every test, with the race detector, against a throwaway local Postg
 	$(GO) vet ./...; \
 	CGO_ENABLED=1 $(GO) test -race -count=1 -timeout 20m ./...; \
 	echo "== the HTTP and janitor suites again, on the S3 backend (MinIO)"; \
-	IMAGENES_TEST_STORAGE=s3 CGO_ENABLED=1 $(GO) test -race -count=1 -timeout 20m -skip '^TestReplicas$$' ./internal/handlers/ ./internal/janitor/ ./internal/crashtest/
+	IMAGENES_TEST_STORAGE=s3 CGO_ENABLED=1 $(GO) test -race -count=1 -timeout 20m -skip '^TestReplicas$$' ./internal/handlers/ ./internal/janitor/ ./internal/crashtest/ ./internal/linearize/
 
 e2e: ## the nginx config beside Balsamoa with the real nginx, and the admin page in headless Chromium (both installed with apt-get when missing)
 	scripts/e2e.sh

@@ -19,6 +19,7 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/imagenes/imagenes/internal/crashtest"
 	"github.com/imagenes/imagenes/internal/dbtest"
 	"github.com/imagenes/imagenes/internal/s3test"
 	"github.com/imagenes/imagenes/internal/storagetest"
@@ -38,8 +39,12 @@ type harness struct {
 	dbURL   string
 	kit     *storagetest.Kit
 	storage []string // the storage's settings for the processes
-	addr    string
-	token   string
+	// proxy stands between serve and the bucket (nil on a folder); viaProxy
+	// is serve's storage setting through it.
+	proxy    *crashtest.DrainProxy
+	viaProxy []string
+	addr     string
+	token    string
 
 	server  *exec.Cmd
 	exitErr chan error
@@ -91,8 +96,15 @@ func newHarness(t *testing.T) *harness {
 	h.storage = []string{"STORAGE_DIR=" + h.kit.Dir}
 	if h.kit.Kind == storagetest.S3 {
 		o := s3test.Server(t)
-		h.storage = []string{fmt.Sprintf("STORAGE_URL=s3://%s?endpoint=%s&path_style=true", h.kit.S3().Bucket(), o.Endpoint),
-			"AWS_ACCESS_KEY_ID=" + o.AccessKey, "AWS_SECRET_ACCESS_KEY=" + o.SecretKey}
+		bucketURL := func(endpoint string) string {
+			return fmt.Sprintf("STORAGE_URL=s3://%s?endpoint=%s&path_style=true", h.kit.S3().Bucket(), endpoint)
+		}
+		h.storage = []string{bucketURL(o.Endpoint), "AWS_ACCESS_KEY_ID=" + o.AccessKey, "AWS_SECRET_ACCESS_KEY=" + o.SecretKey}
+		// serve reaches the bucket through the crash harness's proxy: a
+		// loaded MinIO carries out a killed server's requests late, and one
+		// landing after the janitor's walk would look like the kill's doing.
+		h.proxy = crashtest.NewDrainProxy(t, strings.TrimPrefix(o.Endpoint, "http://"))
+		h.viaProxy = []string{bucketURL("http://" + h.proxy.Addr())}
 	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -137,7 +149,7 @@ func (h *harness) run(args ...string) (string, error) {
 func (h *harness) start() {
 	h.t.Helper()
 	cmd := exec.Command(h.bin, "serve")
-	cmd.Env = h.env()
+	cmd.Env = append(h.env(), h.viaProxy...)
 	fmt.Fprintf(h.logs, "== serve started %s\n", time.Now().Format(time.RFC3339Nano))
 	cmd.Stderr = h.logs
 	if err := cmd.Start(); err != nil {
@@ -179,6 +191,15 @@ func (h *harness) kill() {
 		<-h.exitErr
 		h.server = nil
 	}
+}
+
+// settle waits, after serve was killed, until the bucket has finished
+// every request serve sent. Nothing to wait for on a folder.
+func (h *harness) settle() error {
+	if h.proxy == nil {
+		return nil
+	}
+	return h.proxy.Drain(time.Minute)
 }
 
 // stopPostgres stops the cluster as a crash would: every connection cut,

@@ -39,7 +39,13 @@ type fault struct {
 var faultKinds = []fault{
 	{name: "serve SIGKILL",
 		inject: func(h *harness) error { h.kill(); return nil },
-		mend:   func(h *harness) error { h.start(); return nil }},
+		mend: func(h *harness) error {
+			if err := h.settle(); err != nil {
+				return err
+			}
+			h.start()
+			return nil
+		}},
 	{name: "PostgreSQL crash and restart",
 		inject: func(h *harness) error { return h.stopPostgres() },
 		mend:   func(h *harness) error { return h.startPostgres() }},

@@ -273,3 +273,20 @@ func (p *drainProxy) drain(limit time.Duration) error {
 	}
 	return nil
 }
+
+// DrainProxy is the proxy for the harnesses of other packages
+// (internal/linearize): serve reaches the bucket through Addr, and once
+// serve is killed and waited for, Drain returns when MinIO has finished
+// every request the dead process sent.
+type DrainProxy struct{ p *drainProxy }
+
+// NewDrainProxy starts a proxy to upstream (host:port), closed when t ends.
+func NewDrainProxy(t testing.TB, upstream string) *DrainProxy {
+	return &DrainProxy{newDrainProxy(t, upstream)}
+}
+
+// Addr is where the proxy listens.
+func (d *DrainProxy) Addr() string { return d.p.Addr() }
+
+// Drain waits, at most limit, until every connection is finished.
+func (d *DrainProxy) Drain(limit time.Duration) error { return d.p.drain(limit) }
