@@ -36,16 +36,17 @@ func result(status int) (r Result, ok bool) {
 // File reads (a /recursos/ url, the Cat family's GET) see the file, and a
 // file moves before its transaction commits: a delete that fails after its
 // move puts the file back (at once when PostgreSQL refuses the COMMIT; at
-// the janitor's next pass when the outcome is unknown or serve died), so a
-// read beside it may find the file gone and a later one find it back,
-// which no order of the calls explains. The protocol allows that window
-// (SPEC §12: after a fault and one janitor pass, nothing is lost), so a
-// file read of an image is left out while a call on that image without a
-// 2xx or 404 answer may still be undone: from that call's start to the end
-// of the first fault span after its answer (the harness runs a janitor
-// pass in each; after the run, a last one), or only to its answer when it
-// answered a refusal (400, 409: its undo ran before it answered). Row
-// reads (listings, a product's images) are never left out.
+// the janitor's next pass when the outcome is unknown or serve died), and
+// a coalesced batch that fails puts its files back before each member is
+// retried alone, so a read beside such a call may find the file gone and a
+// later one find it back, which no order of the calls explains. The
+// protocol allows that (SPEC §12: after a fault and one janitor pass,
+// nothing is lost), so a file read of an image is left out while a call
+// that may move its file runs, and, when that call's outcome is unknown,
+// until the end of the first fault span after its answer (the harness runs
+// a janitor pass in each; after the run, a last one). Row reads (listings,
+// a product's images, the Cat GET's 200) are never left out: rows change
+// only at a commit.
 func history(calls []call, faults []span) []porcupine.Operation {
 	urlID := map[string]int32{}
 	uploaded := map[int32]bool{}
@@ -92,14 +93,9 @@ func history(calls []call, faults []span) []porcupine.Operation {
 		if c.kind == cPut {
 			ids = mayBeOn(onProduct, c)
 		}
-		var to int64
-		switch {
-		case ok && r == Unknown:
+		to := c.ret
+		if ok && r == Unknown {
 			to = settled(c.ret)
-		case !ok || r == Conflict:
-			to = c.ret
-		default:
-			continue
 		}
 		for _, id := range ids {
 			unsettled[id] = append(unsettled[id], window{c.call, to})
