@@ -36,7 +36,7 @@ type catHandler struct {
 	catalog imagenCatalog
 	files   liveFiles
 	links   redirector
-	uploads uploadSlots
+	uploads *uploadSlots
 }
 
 func scopeOf(u auth.User) repo.Scope {
@@ -61,12 +61,12 @@ var catUploadMsgs = messages{fiber.StatusBadRequest: "Missing file to upload."}
 // upload: POST /api/image, multipart field "file", jpeg or png up to 10 MiB.
 func (h *catHandler) upload(c *fiber.Ctx) error {
 	u, _ := auth.FromCtx(c)
-	release, err := h.uploads.acquire(c)
+	release, err := h.uploads.acquire(c, u)
 	if err != nil {
 		return err
 	}
 	defer release()
-	st, err := stageUpload(c, h.files, "file", catMaxUpload, catTypes)
+	st, err := stageUpload(c, h.uploads, h.files, "file", catMaxUpload, catTypes)
 	if errors.Is(err, errNoFile) {
 		return catUploadMsgs.wrap(err)
 	}

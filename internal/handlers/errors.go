@@ -43,6 +43,7 @@ var statusTable = []struct {
 	{errFraming, fiber.StatusBadRequest, "Solicitud mal formada: longitud del cuerpo ambigua", "Malformed request: ambiguous body length."},
 	{errBadBody, fiber.StatusBadRequest, "Cuerpo de la solicitud inválido", "Invalid request body."},
 	{errNoFile, fiber.StatusBadRequest, "No se recibió ningún archivo", "Missing file to upload."},
+	{errUploadTooSlow, fiber.StatusRequestTimeout, "La subida es demasiado lenta (menos de 4 KiB/s tras los primeros segundos); la imagen no se guardó", "Upload too slow (under 4 KiB/s after the first seconds); the image was not stored."},
 	{errBrokenUpload, fiber.StatusBadRequest, "La subida llegó incompleta o mal formada; la imagen no se guardó", "Upload incomplete or malformed; the image was not stored."},
 	{errBodiesBusy, fiber.StatusServiceUnavailable, "El servidor está recibiendo demasiados datos; reintente en unos segundos", "Too much request data in flight; retry shortly."},
 	{errUploadsBusy, fiber.StatusServiceUnavailable, "Demasiadas subidas en curso; reintente en unos segundos", "Too many uploads in progress; retry shortly."},

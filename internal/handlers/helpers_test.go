@@ -68,8 +68,13 @@ type envOpts struct {
 	files storage.Backend
 	// redirect answers image reads with presigned urls (s3 only).
 	redirect bool
-	// maxUploads is Deps.MaxUploads (0: the default).
-	maxUploads int
+	// maxUploads is Deps.MaxUploads (0: the default); uploadsPerCaller,
+	// uploadsAdminReserve, uploadGrace and uploadMinRate are the Deps
+	// fields of those names (0: their defaults).
+	maxUploads                            int
+	uploadsPerCaller, uploadsAdminReserve int
+	uploadGrace                           time.Duration
+	uploadMinRate                         int
 	// bodyBudget is Deps.BodyBudget (0: the default).
 	bodyBudget int64
 	// trustedOrigins builds Deps.CrossOrigin (TRUSTED_ORIGINS).
@@ -172,6 +177,8 @@ func newEnv(t testing.TB, opts ...envOpts) *env {
 		JanitorConfig: janitor.Config{Retention: 168 * time.Hour, OrphanGrace: time.Hour, UnattachedTTL: 24 * time.Hour, MaxOrphans: 1000, BatchSize: 100},
 		Registry:      reg, RequestTimeout: o.requestTimeout, ReadTimeout: o.readTimeout, Balsamoa: bals,
 		MaxUploads: o.maxUploads, BodyBudget: o.bodyBudget, CrossOrigin: cop,
+		UploadsPerCaller: o.uploadsPerCaller, UploadsAdminReserve: o.uploadsAdminReserve,
+		UploadGrace: o.uploadGrace, UploadMinRate: o.uploadMinRate,
 		Ready:    func(ctx context.Context) error { return errors.Join(appStore.Ping(ctx), files.Usable(ctx)) },
 		Redirect: presign, RedirectTTL: time.Minute,
 	})

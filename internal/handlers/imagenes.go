@@ -47,7 +47,7 @@ type imagenesHandler struct {
 	// retention is TRASH_RETENTION: when an entry will be purged (0: not
 	// told).
 	retention time.Duration
-	uploads   uploadSlots
+	uploads   *uploadSlots
 }
 
 // imagenJSON is an image as Balsamoa's admin sees it.
@@ -70,12 +70,12 @@ func toImagenJSON(i repo.Imagen) imagenJSON {
 // upload: POST /api/v1/admin/imagenes/subir, multipart field "imagen".
 func (h *imagenesHandler) upload(c *fiber.Ctx) error {
 	u, _ := auth.FromCtx(c)
-	release, err := h.uploads.acquire(c)
+	release, err := h.uploads.acquire(c, u)
 	if err != nil {
 		return err
 	}
 	defer release()
-	st, err := stageUpload(c, h.files, "imagen", balsamoaMaxUpload, balsamoaTypes)
+	st, err := stageUpload(c, h.uploads, h.files, "imagen", balsamoaMaxUpload, balsamoaTypes)
 	if err != nil {
 		return err
 	}

@@ -72,6 +72,15 @@ type Deps struct {
 	// CrossOrigin decides which cookie writes come from another site
 	// (CrossOrigin(TRUSTED_ORIGINS)); nil trusts no other origin.
 	CrossOrigin *http.CrossOriginProtection
+	// UploadsPerCaller bounds one token subject's uploads in flight (0: a
+	// quarter of MaxUploads, at least 1); UploadsAdminReserve is how many
+	// of MaxUploads only admins may take (0: an eighth).
+	UploadsPerCaller, UploadsAdminReserve int
+	// UploadGrace and UploadMinRate: an upload slower than UploadMinRate
+	// bytes a second on average once UploadGrace has passed is cut with 408
+	// (0: 5 s and 4 KiB/s).
+	UploadGrace   time.Duration
+	UploadMinRate int
 }
 
 // NewApp builds the Fiber app with every route. main and the HTTP tests
@@ -142,7 +151,8 @@ func NewApp(d Deps) *fiber.App {
 	app.Get("/recursos/*", static.serve)
 	app.Head("/recursos/*", static.serve)
 
-	uploads := newUploadSlots(d.MaxUploads)
+	uploads := newUploadSlots(uploadLimits{total: d.MaxUploads, perCaller: d.UploadsPerCaller, reserve: d.UploadsAdminReserve,
+		grace: d.UploadGrace, minRate: int64(d.UploadMinRate), read: d.ReadTimeout})
 	img := &imagenesHandler{store: d.Store, catalog: d.Catalog, files: d.Files, retention: d.JanitorConfig.Retention, uploads: uploads}
 	admin := app.Group("/api/v1/admin", d.Auth.Required(), d.Auth.AdminOnly())
 	admin.Post("/imagenes/subir", img.upload)

@@ -37,42 +37,7 @@ var (
 	// errNeverThumbnailable: the image's header declares more than a
 	// thumbnail may decode (thumbs.CheckUpload); 422, nothing stored.
 	errNeverThumbnailable = errors.New("image too large to ever be thumbnailed")
-	// errUploadsBusy: maxUploads uploads are in flight; 503 with
-	// Retry-After.
-	errUploadsBusy = errors.New("too many uploads in flight")
 )
-
-// defaultMaxUploads is how many uploads may stream into staging at once
-// when Deps.MaxUploads is 0. Each costs a few tens of KiB of buffers, a file
-// descriptor and disk bandwidth; more at once only slows every one of them.
-const defaultMaxUploads = 32
-
-// uploadRetryAfter is the Retry-After of a 503 for busy uploads, seconds:
-// an upload of a few MiB on a LAN takes well under that.
-const uploadRetryAfter = "2"
-
-// uploadSlots bounds the uploads in flight. A full set answers at once
-// (503, Retry-After) rather than queueing: a queued upload would still hold
-// its connection and its client's patience.
-type uploadSlots chan struct{}
-
-func newUploadSlots(n int) uploadSlots {
-	if n <= 0 {
-		n = defaultMaxUploads
-	}
-	return make(uploadSlots, n)
-}
-
-// acquire takes a slot, or answers errUploadsBusy with its Retry-After.
-func (s uploadSlots) acquire(c *fiber.Ctx) (release func(), err error) {
-	select {
-	case s <- struct{}{}:
-		return func() { <-s }, nil
-	default:
-		c.Set(fiber.HeaderRetryAfter, uploadRetryAfter)
-		return nil, errUploadsBusy
-	}
-}
 
 // bodyKey holds, in c.Locals, an upload route's body still to be read.
 type bodyKey struct{}
@@ -170,19 +135,21 @@ func tooLarge(upload bool) error {
 // body into staging (files.Stage judges its type and size) and reads the
 // body to its end, so the connection can serve the next request. A form
 // with no such file part is errNoFile.
-func stageUpload(c *fiber.Ctx, files stager, field string, limit int64, types []string) (*storage.Staged, error) {
+func stageUpload(c *fiber.Ctx, slots *uploadSlots, files stager, field string, limit int64, types []string) (*storage.Staged, error) {
 	boundary := string(c.Request().Header.MultipartFormBoundary())
 	if boundary == "" {
 		return nil, errNoFile
 	}
-	body, _ := c.Locals(bodyKey{}).(io.Reader)
-	if body == nil { // not through streamedBodies (a route alias): already read
+	var body io.Reader
+	if lb, ok := c.Locals(bodyKey{}).(*limitedBody); ok {
+		body = slots.pace(c, lb)
+	} else { // not through streamedBodies (a route alias): already read
 		body = bytes.NewReader(c.Body())
 	}
 	mr := multipart.NewReader(body, boundary)
 	for {
 		p, err := mr.NextPart()
-		if errors.Is(err, storage.ErrTooLarge) {
+		if errors.Is(err, storage.ErrTooLarge) || errors.Is(err, errUploadTooSlow) {
 			return nil, err
 		}
 		if err != nil {
@@ -251,7 +218,7 @@ func (r partReader) Read(b []byte) (int, error) {
 }
 
 func uploadErr(err error) error {
-	if errors.Is(err, storage.ErrTooLarge) {
+	if errors.Is(err, storage.ErrTooLarge) || errors.Is(err, errUploadTooSlow) {
 		return err
 	}
 	return errors.Join(errBrokenUpload, err)

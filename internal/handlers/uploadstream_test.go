@@ -56,7 +56,8 @@ func TestUploadBurstStreams(t *testing.T) {
 	// A generous READ_TIMEOUT: 48 clients share two loaded cores here.
 	// On disk in both of make test's runs: the memory measured is the
 	// server's, and a bucket would add MinIO's own work on this machine.
-	e := newEnv(t, envOpts{maxUploads: 64, readTimeout: 2 * time.Minute, storage: "disk"})
+	// One caller's 48 uploads at once: its share raised to all of them.
+	e := newEnv(t, envOpts{maxUploads: 64, uploadsPerCaller: 64, readTimeout: 2 * time.Minute, storage: "disk"})
 	addr := strings.TrimPrefix(e.listen(), "http://")
 	const clients, size = 48, 4 << 20
 	const boundMiB = 64
