@@ -217,6 +217,9 @@ func (s *Service) Live(ctx context.Context, url string, w int) (Thumb, error) {
 			return generated{}, err
 		}
 		if err := s.files.WriteThumb(ctx, url, w, ext, data); err != nil {
+			if ctx.Err() != nil { // every caller left, or the limit: no storage fault
+				return generated{}, fmt.Errorf("%w: %w", ErrBusy, ctx.Err())
+			}
 			s.writeErrors.Add(1)
 			s.log.Warn("thumbnail cache not written: served from memory",
 				zap.String("url", url), zap.Int("w", w), zap.Error(err))
