@@ -110,7 +110,6 @@ const bodyRetryAfter = "1"
 // queued: a queued one would still hold its connection.
 type bodyBudget struct {
 	sem *semaphore.Weighted
-	max int64
 }
 
 func newBodyBudget(n int64) *bodyBudget {
@@ -118,31 +117,36 @@ func newBodyBudget(n int64) *bodyBudget {
 		n = defaultBodyBudget
 	}
 	n = max(n, bodyLimit) // the largest body a route accepts must fit alone
-	return &bodyBudget{sem: semaphore.NewWeighted(n), max: n}
+	return &bodyBudget{sem: semaphore.NewWeighted(n)}
 }
 
 // reserve takes room for a body of contentLength (-1: chunked) under limit,
 // or answers errBodiesBusy with its Retry-After. An empty body takes none.
-func (b *bodyBudget) reserve(c *fiber.Ctx, contentLength int, limit int64) (release func(), n int64, err error) {
-	n = limit
+func (b *bodyBudget) reserve(c *fiber.Ctx, contentLength int, limit int64) (release func(), err error) {
+	n := limit
 	if contentLength >= 0 {
 		n = min(int64(contentLength), limit)
 	}
 	if n == 0 {
-		return func() {}, 0, nil
+		return func() {}, nil
 	}
 	if !b.sem.TryAcquire(n) {
 		c.Set(fiber.HeaderRetryAfter, bodyRetryAfter)
-		return nil, 0, errBodiesBusy
+		return nil, errBodiesBusy
 	}
-	return func() { b.sem.Release(n) }, n, nil
+	return func() { b.sem.Release(n) }, nil
 }
 
-// readBody reads r to its end into one buffer of the reserved size (one
-// allocation when the length is known: io.ReadAll's doubling allocated
-// about twice the body).
-func readBody(r io.Reader, reserved int64) ([]byte, error) {
-	b := make([]byte, 0, reserved+1) // +1: room to see EOF without growing
+// readBody reads r to its end: into one buffer of the announced size when
+// contentLength is known (io.ReadAll's doubling allocated about twice the
+// body), else (chunked) into one that grows from 4 KiB, so a small chunked
+// body does not cost its whole reservation.
+func readBody(r io.Reader, contentLength int) ([]byte, error) {
+	size := 4 << 10
+	if contentLength >= 0 {
+		size = contentLength
+	}
+	b := make([]byte, 0, size+1) // +1: room to see EOF without growing
 	for {
 		if len(b) == cap(b) {
 			b = append(b, 0)[:len(b)]

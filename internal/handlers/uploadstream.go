@@ -104,13 +104,14 @@ func streamedBodies(budget *bodyBudget) fiber.Handler {
 		if body.r == nil {
 			return c.Next()
 		}
-		release, n, err := budget.reserve(c, c.Request().Header.ContentLength(), limit)
+		cl := c.Request().Header.ContentLength()
+		release, err := budget.reserve(c, cl, limit)
 		if err != nil {
 			c.Context().SetConnectionClose()
 			return err
 		}
 		defer release()
-		b, err := readBody(body, n)
+		b, err := readBody(body, cl)
 		if err != nil {
 			c.Context().SetConnectionClose()
 			if errors.Is(err, storage.ErrTooLarge) {
