@@ -29,7 +29,7 @@ func (p *pass) settleDangling(ctx context.Context, rows []repo.LocalImagen) erro
 		return nil
 	}
 	var written []repo.Entrada
-	err := p.proto.Run(ctx, func(tx *trash.Tx) error {
+	err := p.inTx(ctx, func(tx *trash.Tx) error {
 		urls := make([]string, len(rows))
 		for i, r := range rows {
 			urls[i] = r.URL

@@ -73,7 +73,7 @@ func (p *pass) moved(kind string, it Item) {
 	if it.PapeleraID != 0 {
 		fields = append(fields, zap.Int64("papelera_id", it.PapeleraID))
 	}
-	p.log.Info("janitor moved", fields...)
+	p.info("janitor moved", fields...)
 }
 
 // entryItem is the item of a trash entry.

@@ -144,6 +144,8 @@ type pass struct {
 	// have moved, so that the later steps count as if it had.
 	dryMoved map[string]bool
 	listed   int // items in rep.Items
+	// notes, inside inTx, holds the log lines of its transaction.
+	notes *txNotes
 }
 
 // Run makes one pass. A pass that another process holds the lock for

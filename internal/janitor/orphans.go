@@ -180,7 +180,7 @@ func (p *pass) moveOrphans(ctx context.Context, hs []repo.Huerfana) error {
 		return nil
 	}
 	var written []repo.Entrada
-	err := p.proto.Run(ctx, func(tx *trash.Tx) error {
+	err := p.inTx(ctx, func(tx *trash.Tx) error {
 		urls := make([]string, len(hs))
 		for i, h := range hs {
 			urls[i] = h.URL
@@ -276,7 +276,7 @@ func (p *pass) finishRestores(ctx context.Context, tx *trash.Tx, hs []repo.Huerf
 				settled = true
 				p.rep.Recovered++
 				p.list(kindRecovered, entryItem(e))
-				p.log.Info("janitor: live file without a row belongs to its trash entry; settled",
+				p.info("janitor: live file without a row belongs to its trash entry; settled",
 					zap.Int64("papelera_id", e.ID), zap.String("url", h.URL))
 				break
 			}

@@ -65,7 +65,7 @@ func (p *pass) purge(ctx context.Context, old []repo.Entrada, cutoff time.Time) 
 	for i, e := range old {
 		ids[i] = e.ID
 	}
-	return p.proto.Run(ctx, func(tx *trash.Tx) error {
+	return p.inTx(ctx, func(tx *trash.Tx) error {
 		es, kept, err := tx.PurgeEntries(ctx, ids, cutoff)
 		if err != nil {
 			return err
@@ -99,7 +99,7 @@ func (p *pass) checkEntry(ctx context.Context, e repo.Entrada) error {
 	// Everything below is decided under the url's lock with the entry read
 	// again: what was seen before may be a restore (and a new delete) that
 	// committed since the entry was listed, or one still in flight.
-	return p.proto.Run(ctx, func(tx *trash.Tx) error {
+	return p.inTx(ctx, func(tx *trash.Tx) error {
 		locked, err := tx.Rows().TryLockURLs(ctx, []string{e.URL})
 		if err != nil {
 			return err
@@ -132,7 +132,7 @@ func (p *pass) checkEntry(ctx context.Context, e repo.Entrada) error {
 		}
 		p.rep.Recovered++
 		p.list(kindRecovered, entryItem(e))
-		p.log.Info("janitor: moving a live file without a row into the trash under its entry",
+		p.info("janitor: moving a live file without a row into the trash under its entry",
 			zap.Int64("papelera_id", e.ID), zap.String("url", e.URL))
 		if p.cfg.DryRun {
 			p.dryMoved[e.URL] = true

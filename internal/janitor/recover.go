@@ -139,7 +139,7 @@ func candidatesOf(f trashFile, rows []repo.Imagen, byBase map[string][]repo.Imag
 // (a restore, then maybe a delete under a new name): that is settled, and the
 // pass goes on.
 func (p *pass) recoverFile(ctx context.Context, f trashFile, candidates []repo.Imagen) error {
-	err := p.proto.Run(ctx, func(tx *trash.Tx) error {
+	err := p.inTx(ctx, func(tx *trash.Tx) error {
 		if len(candidates) > 0 {
 			ids := make([]int32, len(candidates))
 			for i, c := range candidates {
@@ -183,7 +183,7 @@ func (p *pass) recoverFile(ctx context.Context, f trashFile, candidates []repo.I
 				// entry says its delete committed: the delete aborted.
 				p.rep.Recovered++
 				p.list(kindRecovered, Item{URL: row.URL, ImagenID: row.ID, TrashName: f.name, Bytes: f.size})
-				p.log.Info("janitor: putting back the file of a delete that never committed",
+				p.info("janitor: putting back the file of a delete that never committed",
 					zap.Int32("imagen_id", row.ID), zap.String("url", row.URL), zap.String("trash_name", f.name))
 				if p.cfg.DryRun {
 					p.dryMoved[row.URL] = true
@@ -204,7 +204,7 @@ func (p *pass) recoverFile(ctx context.Context, f trashFile, candidates []repo.I
 	})
 	if errors.Is(err, storage.ErrNotExist) {
 		if still, serr := p.files.TrashExists(ctx, f.name); serr == nil && !still {
-			p.log.Info("janitor: trash file gone since listed; a committed transaction moved it", zap.String("trash_name", f.name))
+			p.info("janitor: trash file gone since listed; a committed transaction moved it", zap.String("trash_name", f.name))
 			return nil
 		}
 	}
@@ -252,7 +252,7 @@ func (p *pass) finishPutBack(ctx context.Context, tx *trash.Tx, f trashFile, row
 			return false, err
 		}
 		p.rep.InFlight++
-		p.log.Info("janitor: a move cut between its copy and its delete, the copy younger than the orphan grace; left for a later pass",
+		p.info("janitor: a move cut between its copy and its delete, the copy younger than the orphan grace; left for a later pass",
 			zap.Int32("imagen_id", row.ID), zap.String("url", row.URL), zap.String("trash_name", f.name), zap.Time("copied_at", f.mod))
 		return true, nil
 	}
@@ -271,7 +271,7 @@ func (p *pass) finishPutBack(ctx context.Context, tx *trash.Tx, f trashFile, row
 	}
 	p.rep.Recovered++
 	p.list(kindRecovered, Item{URL: row.URL, ImagenID: row.ID, TrashName: f.name, Bytes: f.size})
-	p.log.Info("janitor: finished a move cut between its copy and its delete (the row's live file stays)",
+	p.info("janitor: finished a move cut between its copy and its delete (the row's live file stays)",
 		zap.Int32("imagen_id", row.ID), zap.String("url", row.URL), zap.String("trash_name", f.name))
 	return true, nil
 }
@@ -320,7 +320,7 @@ func (p *pass) adopt(ctx context.Context, tx *trash.Tx, f trashFile, candidates 
 	}
 	p.rep.Adopted++
 	p.list(kindAdopted, Item{URL: url, TrashName: f.name, Bytes: f.size})
-	p.log.Info("janitor: trash file without an entry gets one", zap.String("trash_name", f.name), zap.String("url", url))
+	p.info("janitor: trash file without an entry gets one", zap.String("trash_name", f.name), zap.String("url", url))
 	if p.cfg.DryRun {
 		return nil
 	}
@@ -346,7 +346,7 @@ func (p *pass) rejoin(ctx context.Context, tx *trash.Tx, f trashFile) (bool, err
 		}
 		p.rep.Recovered++
 		p.list(kindRecovered, Item{URL: e.URL, TrashName: f.name, Bytes: f.size})
-		p.log.Info("janitor: trash file of an aborted delete joins the entry of the later delete",
+		p.info("janitor: trash file of an aborted delete joins the entry of the later delete",
 			zap.Int64("papelera_id", e.ID), zap.String("trash_name", f.name))
 		if p.cfg.DryRun {
 			return true, nil

@@ -21,7 +21,7 @@ func (p *pass) unattached(ctx context.Context) error {
 	}
 	for {
 		var es []repo.Entrada
-		err := p.proto.Run(ctx, func(tx *trash.Tx) error {
+		err := p.inTx(ctx, func(tx *trash.Tx) error {
 			var err error
 			es, err = tx.DeleteUnattached(ctx, cutoff, p.cfg.BatchSize, deletedBy)
 			return err
