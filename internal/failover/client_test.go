@@ -38,7 +38,10 @@ func newClient(s *server) *client {
 func (c *client) do(method, path, ctype string, body []byte) (int, []byte) {
 	req, err := http.NewRequest(method, "http://"+c.s.addr+path, bytes.NewReader(body))
 	if err != nil {
-		panic(err)
+		c.mu.Lock()
+		c.bad = append(c.bad, fmt.Sprintf("%s %s: %v", method, path, err))
+		c.mu.Unlock()
+		return 0, nil
 	}
 	req.Header.Set("Authorization", "Bearer "+c.s.token)
 	if ctype != "" {
