@@ -9,7 +9,6 @@ import (
 	"github.com/imagenes/imagenes/internal/handlers"
 	"github.com/imagenes/imagenes/internal/objstore"
 	"github.com/imagenes/imagenes/internal/storage"
-	"github.com/imagenes/imagenes/internal/thumbs"
 )
 
 // openStorage opens the storage STORAGE_URL names (SPEC §9): an S3 bucket,
@@ -46,11 +45,8 @@ func s3Timeout(request time.Duration) time.Duration {
 
 // redirect is the presigner of STORAGE_REDIRECT=true, else nil.
 func (d *deps) redirect() handlers.Presigner {
-	if s, ok := d.files.(*objstore.Store); ok && d.cfg.StorageRedirect {
-		return s
+	if d.cfg.StorageRedirect && d.files.Capabilities().Presign {
+		return d.files
 	}
 	return nil
 }
-
-// The bucket keeps a thumbnail cache too (the routes find it by assertion).
-var _ thumbs.Files = (*objstore.Store)(nil)

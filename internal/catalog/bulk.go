@@ -6,6 +6,7 @@ import (
 	"fmt"
 
 	"github.com/imagenes/imagenes/internal/repo"
+	"github.com/imagenes/imagenes/internal/storage"
 	"github.com/imagenes/imagenes/internal/trash"
 )
 
@@ -17,10 +18,10 @@ var ErrBulkTooLarge = errors.New("more ids than one request moves on this storag
 
 // bulkLimit is MaxBulk, or less where the storage says fewer files can be
 // moved within one request's time (a bucket, whose move is three network
-// requests: objstore.Store.MaxMovesPerRequest).
-func bulkLimit(files any) int {
-	if m, ok := files.(interface{ MaxMovesPerRequest() int }); ok {
-		return max(1, min(MaxBulk, m.MaxMovesPerRequest()))
+// requests: storage.Capabilities.MaxMovesPerRequest).
+func bulkLimit(c storage.Capabilities) int {
+	if c.MaxMovesPerRequest > 0 {
+		return max(1, min(MaxBulk, c.MaxMovesPerRequest))
 	}
 	return MaxBulk
 }

@@ -26,7 +26,7 @@ type Service struct {
 // New returns a Service over the protocol and its storage (for discarding
 // staged uploads). metrics may be nil.
 func New(proto *trash.Service, files storage.Backend, metrics *Metrics) *Service {
-	s := &Service{proto: proto, files: files, metrics: metrics, bulkLimit: bulkLimit(files)}
+	s := &Service{proto: proto, files: files, metrics: metrics, bulkLimit: bulkLimit(files.Capabilities())}
 	s.deletes = &coalescer{run: s.deleteBatch}
 	return s
 }

@@ -387,4 +387,8 @@ func postOversized(t testing.TB, base, path, token, contentType string, declared
 // SPEC's 1 000 (envOpts.uncapped); every other method is the store's own.
 type uncapped struct{ *objstore.Store }
 
-func (uncapped) MaxMovesPerRequest() int { return catalog.MaxBulk }
+func (u uncapped) Capabilities() storage.Capabilities {
+	c := u.Store.Capabilities()
+	c.MaxMovesPerRequest = catalog.MaxBulk
+	return c
+}

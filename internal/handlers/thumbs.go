@@ -112,13 +112,12 @@ func (h *trashThumbHandler) serve(c *fiber.Ctx) error {
 }
 
 // thumbnails builds the thumbnail service when the storage keeps a cache
-// (the local folder does), and exports its count of generations.
+// (Capabilities.Thumbnails: both drivers do), and exports its count of generations.
 func (d Deps) thumbnails() thumbMaker {
-	tf, ok := any(d.Files).(thumbs.Files)
-	if !ok {
+	if !d.Files.Capabilities().Thumbnails {
 		return nil
 	}
-	s := thumbs.New(tf, thumbs.Options{Log: d.Log})
+	s := thumbs.New(d.Files, thumbs.Options{Log: d.Log})
 	if d.Registry != nil {
 		d.Registry.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
 			Name: "imagenes_thumbnails_generated_total",

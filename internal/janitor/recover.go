@@ -276,21 +276,13 @@ func (p *pass) finishPutBack(ctx context.Context, tx *trash.Tx, f trashFile, row
 	return true, nil
 }
 
-// copies is a storage whose moves can be cut between a copy and a delete
-// (the object store): it tells whether a trash file and a live file are
-// the same bytes.
-type copies interface {
-	SameObject(ctx context.Context, trashName, url string) (bool, error)
-}
-
 // sameCopy reports whether trash file name is a copy of url's live file; a
 // folder, whose renames never leave both, says no.
 func (p *pass) sameCopy(ctx context.Context, name, url string) (bool, error) {
-	c, ok := p.files.(copies)
-	if !ok {
+	if !p.files.Capabilities().CopyMoves {
 		return false, nil
 	}
-	return c.SameObject(ctx, name, url)
+	return p.files.SameObject(ctx, name, url)
 }
 
 // uuidName is the file name NewImageURL gives, whose folder follows from it.

@@ -7,13 +7,6 @@ import (
 	"github.com/imagenes/imagenes/internal/storage"
 )
 
-// thumbCache is the thumbnail cache of a storage that keeps one.
-type thumbCache interface {
-	WalkThumbs(ctx context.Context, fn func(key string) error) error
-	RemoveThumb(ctx context.Context, key string) error
-	LiveExists(ctx context.Context, url string) (bool, error)
-}
-
 // thumbnails removes cached thumbnails whose original is no longer live
 // (deleted, purged, or a name no thumbnail of ours has). They are derived
 // data: the thumbnail route already refuses them (it opens the original
@@ -21,10 +14,10 @@ type thumbCache interface {
 // original is restored is simply generated again. A restore that races
 // this step can therefore lose nothing. One stat per cache entry.
 func (p *pass) thumbnails(ctx context.Context) error {
-	tc, ok := any(p.files).(thumbCache)
-	if !ok {
+	if !p.files.Capabilities().Thumbnails {
 		return nil
 	}
+	tc := p.files
 	return tc.WalkThumbs(ctx, func(key string) error {
 		if err := ctx.Err(); err != nil {
 			return err

@@ -552,3 +552,50 @@ func TestEndedContext(t *testing.T) {
 		}
 	})
 }
+
+// Capabilities say what differs between the drivers, and each driver does
+// what its value says: a copy-move driver tells a cut move's two copies
+// apart by SameObject (a folder, whose renames never leave two, says no
+// even to identical bytes); a driver without signed urls refuses Presign
+// with errors.ErrUnsupported; a thumbnail cache writes and opens.
+func TestCapabilities(t *testing.T) {
+	want := map[string]storage.Capabilities{
+		"disk":      {MoveConcurrency: 1, Thumbnails: true},
+		"s3":        {MoveConcurrency: 8, MaxMovesPerRequest: objstore.MaxMovesPerRequest, CopyMoves: true, Thumbnails: true, Presign: true},
+		"s3-prefix": {MoveConcurrency: 8, MaxMovesPerRequest: objstore.MaxMovesPerRequest, CopyMoves: true, Thumbnails: true, Presign: true},
+	}
+	for name, mk := range backends(t) {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			b := mk(t)
+			c := b.Capabilities()
+			if c != want[name] {
+				t.Errorf("Capabilities() = %+v, want %+v", c, want[name])
+			}
+			upload(t, b, url1)
+			const name1 = "1-1-abc.png"
+			b.putRaw(t, ".papelera/"+name1, pngBytes) // the copy a cut move leaves
+			same, err := b.SameObject(t.Context(), name1, url1)
+			if err != nil || same != c.CopyMoves {
+				t.Errorf("SameObject of identical copies: %v, %v; want %v (CopyMoves)", same, err, c.CopyMoves)
+			}
+			u, err := b.Presign(t.Context(), url1, time.Minute)
+			switch {
+			case c.Presign && (err != nil || u == ""):
+				t.Errorf("Presign: %q, %v; want a url", u, err)
+			case !c.Presign && !errors.Is(err, errors.ErrUnsupported):
+				t.Errorf("Presign without the capability: %q, %v; want errors.ErrUnsupported", u, err)
+			}
+			if c.Thumbnails {
+				if err := b.WriteThumb(t.Context(), url1, 64, "png", []byte("thumb")); err != nil {
+					t.Fatalf("WriteThumb: %v", err)
+				}
+				f, err := b.OpenThumb(t.Context(), url1, 64, "png")
+				if err != nil {
+					t.Fatalf("OpenThumb: %v", err)
+				}
+				f.Close()
+			}
+		})
+	}
+}

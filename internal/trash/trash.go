@@ -131,7 +131,7 @@ func (tx *Tx) trash(ctx context.Context, entries []repo.Entrada) error {
 }
 
 // moveWorkers is how many files one step moves at once: one, unless the
-// storage says more pay (an object store, whose move is three requests
+// storage says more pay (Capabilities.MoveConcurrency) (an object store, whose move is three requests
 // over the network, 7–14 ms on MinIO here: a hundred in turn would take
 // most of a second, a thousand would outlast REQUEST_TIMEOUT). On a folder renames into the one trash folder
 // serialize on its lock in the kernel; moving them at once cost the same
@@ -139,11 +139,7 @@ func (tx *Tx) trash(ctx context.Context, entries []repo.Entrada) error {
 // profile under coalesced deletes) and saved wall time only on idle
 // cores (1 000 renames 44 → 15–25 ms at load 8, nothing at load 12–14).
 func (tx *Tx) moveWorkers(n int) int {
-	w := 1
-	if c, ok := tx.files.(interface{ MoveConcurrency() int }); ok {
-		w = c.MoveConcurrency()
-	}
-	return max(1, min(w, n))
+	return max(1, min(tx.files.Capabilities().MoveConcurrency, n))
 }
 
 // trashMove is what became of one entry's file.

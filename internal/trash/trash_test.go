@@ -167,11 +167,15 @@ func (f *fixture) exec(t *testing.T, sql string) {
 }
 
 // movesAtOnce is a real folder that asks the protocol for concurrent moves,
-// as an object store does (objstore.Store.MoveConcurrency), so the
+// as an object store does (Capabilities.MoveConcurrency), so the
 // concurrent path runs here on files it can make unmovable.
 type movesAtOnce struct{ *storage.Storage }
 
-func (movesAtOnce) MoveConcurrency() int { return 8 }
+func (m movesAtOnce) Capabilities() storage.Capabilities {
+	c := m.Storage.Capabilities()
+	c.MoveConcurrency = 8
+	return c
+}
 
 // A delete whose files move several at once is all or nothing like one
 // that moves them in turn: one file that cannot move (its neighbours moved
@@ -238,7 +242,11 @@ type endsAfter struct {
 	end     context.CancelFunc
 }
 
-func (e endsAfter) MoveConcurrency() int { return e.workers }
+func (e endsAfter) Capabilities() storage.Capabilities {
+	c := e.Storage.Capabilities()
+	c.MoveConcurrency = e.workers
+	return c
+}
 
 func (e endsAfter) MoveToTrash(ctx context.Context, url, name string) (bool, error) {
 	moved, err := e.Storage.MoveToTrash(ctx, url, name)
