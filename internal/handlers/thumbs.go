@@ -114,7 +114,7 @@ func (h *trashThumbHandler) serve(c *fiber.Ctx) error {
 // thumbnails builds the thumbnail service when the storage keeps a cache
 // (Capabilities.Thumbnails: both drivers do), and exports its count of generations.
 func (d Deps) thumbnails() thumbMaker {
-	if !d.Files.Capabilities().Thumbnails {
+	if d.Files == nil || !d.Files.Capabilities().Thumbnails {
 		return nil
 	}
 	s := thumbs.New(d.Files, thumbs.Options{Log: d.Log})
