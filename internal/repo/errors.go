@@ -31,6 +31,12 @@ var (
 	// connection broke). Only PostgreSQL knows whether it happened; callers
 	// must not undo side effects on disk and leave that to the janitor.
 	ErrCommitUnknown = errors.New("commit outcome unknown")
+	// ErrCommitNotSent: pgx never sent the COMMIT (the context had ended
+	// before it was written: pgconn.SafeToRetry), so the transaction did
+	// not happen — it is rolled back — and its side effects are undone
+	// like a refused commit's. It comes wrapped with ErrUnavailable (a 503
+	// try-again), never with ErrCommitUnknown.
+	ErrCommitNotSent = errors.New("commit never sent")
 	// ErrUnavailable: the database could not be reached, or broke the
 	// transaction off for a reason a retry clears (a deadlock).
 	ErrUnavailable = errors.New("database unavailable")
@@ -98,6 +104,13 @@ func commitError(err error) error {
 	var pgErr *pgconn.PgError
 	if (errors.As(err, &pgErr) && pgErr.Severity == "ERROR") || errors.Is(err, pgx.ErrTxCommitRollback) {
 		return &wrapped{sentinel: ErrCommitRefused, err: err}
+	}
+	if pgconn.SafeToRetry(err) {
+		// Nothing of the COMMIT reached the server (a context already
+		// done is checked before writing): "did not happen", not
+		// "unknown" — reported as unknown, the moved files stayed in the
+		// trash while the rows stayed live, for the janitor.
+		return &wrapped{sentinel: ErrCommitNotSent, err: &wrapped{sentinel: ErrUnavailable, err: err}}
 	}
 	return &wrapped{sentinel: ErrCommitUnknown, err: translate(err)}
 }

@@ -231,10 +231,10 @@ func (tx *Tx) PutBack(ctx context.Context, name, url string) error {
 	if err := tx.files.MoveFromTrash(ctx, name, url); err != nil {
 		return fmt.Errorf("put %s back to %q: %w", name, url, err)
 	}
-	tx.undo = append(tx.undo, func(ctx context.Context) error {
+	tx.onUndo(func(ctx context.Context) error {
 		_, err := tx.files.MoveToTrash(ctx, url, name)
 		return err
-	})
+	}, url)
 	return nil
 }
 
@@ -284,7 +284,7 @@ func (tx *Tx) SettleLiveCopy(ctx context.Context, e repo.Entrada) (bool, error) 
 	if err != nil || !moved {
 		return false, err
 	}
-	tx.undo = append(tx.undo, func(ctx context.Context) error { return tx.files.MoveFromTrash(ctx, name, url) })
+	tx.onUndo(func(ctx context.Context) error { return tx.files.MoveFromTrash(ctx, name, url) }, url)
 	return true, nil
 }
 
@@ -293,6 +293,6 @@ func (tx *Tx) rename(ctx context.Context, from, to string) error {
 	if err := tx.files.RenameTrash(ctx, from, to); err != nil {
 		return fmt.Errorf("rename %s in trash: %w", from, err)
 	}
-	tx.undo = append(tx.undo, func(ctx context.Context) error { return tx.files.RenameTrash(ctx, to, from) })
+	tx.onUndo(func(ctx context.Context) error { return tx.files.RenameTrash(ctx, to, from) }) // trash names: no url to lock
 	return nil
 }

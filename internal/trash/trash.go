@@ -19,6 +19,7 @@ import (
 	"io/fs"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"go.uber.org/zap"
 
@@ -32,6 +33,7 @@ type Service struct {
 	store *repo.Store
 	files storage.Backend
 	log   *zap.Logger
+	hook  func(point string) // tests: called at named points of Run (export_test.go)
 }
 
 // New returns a Service over store and files.
@@ -39,26 +41,51 @@ func New(store *repo.Store, files storage.Backend, log *zap.Logger) *Service {
 	return &Service{store: store, files: files, log: log}
 }
 
+// at calls the test hook, if any, at point.
+func (s *Service) at(point string) {
+	if s.hook != nil {
+		s.hook(point)
+	}
+}
+
+// undoLockWait bounds the wait for the url locks an undo takes again after
+// a commit that did not happen: a holder finishes its own transaction
+// first, which the request time limit bounds.
+const undoLockWait = 30 * time.Second
+
 // Run runs fn in one transaction. Files moved through tx are put back if the
-// transaction does not commit: when fn fails, and when PostgreSQL refuses the
-// COMMIT. When the COMMIT's outcome is unknown (the connection broke while it
-// was in flight) nothing is put back: the row lock the transaction held makes
-// the janitor's recovery exact, whereas undoing a move whose delete did
-// commit would leave a live file without a row.
+// transaction does not commit, while the advisory locks of their urls are
+// held (STYLE: compensation runs under the locks that made the decision):
+//
+//   - when fn fails, inside the transaction, before its ROLLBACK releases
+//     them;
+//   - when PostgreSQL refuses the COMMIT, or pgx never sent it (the
+//     context ended first: repo.ErrCommitNotSent), after taking them again
+//     in a transaction of their own. Undone after the ROLLBACK without
+//     them, a delete of the same url could run in between, find the file
+//     gone (sin_archivo) and commit, and the undo then put the file back
+//     live with no row.
+//
+// When the COMMIT's outcome is unknown (sent, and the connection broke
+// before its answer) nothing is put back: the row lock the transaction
+// held makes the janitor's recovery exact, whereas undoing a move whose
+// delete did commit would leave a live file without a row.
 func (s *Service) Run(ctx context.Context, fn func(tx *Tx) error) error {
 	var tx *Tx
 	err := s.store.WithTx(ctx, func(st *repo.Store) error {
 		tx = &Tx{store: st, files: s.files, log: s.log}
 		if err := fn(tx); err != nil {
+			tx.rollbackFiles(ctx)
 			return err
 		}
 		fault.Point("after-move") // files moved, COMMIT not sent
+		s.at("before-commit")
 		return nil
 	})
 	if err == nil {
 		fault.Point("after-commit") // committed, nobody told yet
 	}
-	if err == nil || tx == nil {
+	if err == nil || tx == nil || len(tx.undo) == 0 {
 		return err
 	}
 	if errors.Is(err, repo.ErrCommitUnknown) {
@@ -66,8 +93,32 @@ func (s *Service) Run(ctx context.Context, fn func(tx *Tx) error) error {
 			zap.Int("undo_steps", len(tx.undo)), zap.Error(err)) // a step: one move, or all of a delete's
 		return err
 	}
-	tx.rollbackFiles(ctx)
+	s.undoLocked(ctx, tx)
 	return err
+}
+
+// undoLocked undoes tx's moves after its transaction ended without
+// committing, in a transaction of its own that first takes again the
+// advisory locks of the urls they touched (the same keys every writer
+// takes: hashtextextended(url, 0)). The request's context may have ended
+// (a never-sent COMMIT), so it runs on its own, bounded by undoLockWait.
+// When the locks cannot be had the files stay where they are, which the
+// janitor settles by the rows and their locks, as after a crash.
+func (s *Service) undoLocked(ctx context.Context, tx *Tx) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), undoLockWait)
+	defer cancel()
+	err := s.store.WithTx(ctx, func(st *repo.Store) error {
+		if err := st.LockURLs(ctx, tx.urls); err != nil {
+			return err
+		}
+		s.at("undo")
+		tx.rollbackFiles(ctx)
+		return nil
+	})
+	if err != nil && len(tx.undo) > 0 {
+		s.log.Error("undo after a commit that did not happen: url locks not taken again; files left for the janitor",
+			zap.Int("undo_steps", len(tx.undo)), zap.Error(err))
+	}
 }
 
 // Tx is one protocol transaction. Its methods change rows and move their
@@ -78,6 +129,13 @@ type Tx struct {
 	files storage.Backend
 	log   *zap.Logger
 	undo  []func(ctx context.Context) error // run on a context the ended request no longer cancels
+	urls  []string // of the files the undo moves: their locks are taken again for it
+}
+
+// onUndo records how to undo a move, and the urls whose files it moves.
+func (tx *Tx) onUndo(f func(ctx context.Context) error, urls ...string) {
+	tx.undo = append(tx.undo, f)
+	tx.urls = append(tx.urls, urls...)
 }
 
 // trash moves the file of each entry into the trash. A local file that is
@@ -108,7 +166,11 @@ func (tx *Tx) trash(ctx context.Context, entries []repo.Entrada) error {
 		failed = fmt.Errorf("moves to the trash: %w", err)
 	}
 	if len(undo) > 0 {
-		tx.undo = append(tx.undo, func(ctx context.Context) error { return tx.moveBack(ctx, undo) })
+		urls := make([]string, len(undo))
+		for i, m := range undo {
+			urls[i] = m.url
+		}
+		tx.onUndo(func(ctx context.Context) error { return tx.moveBack(ctx, undo) }, urls...)
 	}
 	if failed != nil {
 		return failed
@@ -276,10 +338,10 @@ func (tx *Tx) untrash(ctx context.Context, e repo.Entrada) error {
 		return fmt.Errorf("move %q out of trash: %w", e.URL, err)
 	}
 	url := e.URL
-	tx.undo = append(tx.undo, func(ctx context.Context) error {
+	tx.onUndo(func(ctx context.Context) error {
 		_, err := tx.files.MoveToTrash(ctx, url, name)
 		return err
-	})
+	}, url)
 	return nil
 }
 
@@ -325,10 +387,10 @@ func (tx *Tx) untrashShared(ctx context.Context, e repo.Entrada) error {
 		case err != nil:
 			return fmt.Errorf("move %q out of trash (entry %d): %w", e.URL, o.ID, err)
 		}
-		tx.undo = append(tx.undo, func(ctx context.Context) error {
+		tx.onUndo(func(ctx context.Context) error {
 			_, err := tx.files.MoveToTrash(ctx, url, name)
 			return err
-		})
+		}, url)
 		tx.log.Info("restore: the url's file was in the trash under a later entry of the same url; moved back from there",
 			zap.Int64("papelera_id", e.ID), zap.Int64("from_papelera_id", o.ID), zap.String("url", e.URL))
 		return tx.store.MarkSinArchivo(ctx, o.ID)
@@ -370,15 +432,12 @@ func (tx *Tx) publish(ctx context.Context, st *storage.Staged, url string) error
 	if err := tx.files.Publish(ctx, st, url); err != nil {
 		return fmt.Errorf("publish %q: %w", url, err)
 	}
-	tx.undo = append(tx.undo, func(ctx context.Context) error { return tx.files.RemoveLive(ctx, url) })
+	tx.onUndo(func(ctx context.Context) error { return tx.files.RemoveLive(ctx, url) }, url)
 	return nil
 }
 
 // rollbackFiles undoes the moves, newest first. A move that cannot be undone
-// is logged: the janitor's recovery pass finds it by its trash name. The
-// undo runs past the request's end (often the very reason it runs): on
-// ctx without its cancellation, each storage call bounded by the
-// storage's own time limit.
+// is logged: the janitor's recovery pass finds it by its trash name.
 func (tx *Tx) rollbackFiles(ctx context.Context) {
 	ctx = context.WithoutCancel(ctx)
 	for i := len(tx.undo) - 1; i >= 0; i-- {
