@@ -188,7 +188,7 @@ func (c *client) one() {
 		return
 	case cTrash:
 		var rec call
-		c.trashPage("", &rec)
+		c.trashPage("", 50, &rec)
 		c.w.record(rec)
 		return
 	}
@@ -403,11 +403,13 @@ func (c *client) productRead(kind string, p int32) {
 	c.w.record(rec)
 }
 
-// trashPage reads one page of the trash (newest first) after cursor into
-// rec; it returns the next cursor ("" at the end).
-func (c *client) trashPage(cursor string, rec *call) (string, bool) {
+// trashPage reads one page of limit entries of the trash (newest first)
+// after cursor into rec; it returns the next cursor ("" at the end). The
+// clients read the newest 50, where the entries they may restore are (each
+// entry shown is one more operation to check).
+func (c *client) trashPage(cursor string, limit int, rec *call) (string, bool) {
 	rec.kind = cTrash
-	path := "/api/v1/admin/papelera?limite=500"
+	path := "/api/v1/admin/papelera?limite=" + strconv.Itoa(limit)
 	if cursor != "" {
 		path += "&antes_de=" + cursor
 	}

@@ -84,6 +84,14 @@ func newHarness(t *testing.T) *harness {
 		t.Fatal(err)
 	}
 	h.pool.Reset()
+	// One row from the start, as any real catalogue has, outside the
+	// clients' reach: the janitor refuses to take orphans while the table
+	// is empty and the storage is not (an upload cut by a fault leaves one),
+	// which is right for a deployment but not what this run tests.
+	if _, err := h.pool.Exec(context.Background(), `WITH p AS (INSERT INTO productos (nombre, precio) VALUES ('ancla', 1) RETURNING id)
+		INSERT INTO producto_imagenes (producto_id, url, orden) SELECT id, 'https://example.com/ancla.png', 1 FROM p`); err != nil {
+		t.Fatal(err)
+	}
 
 	dir := t.TempDir()
 	h.bin = filepath.Join(dir, "imagenes")

@@ -1,6 +1,7 @@
 package linearize
 
 import (
+	"cmp"
 	"math"
 	"net/http"
 	"slices"
@@ -71,6 +72,8 @@ func history(calls []call, faults []span) []porcupine.Operation {
 		}
 	}
 
+	onto := newOnto(calls, onProduct)
+
 	// settled: the end of the first fault span ending at or after t.
 	settled := func(t int64) int64 {
 		for _, f := range faults {
@@ -91,7 +94,7 @@ func history(calls []call, faults []span) []porcupine.Operation {
 		r, ok := result(c.status)
 		ids := c.ids
 		if c.kind == cPut {
-			ids = mayBeOn(onProduct, c)
+			ids = onto.mayBeOn(c)
 		}
 		to := c.ret
 		if ok && r == Unknown {
@@ -201,7 +204,7 @@ func history(calls []call, faults []span) []porcupine.Operation {
 			if r != OK && r != Unknown {
 				continue // 404, 409: refused, nothing changed
 			}
-			for _, id := range mayBeOn(onProduct, c) {
+			for _, id := range onto.mayBeOn(c) {
 				k := Detach
 				if slices.Contains(c.ids, id) {
 					k = Attach
@@ -226,7 +229,7 @@ func history(calls []call, faults []span) []porcupine.Operation {
 			if r != OK {
 				continue
 			}
-			for _, id := range mayBeOn(onProduct, c) {
+			for _, id := range onto.mayBeOn(c) {
 				there := false
 				for _, u := range c.listed {
 					there = there || urlID[u] == id
@@ -256,13 +259,80 @@ func history(calls []call, faults []span) []porcupine.Operation {
 	return ops
 }
 
-// mayBeOn lists the images that may be on c's product while c runs.
-func mayBeOn(onProduct map[int32]map[int32]int64, c call) []int32 {
-	var ids []int32
-	for id, at := range onProduct[c.product] {
-		if at <= c.ret {
-			ids = append(ids, id)
+// onto knows which images may be on a product while a call runs: the
+// ones a PUT of it named (answered OK or unknown), less the ones a later
+// PUT of it surely took off. A PUT replaces the whole set, so an image
+// leaves the product at the first PUT answered OK that does not name it,
+// and only a PUT naming it or a restore of it can put it back. Leaving the
+// others out keeps the operations per image few (a long run names
+// thousands of images); their operations would change nothing (a Detach of
+// an image not on the product) or only check what the model already holds.
+type onto struct {
+	named map[int32]map[int32]int64 // product → image → first PUT naming it, its start
+	puts  map[int32][]call          // product → its PUTs answered OK, by answer time
+	back  map[int32][][2]int64      // image → the calls that may put it on a product: PUTs naming it, restores
+}
+
+func newOnto(calls []call, named map[int32]map[int32]int64) *onto {
+	o := &onto{named: named, puts: map[int32][]call{}, back: map[int32][][2]int64{}}
+	for _, c := range calls {
+		r, ok := result(c.status)
+		if !ok || (r != OK && r != Unknown) {
+			continue
+		}
+		end := c.ret
+		if r == Unknown {
+			end = math.MaxInt64 // it may have happened at any time after
+		}
+		switch c.kind {
+		case cPut:
+			if r == OK {
+				o.puts[c.product] = append(o.puts[c.product], c)
+			}
+			for _, id := range c.ids {
+				o.back[id] = append(o.back[id], [2]int64{c.call, end})
+			}
+		case cRestore:
+			o.back[c.ids[0]] = append(o.back[c.ids[0]], [2]int64{c.call, end})
 		}
 	}
+	for _, ps := range o.puts {
+		slices.SortFunc(ps, func(a, b call) int { return cmp.Compare(a.ret, b.ret) })
+	}
+	return o
+}
+
+// mayBeOn lists the images that may be on c's product while c runs.
+func (o *onto) mayBeOn(c call) []int32 {
+	// d: the last PUT of the product answered OK before c began. After it,
+	// an image it did not name is off the product until a call that may
+	// put it back.
+	ps := o.puts[c.product]
+	i, _ := slices.BinarySearchFunc(ps, c.call, func(p call, t int64) int { return cmp.Compare(p.ret, t) })
+	var d *call
+	if i > 0 {
+		d = &ps[i-1]
+	}
+	var ids []int32
+	for id, at := range o.named[c.product] {
+		if at > c.ret {
+			continue // no PUT naming it had begun
+		}
+		if d != nil && !slices.Contains(d.ids, id) && !o.mayComeBack(id, d.call, c.ret) {
+			continue
+		}
+		ids = append(ids, id)
+	}
 	return ids
+}
+
+// mayComeBack reports whether a call that may put id on a product runs at
+// some moment of [from, to].
+func (o *onto) mayComeBack(id int32, from, to int64) bool {
+	for _, b := range o.back[id] {
+		if b[0] <= to && b[1] >= from {
+			return true
+		}
+	}
+	return false
 }

@@ -165,8 +165,12 @@ func TestLinearizable(t *testing.T) {
 	}
 
 	ops := history(w.calls, spans)
-	t.Logf("%d calls (%s), %d operations on %d images checked; faults: %v",
-		len(w.calls), tally(w.calls), len(ops), len(images), injected)
+	byKind := map[string]int{}
+	for _, op := range ops {
+		byKind[op.Input.(Input).Kind.String()]++
+	}
+	t.Logf("%d calls (%s); %d operations on %d images checked (%v); faults: %v",
+		len(w.calls), tally(w.calls), len(ops), len(images), byKind, injected)
 	res, info := porcupine.CheckOperationsVerbose(Model, ops, 5*time.Minute)
 	if res == porcupine.Unknown {
 		t.Errorf("the checker ran out of its 5 minutes: too many calls of unknown outcome on one image?")
@@ -202,7 +206,7 @@ func (c *client) wholeTrash() error {
 	cursor := ""
 	for {
 		page := call{}
-		next, ok := c.trashPage(cursor, &page)
+		next, ok := c.trashPage(cursor, 500, &page)
 		if !ok {
 			return fmt.Errorf("list the trash: %d", page.status)
 		}
