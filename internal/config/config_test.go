@@ -44,6 +44,19 @@ func TestLoad(t *testing.T) {
 			}
 		}},
 		{name: "no admin role", env: map[string]string{"JWT_ADMIN_ROLES": " , "}, wantErr: "JWT_ADMIN_ROLES:"},
+		{name: "jwks refresh and trusted origins default", check: func(t *testing.T, c Config) {
+			if c.JWKSRefresh != time.Minute || c.TrustedOrigins != nil {
+				t.Errorf("got JWKS_REFRESH %s TRUSTED_ORIGINS %q, want 1m and none", c.JWKSRefresh, c.TrustedOrigins)
+			}
+		}},
+		{name: "trusted origins", env: map[string]string{"TRUSTED_ORIGINS": " https://panel.example , http://localhost:3000,"}, check: func(t *testing.T, c Config) {
+			if strings.Join(c.TrustedOrigins, "|") != "https://panel.example|http://localhost:3000" {
+				t.Errorf("got %q, want [https://panel.example http://localhost:3000]", c.TrustedOrigins)
+			}
+		}},
+		{name: "trusted origin with a path", env: map[string]string{"TRUSTED_ORIGINS": "https://panel.example/admin"}, wantErr: "TRUSTED_ORIGINS:"},
+		{name: "trusted origin without scheme", env: map[string]string{"TRUSTED_ORIGINS": "panel.example"}, wantErr: "TRUSTED_ORIGINS:"},
+		{name: "short jwks refresh", env: map[string]string{"JWKS_REFRESH": "10ms"}, wantErr: "JWKS_REFRESH:"},
 		{name: "bad duration", env: map[string]string{"TRASH_RETENTION": "a week"}, wantErr: "TRASH_RETENTION:"},
 		{name: "bad schedule", env: map[string]string{"JANITOR_SCHEDULE": "every now and then"}, wantErr: "JANITOR_SCHEDULE:"},
 		{name: "bad bool", env: map[string]string{"JANITOR_ENABLED": "yes please"}, wantErr: "JANITOR_ENABLED:"},
