@@ -1,9 +1,6 @@
 package janitor
 
-import (
-	"context"
-	"time"
-)
+import "time"
 
 // WithHook returns c with a hook called at the pass's named points
 // ("recover-batch", "check-entry", "check-entry-moved"), where tests commit a racing transaction.
@@ -11,9 +8,6 @@ func WithHook(c Config, hook func(point, name string)) Config {
 	c.hook = hook
 	return c
 }
-
-// PassContext is the context s runs its passes on.
-func PassContext(s *Scheduler) context.Context { return s.ctx }
 
 // SetAbortWait sets how long s.Stop waits for a cancelled pass.
 func SetAbortWait(s *Scheduler, d time.Duration) { s.abortWait = d }

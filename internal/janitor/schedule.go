@@ -19,7 +19,6 @@ type Scheduler struct {
 	// once its caller's grace is spent, so a pass blocked in the database
 	// or the storage returns instead of outliving the process's shutdown.
 	cancel context.CancelFunc
-	ctx    context.Context
 	// abortWait is how long Stop waits, after cancelling a running pass,
 	// for it to return: each database and storage call it is in ends at
 	// its context, so it returns at once unless a call ignores it.
@@ -48,7 +47,7 @@ func (j *Janitor) Schedule(spec string, cfg Config) (*Scheduler, error) {
 		cancel()
 		return nil, fmt.Errorf("janitor schedule %q: %w", spec, err)
 	}
-	return &Scheduler{cron: c, log: j.log, cancel: cancel, ctx: ctx, abortWait: 10 * time.Second}, nil
+	return &Scheduler{cron: c, log: j.log, cancel: cancel, abortWait: 10 * time.Second}, nil
 }
 
 // Start starts the schedule in the background.

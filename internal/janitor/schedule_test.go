@@ -37,21 +37,36 @@ func (e *events) get() []string {
 }
 
 // heldWalk is the fixture's real storage whose first walk of the trash
-// waits for release (a storage call that blocks), and whose Close only
-// records when it came.
+// blocks (a stalled store) until its context ends or, for a call that
+// ignores its context, until release; its Close only records when it came.
 type heldWalk struct {
 	storage.Backend
 	entered, release chan struct{}
+	ignoresCtx       bool
 	once             sync.Once
 	ev               *events
 }
 
 func (h *heldWalk) WalkTrash(ctx context.Context, fn func(name string, info fs.FileInfo) error) error {
+	var err error
 	h.once.Do(func() {
 		close(h.entered)
-		<-h.release
-		h.ev.add("storage call returned")
+		if h.ignoresCtx {
+			<-h.release
+			h.ev.add("storage call returned")
+			return
+		}
+		select {
+		case <-ctx.Done():
+			err = ctx.Err()
+			h.ev.add("storage call returned: " + err.Error())
+		case <-h.release:
+			h.ev.add("storage call returned")
+		}
 	})
+	if err != nil {
+		return err
+	}
 	return h.Backend.WalkTrash(ctx, fn)
 }
 
@@ -76,7 +91,7 @@ func TestStopCancelsTheRunningPass(t *testing.T) {
 		wantEnded bool
 	}{
 		{name: "blocked in storage, returning at the cancel",
-			want:      []string{"pass cancelled", "storage call returned", "stop returned: pass ended", "storage closed"},
+			want:      []string{"storage call returned: context canceled", "stop returned: pass ended", "storage closed"},
 			wantEnded: true},
 		{name: "blocked in the database", inDB: true,
 			want:      []string{"storage call returned", "stop returned: pass ended", "storage closed"},
@@ -89,7 +104,7 @@ func TestStopCancelsTheRunningPass(t *testing.T) {
 			t.Parallel()
 			f := newFixture(t)
 			ev := &events{}
-			files := &heldWalk{Backend: f.files, entered: make(chan struct{}), release: make(chan struct{}), ev: ev}
+			files := &heldWalk{Backend: f.files, entered: make(chan struct{}), release: make(chan struct{}), ignoresCtx: tt.ignores, ev: ev}
 			if tt.inDB {
 				close(files.release)
 				tx, err := f.pool.Begin(context.Background())
@@ -125,13 +140,6 @@ func TestStopCancelsTheRunningPass(t *testing.T) {
 				waitFor(t, "the pass to wait for the table lock", func() bool {
 					return f.count(`SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'`) > 0
 				})
-			}
-			if !tt.inDB && !tt.ignores {
-				go func() {
-					<-janitor.PassContext(s).Done()
-					ev.add("pass cancelled")
-					close(files.release)
-				}()
 			}
 			spent, cancel := context.WithCancel(context.Background())
 			cancel() // the shutdown's grace is spent
