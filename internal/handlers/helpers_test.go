@@ -66,6 +66,9 @@ type envOpts struct {
 	storage string
 	// files, when set, is the storage itself (an unreachable bucket).
 	files storage.Backend
+	// wrap, when set, wraps the kit's storage (a faultstore.Store): the
+	// app runs on what it returns, the test's checks keep the kit.
+	wrap func(storage.Backend) storage.Backend
 	// redirect answers image reads with presigned urls (s3 only).
 	redirect bool
 	// maxUploads is Deps.MaxUploads (0: the default); uploadsPerCaller,
@@ -115,11 +118,12 @@ func newEnv(t testing.TB, opts ...envOpts) *env {
 			kind = storagetest.KindFromEnv(t)
 		}
 		kit = storagetest.New(t, kind)
-		// The backend itself, not the kit: optional methods (the
-		// thumbnail cache) are found by type assertion.
 		files, root = kit.Backend, kit.Dir
 		if o.uncapped && kit.S3() != nil {
 			files = uncapped{kit.S3()}
+		}
+		if o.wrap != nil {
+			files = o.wrap(files)
 		}
 	}
 	var presign handlers.Presigner
