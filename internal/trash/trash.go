@@ -84,6 +84,11 @@ func (s *Service) Run(ctx context.Context, fn func(tx *Tx) error) error {
 	})
 	if err == nil {
 		fault.Point("after-commit") // committed, nobody told yet
+		if tx != nil {
+			for _, f := range tx.committed {
+				f()
+			}
+		}
 	}
 	if err == nil || tx == nil || len(tx.undo) == 0 {
 		return err
@@ -129,8 +134,18 @@ type Tx struct {
 	files storage.Backend
 	log   *zap.Logger
 	undo  []func(ctx context.Context) error // run on a context the ended request no longer cancels
-	urls  []string // of the files the undo moves: their locks are taken again for it
+	urls  []string                          // of the files the undo moves: their locks are taken again for it
+	// committed runs once the COMMIT succeeded (AfterCommit).
+	committed []func()
 }
+
+// AfterCommit runs f once the transaction has committed, and never when it
+// did not (a failed step, a refused or never-sent COMMIT, or one whose
+// outcome is unknown): what a report counts and a log line says happened
+// must be what PostgreSQL kept. Logged inside the transaction, "file
+// already gone; deleting the row anyway" was also written for deletes that
+// then rolled back.
+func (tx *Tx) AfterCommit(f func()) { tx.committed = append(tx.committed, f) }
 
 // onUndo records how to undo a move, and the urls whose files it moves.
 func (tx *Tx) onUndo(f func(ctx context.Context) error, urls ...string) {
@@ -181,8 +196,10 @@ func (tx *Tx) trash(ctx context.Context, entries []repo.Entrada) error {
 		if !m.tried || m.moved {
 			continue
 		}
-		tx.log.Warn("file already gone; deleting the row anyway",
-			zap.Int64("papelera_id", e.ID), zap.Stringp("url", &e.URL))
+		tx.AfterCommit(func() {
+			tx.log.Warn("file already gone; deleting the row anyway",
+				zap.Int64("papelera_id", e.ID), zap.Stringp("url", &e.URL))
+		})
 		e.SinArchivo = true
 		gone = append(gone, e.ID)
 	}
@@ -289,8 +306,10 @@ func (tx *Tx) moveOne(ctx context.Context, e repo.Entrada) trashMove {
 		}
 		// A url that climbs out of the root, or names no file, cannot be
 		// a file of ours: delete the row, touch nothing on disk.
-		tx.log.Warn("url the storage refuses names no file; row deleted, nothing on disk touched",
-			zap.Int64("papelera_id", e.ID), zap.String("url", e.URL))
+		tx.AfterCommit(func() {
+			tx.log.Warn("url the storage refuses names no file; row deleted, nothing on disk touched",
+				zap.Int64("papelera_id", e.ID), zap.String("url", e.URL))
+		})
 		m.moved, m.err = false, nil
 	}
 	return m
@@ -391,8 +410,10 @@ func (tx *Tx) untrashShared(ctx context.Context, e repo.Entrada) error {
 			_, err := tx.files.MoveToTrash(ctx, url, name)
 			return err
 		}, url)
-		tx.log.Info("restore: the url's file was in the trash under a later entry of the same url; moved back from there",
-			zap.Int64("papelera_id", e.ID), zap.Int64("from_papelera_id", o.ID), zap.String("url", e.URL))
+		tx.AfterCommit(func() {
+			tx.log.Info("restore: the url's file was in the trash under a later entry of the same url; moved back from there",
+				zap.Int64("papelera_id", e.ID), zap.Int64("from_papelera_id", o.ID), zap.String("url", e.URL))
+		})
 		return tx.store.MarkSinArchivo(ctx, o.ID)
 	}
 	return fmt.Errorf("restore %d: no file for %q in its place nor under another entry: %w", e.ID, e.URL, ErrFileLost)
@@ -422,8 +443,10 @@ func (tx *Tx) restoredInPlace(ctx context.Context, e repo.Entrada, name string) 
 	case e.Bytes != nil && fi.Size() != *e.Bytes:
 		return fmt.Errorf("restore %d: %q holds %d bytes, the entry %d: %w", e.ID, e.URL, fi.Size(), *e.Bytes, ErrURLTaken)
 	}
-	tx.log.Warn("restore: the entry's file was live already, moved out of the trash by a transaction that never committed; restored in place",
-		zap.Int64("papelera_id", e.ID), zap.String("url", e.URL), zap.String("trash_name", name))
+	tx.AfterCommit(func() {
+		tx.log.Warn("restore: the entry's file was live already, moved out of the trash by a transaction that never committed; restored in place",
+			zap.Int64("papelera_id", e.ID), zap.String("url", e.URL), zap.String("trash_name", name))
+	})
 	return nil
 }
 

@@ -3,9 +3,15 @@ package trash_test
 import (
 	"context"
 	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"go.uber.org/zap"
+	"go.uber.org/zap/zaptest/observer"
 
 	"github.com/imagenes/imagenes/internal/repo"
 	"github.com/imagenes/imagenes/internal/trash"
@@ -128,5 +134,45 @@ func TestNeverSentCommitIsUndone(t *testing.T) {
 	}
 	if live != n || f.trashCount(t) != 0 || f.rows(t) != n {
 		t.Errorf("got %d live files, %d in the trash, %d rows; want %d, 0, %d", live, f.trashCount(t), f.rows(t), n, n)
+	}
+}
+
+// What a transaction logs as done is logged only once it committed: a
+// delete that finds its file gone says so ("file already gone; deleting the
+// row anyway") when its COMMIT succeeds, and says nothing when PostgreSQL
+// refuses it — the row is still there. It was logged before the COMMIT,
+// whatever became of it; the janitor's reports count through AfterCommit
+// the same way.
+func TestLoggedOnlyWhenCommitted(t *testing.T) {
+	t.Parallel()
+	for _, refused := range []bool{false, true} {
+		t.Run(fmt.Sprintf("refused=%v", refused), func(t *testing.T) {
+			t.Parallel()
+			f := newFixture(t, 1)
+			ctx := context.Background()
+			if err := os.Remove(filepath.Join(f.root, filepath.FromSlash(f.urls[0]))); err != nil {
+				t.Fatal(err)
+			}
+			if refused {
+				f.exec(t, `CREATE FUNCTION refuse() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'no'; END $$`)
+				f.exec(t, `CREATE CONSTRAINT TRIGGER refuse AFTER INSERT ON imagenes_papelera
+DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION refuse()`)
+			}
+			core, logs := observer.New(zap.DebugLevel)
+			svc := trash.New(f.store, f.files, zap.New(core))
+			var counted int
+			err := svc.Run(ctx, func(tx *trash.Tx) error {
+				es, err := tx.DeleteImagenes(ctx, f.ids, repo.All, repo.MotivoImagen, "test")
+				tx.AfterCommit(func() { counted += len(es) })
+				return err
+			})
+			if refused != (err != nil) {
+				t.Fatalf("got %v, want an error %v", err, refused)
+			}
+			logged := logs.FilterMessage("file already gone; deleting the row anyway").Len()
+			if want := map[bool]int{false: 1, true: 0}[refused]; logged != want || counted != want {
+				t.Errorf("logged %d times, counted %d; want %d (rows %d)", logged, counted, want, f.rows(t))
+			}
+		})
 	}
 }
