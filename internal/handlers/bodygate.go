@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"errors"
 	"io"
+	"sync/atomic"
 
 	"github.com/gofiber/fiber/v2"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/valyala/fasthttp"
 	"golang.org/x/sync/semaphore"
 
@@ -110,14 +112,25 @@ const bodyRetryAfter = "1"
 // queued: a queued one would still hold its connection.
 type bodyBudget struct {
 	sem *semaphore.Weighted
+	// reserved is the bytes taken now, for the gauge
+	// imagenes_request_body_bytes_reserved (an operator sees a full budget
+	// before the 503s; a test sees a holder's reservation land).
+	reserved atomic.Int64
 }
 
-func newBodyBudget(n int64) *bodyBudget {
+func newBodyBudget(n int64, reg *prometheus.Registry) *bodyBudget {
 	if n <= 0 {
 		n = defaultBodyBudget
 	}
 	n = max(n, bodyLimit) // the largest body a route accepts must fit alone
-	return &bodyBudget{sem: semaphore.NewWeighted(n)}
+	b := &bodyBudget{sem: semaphore.NewWeighted(n)}
+	if reg != nil {
+		reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "imagenes_request_body_bytes_reserved",
+			Help: "Bytes of request bodies held in memory now (their reservations in the body budget).",
+		}, func() float64 { return float64(b.reserved.Load()) }))
+	}
+	return b
 }
 
 // reserve takes room for a body of contentLength (-1: chunked) under limit,
@@ -134,7 +147,8 @@ func (b *bodyBudget) reserve(c *fiber.Ctx, contentLength int, limit int64) (rele
 		c.Set(fiber.HeaderRetryAfter, bodyRetryAfter)
 		return nil, errBodiesBusy
 	}
-	return func() { b.sem.Release(n) }, nil
+	b.reserved.Add(n)
+	return func() { b.reserved.Add(-n); b.sem.Release(n) }, nil
 }
 
 // readBody reads r to its end: into one buffer of the announced size when

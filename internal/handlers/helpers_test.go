@@ -45,6 +45,7 @@ type env struct {
 	t     testing.TB // fails: the test, or the subtest of on(t)
 	owner testing.TB // the test that made e: the app's cleanups are its own
 	app   *fiber.App
+	reg   *prometheus.Registry
 	pool  *pgxpool.Pool
 	store *repo.Store
 	files storage.Backend
@@ -186,7 +187,7 @@ func newEnv(t testing.TB, opts ...envOpts) *env {
 		Ready:    func(ctx context.Context) error { return errors.Join(appStore.Ping(ctx), files.Usable(ctx)) },
 		Redirect: presign, RedirectTTL: time.Minute,
 	})
-	e := &env{t: t, owner: t, app: app, pool: pool, store: store, files: files, kit: kit, root: root, logs: logs}
+	e := &env{t: t, owner: t, app: app, reg: reg, pool: pool, store: store, files: files, kit: kit, root: root, logs: logs}
 	e.admin = mint(t, "admin-1", true)
 	e.alice = mint(t, "alice", false)
 	e.bob = mint(t, "bob", false)

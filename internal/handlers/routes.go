@@ -124,7 +124,7 @@ func NewApp(d Deps) *fiber.App {
 	// token of a request allowed a large body.
 	app.Use(sameSiteCookieWrites(d.CrossOrigin))
 	app.Use(verifyBeforeBody(d.Auth))
-	app.Use(streamedBodies(newBodyBudget(d.BodyBudget)))
+	app.Use(streamedBodies(newBodyBudget(d.BodyBudget, d.Registry)))
 	app.Use(recover.New(recover.Config{EnableStackTrace: true, StackTraceHandler: func(c *fiber.Ctx, e any) {
 		d.Log.Error("panic", zap.String("request_id", requestID(c)), zap.Any("panic", e), zap.Stack("stack"))
 	}}))
