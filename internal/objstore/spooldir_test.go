@@ -102,7 +102,12 @@ func TestSweepSpools(t *testing.T) {
 
 	removed := sweepSpools(dir, time.Now())
 	sort.Strings(removed)
-	if diff := cmp.Diff([]string{".imagenes-spool-222", dead, "imagenes-spool-7654321"}, removed); diff != "" {
+	// Sorted too: dead's name holds a pid, which sorts before or after
+	// "imagenes-spool-7654321" by its first digit (a fixed order failed
+	// whenever the helper's pid began with 8 or 9).
+	wantRemoved := []string{".imagenes-spool-222", dead, "imagenes-spool-7654321"}
+	sort.Strings(wantRemoved)
+	if diff := cmp.Diff(wantRemoved, removed); diff != "" {
 		t.Errorf("removed (-want +got):\n%s", diff)
 	}
 	var left []string

@@ -56,7 +56,7 @@ type Fault struct {
 	// names joined by spaces; "" for calls that name nothing.
 	Key func(key string) bool
 	// Nth is which of the matching calls it hits, from 1; 0 hits every one.
-	Nth int
+	Nth  int
 	Mode Mode
 	// LandLate, with Hang: once the call has returned its error, the
 	// store still carries it out — when the test calls Store.Land, so the
