@@ -1,20 +1,16 @@
 package objstore_test
 
-// The storage conformance suite: every operation the protocol, the janitor
-// and the routes use, on both backends (a real folder, a real MinIO bucket
-// with and without a key prefix), with the same expectations.
+// The bucket's run of the storage conformance suite (storagetest.RunConformance),
+// with and without a key prefix, and the helpers the bucket's own tests share.
 
 import (
 	"bytes"
 	"context"
-	"errors"
-	"fmt"
 	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
-	"strings"
 	"testing"
 	"time"
 
@@ -23,6 +19,7 @@ import (
 	"github.com/imagenes/imagenes/internal/objstore"
 	"github.com/imagenes/imagenes/internal/s3test"
 	"github.com/imagenes/imagenes/internal/storage"
+	"github.com/imagenes/imagenes/internal/storagetest"
 )
 
 var (
@@ -150,327 +147,6 @@ func exists(t *testing.T, b backend, url, trash string) (live, inTrash bool) {
 
 const url1 = "/recursos/imagenes/productos/ab/abc.png"
 
-func TestMoves(t *testing.T) {
-	t.Parallel()
-	cases := []struct {
-		name string
-		run  func(t *testing.T, b backend)
-	}{
-		{"upload then read back", func(t *testing.T, b backend) {
-			upload(t, b, url1)
-			if got := read(t, b, url1); !bytes.Equal(got, pngBytes) {
-				t.Errorf("read back %d bytes, want %d", len(got), len(pngBytes))
-			}
-		}},
-		{"publish never overwrites", func(t *testing.T, b backend) {
-			upload(t, b, url1)
-			st, err := b.Stage(t.Context(), bytes.NewReader(pngBytes), 1<<20, allTypes)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := b.Publish(t.Context(), st, url1); !errors.Is(err, fs.ErrExist) {
-				t.Errorf("second publish: got %v, want fs.ErrExist", err)
-			}
-			if err := b.Discard(t.Context(), st); err != nil {
-				t.Errorf("discard: %v", err)
-			}
-		}},
-		{"to the trash and back", func(t *testing.T, b backend) {
-			upload(t, b, url1)
-			moved, err := b.MoveToTrash(t.Context(), url1, "1-100-abc.png")
-			if err != nil || !moved {
-				t.Fatalf("move to trash: got %v %v, want moved", moved, err)
-			}
-			if live, inTrash := exists(t, b, url1, "1-100-abc.png"); live || !inTrash {
-				t.Fatalf("after the move: live %v trash %v, want false true", live, inTrash)
-			}
-			if err := b.MoveFromTrash(t.Context(), "1-100-abc.png", url1); err != nil {
-				t.Fatalf("move back: %v", err)
-			}
-			if live, inTrash := exists(t, b, url1, "1-100-abc.png"); !live || inTrash {
-				t.Fatalf("after the move back: live %v trash %v, want true false", live, inTrash)
-			}
-			if got := read(t, b, url1); !bytes.Equal(got, pngBytes) {
-				t.Errorf("content changed by the round trip")
-			}
-		}},
-		{"a missing live file is not moved, not an error", func(t *testing.T, b backend) {
-			moved, err := b.MoveToTrash(t.Context(), url1, "1-100-abc.png")
-			if moved || err != nil {
-				t.Errorf("got %v %v, want false nil", moved, err)
-			}
-			if _, inTrash := exists(t, b, "", "1-100-abc.png"); inTrash {
-				t.Error("a trash file appeared from nothing")
-			}
-		}},
-		{"a move to an existing trash name is refused and keeps the live file", func(t *testing.T, b backend) {
-			upload(t, b, url1)
-			b.putRaw(t, ".papelera/1-100-abc.png", []byte("other"))
-			if _, err := b.MoveToTrash(t.Context(), url1, "1-100-abc.png"); !errors.Is(err, fs.ErrExist) {
-				t.Errorf("got %v, want fs.ErrExist", err)
-			}
-			if live, _ := exists(t, b, url1, ""); !live {
-				t.Error("the live file is gone after a refused move")
-			}
-		}},
-		{"restoring over a live file is refused", func(t *testing.T, b backend) {
-			upload(t, b, url1)
-			b.putRaw(t, ".papelera/1-100-abc.png", []byte("other"))
-			if err := b.MoveFromTrash(t.Context(), "1-100-abc.png", url1); !errors.Is(err, fs.ErrExist) {
-				t.Errorf("got %v, want fs.ErrExist", err)
-			}
-			if _, inTrash := exists(t, b, "", "1-100-abc.png"); !inTrash {
-				t.Error("the trash file is gone after a refused restore")
-			}
-		}},
-		{"restoring a missing trash file is ErrNotExist", func(t *testing.T, b backend) {
-			if err := b.MoveFromTrash(t.Context(), "1-100-abc.png", url1); !errors.Is(err, storage.ErrNotExist) {
-				t.Errorf("got %v, want ErrNotExist", err)
-			}
-		}},
-		{"rename in the trash", func(t *testing.T, b backend) {
-			b.putRaw(t, ".papelera/1-100-abc.png", pngBytes)
-			if err := b.RenameTrash(t.Context(), "1-100-abc.png", "2-100-abc.png"); err != nil {
-				t.Fatalf("rename: %v", err)
-			}
-			if _, old := exists(t, b, "", "1-100-abc.png"); old {
-				t.Error("the old name is still there")
-			}
-			if _, renamed := exists(t, b, "", "2-100-abc.png"); !renamed {
-				t.Error("the new name is not there")
-			}
-			b.putRaw(t, ".papelera/3-100-abc.png", []byte("otra imagen"))
-			if err := b.RenameTrash(t.Context(), "3-100-abc.png", "2-100-abc.png"); !errors.Is(err, fs.ErrExist) {
-				t.Errorf("rename over an existing name: got %v, want fs.ErrExist", err)
-			}
-		}},
-		{"removes, present or not", func(t *testing.T, b backend) {
-			upload(t, b, url1)
-			b.putRaw(t, ".papelera/1-100-abc.png", pngBytes)
-			for i := 0; i < 2; i++ {
-				if err := b.RemoveLive(t.Context(), url1); err != nil {
-					t.Errorf("remove live (%d): %v", i, err)
-				}
-				if err := b.RemoveTrash(t.Context(), "1-100-abc.png"); err != nil {
-					t.Errorf("remove trash (%d): %v", i, err)
-				}
-			}
-			if live, inTrash := exists(t, b, url1, "1-100-abc.png"); live || inTrash {
-				t.Errorf("after removes: live %v trash %v, want none", live, inTrash)
-			}
-		}},
-		{"removes a batch: present, gone, refused, past one request", func(t *testing.T, b backend) {
-			// 1 001 names: two multi-object deletes on a bucket.
-			names := make([]string, 1001)
-			for i := range names {
-				names[i] = fmt.Sprintf("%d-100-abc.png", i+1)
-				if i%2 == 0 { // the odd ones are gone already
-					b.putRaw(t, ".papelera/"+names[i], pngBytes)
-				}
-			}
-			failed, err := b.RemoveTrashBatch(context.Background(), append(names, "../x"))
-			if err != nil {
-				t.Fatalf("remove batch: %v", err)
-			}
-			if len(failed) != 1 || !errors.Is(failed["../x"], storage.ErrUnsafePath) {
-				t.Errorf("failed %v, want only ../x refused (ErrUnsafePath)", failed)
-			}
-			for _, n := range names {
-				if _, inTrash := exists(t, b, "", n); inTrash {
-					t.Errorf("%s is still in the trash", n)
-				}
-			}
-		}},
-		{"a batch whose context ended removes nothing it answers for", func(t *testing.T, b backend) {
-			b.putRaw(t, ".papelera/1-100-abc.png", pngBytes)
-			ctx, cancel := context.WithCancel(context.Background())
-			cancel()
-			failed, err := b.RemoveTrashBatch(ctx, []string{"1-100-abc.png", "2-100-abc.png"})
-			if err == nil || len(failed) != 2 {
-				t.Errorf("got failed %v, %v; want both names failed and an error", failed, err)
-			}
-		}},
-		{"open a missing file is ErrNotExist", func(t *testing.T, b backend) {
-			if _, err := b.OpenLive(t.Context(), url1); !errors.Is(err, storage.ErrNotExist) {
-				t.Errorf("got %v, want ErrNotExist", err)
-			}
-		}},
-		{"open seeks and stats", func(t *testing.T, b backend) {
-			upload(t, b, url1)
-			f, err := b.OpenLive(t.Context(), url1)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer f.Close()
-			fi, err := f.Stat()
-			if err != nil || fi.Size() != int64(len(pngBytes)) || fi.ModTime().IsZero() {
-				t.Fatalf("stat: %v size %d, want %d and a time", err, fi.Size(), len(pngBytes))
-			}
-			if _, err := f.Seek(4, io.SeekStart); err != nil {
-				t.Fatal(err)
-			}
-			got := make([]byte, 4)
-			if _, err := io.ReadFull(f, got); err != nil || !bytes.Equal(got, pngBytes[4:8]) {
-				t.Errorf("read after seek: %q %v, want %q", got, err, pngBytes[4:8])
-			}
-		}},
-		{"marker", func(t *testing.T, b backend) {
-			if ok, err := b.MarkerExists(t.Context()); ok || err != nil {
-				t.Fatalf("new storage: marker %v %v, want absent", ok, err)
-			}
-			for i := 0; i < 2; i++ {
-				if err := b.WriteMarker(t.Context()); err != nil {
-					t.Fatalf("write marker (%d): %v", i, err)
-				}
-			}
-			if ok, err := b.MarkerExists(t.Context()); !ok || err != nil {
-				t.Errorf("marker %v %v, want present", ok, err)
-			}
-		}},
-		{"usable", func(t *testing.T, b backend) {
-			if err := b.Usable(t.Context()); err != nil {
-				t.Errorf("usable: %v", err)
-			}
-		}},
-	}
-	for _, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) {
-			t.Parallel()
-			forEach(t, tc.run)
-		})
-	}
-}
-
-func TestRefusals(t *testing.T) {
-	t.Parallel()
-	badURLs := []string{
-		"/recursos/../etc/passwd", "/recursos/imagenes/../../x.png", "/recursos/.papelera/1-1-a.png",
-		"/recursos/a\\b.png", "/recursos/a\x00.png", "/etc/passwd", "/recursos/", "/recursos//a.png",
-		"https://cdn.example.com/a.png", "/" + strings.Repeat("a", 300),
-	}
-	badTrash := []string{"", "../x", ".x", "a/b", "a\\b", "a\x00b"}
-	forEach(t, func(t *testing.T, b backend) {
-		for _, u := range badURLs {
-			ops := map[string]error{}
-			_, ops["MoveToTrash"] = b.MoveToTrash(t.Context(), u, "1-1-a.png")
-			ops["MoveFromTrash"] = b.MoveFromTrash(t.Context(), "1-1-a.png", u)
-			ops["RemoveLive"] = b.RemoveLive(t.Context(), u)
-			_, ops["LiveExists"] = b.LiveExists(t.Context(), u)
-			_, ops["OpenLive"] = b.OpenLive(t.Context(), u)
-			ops["Publish"] = b.Publish(t.Context(), &storage.Staged{Name: "x.part"}, u)
-			for op, err := range ops {
-				if !errors.Is(err, storage.ErrUnsafePath) {
-					t.Errorf("%s(%q): got %v, want ErrUnsafePath", op, u, err)
-				}
-			}
-		}
-		upload(t, b, url1)
-		for _, n := range badTrash {
-			ops := map[string]error{}
-			_, ops["MoveToTrash"] = b.MoveToTrash(t.Context(), url1, n)
-			ops["MoveFromTrash"] = b.MoveFromTrash(t.Context(), n, url1)
-			ops["RemoveTrash"] = b.RemoveTrash(t.Context(), n)
-			_, ops["TrashExists"] = b.TrashExists(t.Context(), n)
-			ops["RenameTrash from"] = b.RenameTrash(t.Context(), n, "1-1-a.png")
-			ops["RenameTrash to"] = b.RenameTrash(t.Context(), "1-1-a.png", n)
-			for op, err := range ops {
-				if !errors.Is(err, storage.ErrUnsafePath) {
-					t.Errorf("%s(%q): got %v, want ErrUnsafePath", op, n, err)
-				}
-			}
-		}
-		if live, _ := exists(t, b, url1, ""); !live {
-			t.Error("a refused operation moved the live file")
-		}
-	})
-}
-
-func TestStageRefusals(t *testing.T) {
-	t.Parallel()
-	cases := []struct {
-		name  string
-		body  []byte
-		limit int64
-		want  error
-	}{
-		{"empty", nil, 1 << 20, storage.ErrEmpty},
-		{"text", []byte("hola, no soy una imagen"), 1 << 20, storage.ErrNotImage},
-		{"svg", []byte(`<svg xmlns="http://www.w3.org/2000/svg"></svg>`), 1 << 20, storage.ErrNotImage},
-		{"too large", pngBytes, 20, storage.ErrTooLarge},
-	}
-	forEach(t, func(t *testing.T, b backend) {
-		for _, tc := range cases {
-			if st, err := b.Stage(t.Context(), bytes.NewReader(tc.body), tc.limit, allTypes); !errors.Is(err, tc.want) {
-				t.Errorf("%s: got %v %v, want %v", tc.name, st, err, tc.want)
-			}
-		}
-		st, err := b.Stage(t.Context(), bytes.NewReader(pngBytes), 1<<20, allTypes)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if st.ContentType != "image/png" || st.Ext != "png" || st.Size != int64(len(pngBytes)) || len(st.SHA256) != 64 {
-			t.Errorf("staged %+v, want png of %d bytes with its sha256", st, len(pngBytes))
-		}
-		if err := b.Discard(t.Context(), st); err != nil {
-			t.Errorf("discard: %v", err)
-		}
-		if left, err := b.CleanStaging(t.Context(), 0, time.Now().Add(time.Hour), false); len(left) != 0 || err != nil {
-			t.Errorf("clean after discard: %v %v, want nothing left", left, err)
-		}
-	})
-}
-
-func TestWalks(t *testing.T) {
-	t.Parallel()
-	forEach(t, func(t *testing.T, b backend) {
-		products := []string{
-			"/recursos/imagenes/productos/ab/abc.png",
-			"/recursos/imagenes/productos/cd/x.JPG",
-			"/recursos/imagenes/productos/legacy.webp",
-			"/recursos/imagenes/productos/a/b/c/deep.gif",
-		}
-		for _, u := range products {
-			b.putRaw(t, u[1:], pngBytes)
-		}
-		for _, k := range []string{
-			"recursos/css/site.css", "recursos/imagenes/logo.png",
-			"recursos/imagenes/productos/dibujo.svg", "recursos/imagenes/productos/.oculto/a.png",
-			".papelera/1-100-abc.png", ".papelera/2-100-x.png", ".imagenes-storage",
-		} {
-			b.putRaw(t, k, pngBytes)
-		}
-		var live []string
-		err := b.WalkLive(t.Context(), func(u string, d fs.DirEntry) error {
-			fi, err := d.Info()
-			if err != nil || fi.ModTime().IsZero() || time.Since(fi.ModTime()) > time.Hour {
-				t.Errorf("%s: info %v %v, want a recent modification time", u, fi, err)
-			}
-			live = append(live, u)
-			return nil
-		})
-		if err != nil {
-			t.Fatalf("walk live: %v", err)
-		}
-		slices.Sort(live)
-		slices.Sort(products)
-		if !slices.Equal(live, products) {
-			t.Errorf("walk live:\n got %q\nwant %q", live, products)
-		}
-		var trash []string
-		if err := b.WalkTrash(t.Context(), func(n string, _ fs.FileInfo) error { trash = append(trash, n); return nil }); err != nil {
-			t.Fatalf("walk trash: %v", err)
-		}
-		slices.Sort(trash)
-		if want := []string{"1-100-abc.png", "2-100-x.png"}; !slices.Equal(trash, want) {
-			t.Errorf("walk trash: got %q, want %q", trash, want)
-		}
-		n := 0
-		if err := b.WalkLive(t.Context(), func(string, fs.DirEntry) error { n++; return fs.SkipAll }); err != nil || n != 1 {
-			t.Errorf("stopped walk: %d calls, %v; want 1, nil", n, err)
-		}
-	})
-}
-
 // An s3 listing holds one page at a time: with pages of 2 keys, 7 objects
 // are still all listed, in order, over 4 requests.
 func TestWalkPages(t *testing.T) {
@@ -502,100 +178,17 @@ func TestWalkPages(t *testing.T) {
 	}
 }
 
-// A call whose context has ended fails with the context's error and has no
-// effect, on both backends: the folder checks ctx before each step that
-// changes something, the bucket sends no request. (A step already under
-// way is finished, not cut: see storage.Backend.)
-func TestEndedContext(t *testing.T) {
-	forEach(t, func(t *testing.T, b backend) {
-		const url2 = "/recursos/imagenes/productos/cd/cde.png"
-		upload(t, b, url1)
-		upload(t, b, url2)
-		if moved, err := b.MoveToTrash(t.Context(), url2, "2-1-cde.png"); err != nil || !moved {
-			t.Fatalf("move %s to trash: %v %v", url2, moved, err)
-		}
-		ended, cancel := context.WithCancel(t.Context())
-		cancel()
-		st, err := b.Stage(t.Context(), bytes.NewReader(pngBytes), 1<<20, allTypes)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer b.Discard(t.Context(), st)
-		const url3 = "/recursos/imagenes/productos/ef/efg.png"
-		calls := []struct {
-			name string
-			call func() error
-		}{
-			{"MoveToTrash", func() error { _, err := b.MoveToTrash(ended, url1, "1-1-abc.png"); return err }},
-			{"MoveFromTrash", func() error { return b.MoveFromTrash(ended, "2-1-cde.png", url2) }},
-			{"RenameTrash", func() error { return b.RenameTrash(ended, "2-1-cde.png", "3-1-cde.png") }},
-			{"RemoveTrash", func() error { return b.RemoveTrash(ended, "2-1-cde.png") }},
-			{"RemoveLive", func() error { return b.RemoveLive(ended, url1) }},
-			{"Publish", func() error { return b.Publish(ended, st, url3) }},
-		}
-		for _, c := range calls {
-			if err := c.call(); !errors.Is(err, context.Canceled) {
-				t.Errorf("%s on an ended context: got %v, want context.Canceled", c.name, err)
-			}
-		}
-		if live, inTrash := exists(t, b, url1, "1-1-abc.png"); !live || inTrash {
-			t.Errorf("%s: live %v, in trash %v; want live and not in the trash", url1, live, inTrash)
-		}
-		if live, inTrash := exists(t, b, url2, "2-1-cde.png"); live || !inTrash {
-			t.Errorf("%s: live %v, in trash %v; want in the trash only", url2, live, inTrash)
-		}
-		if _, inTrash := exists(t, b, "", "3-1-cde.png"); inTrash {
-			t.Errorf("3-1-cde.png in the trash: the rename happened")
-		}
-		if live, _ := exists(t, b, url3, ""); live {
-			t.Errorf("%s published", url3)
-		}
-	})
-}
-
-// Capabilities say what differs between the drivers, and each driver does
-// what its value says: a copy-move driver tells a cut move's two copies
-// apart by SameObject (a folder, whose renames never leave two, says no
-// even to identical bytes); a driver without signed urls refuses Presign
-// with errors.ErrUnsupported; a thumbnail cache writes and opens.
-func TestCapabilities(t *testing.T) {
-	want := map[string]storage.Capabilities{
-		"disk":      {MoveConcurrency: 1, Thumbnails: true},
-		"s3":        {MoveConcurrency: 8, MaxMovesPerRequest: objstore.MaxMovesPerRequest, CopyMoves: true, Thumbnails: true, Presign: true},
-		"s3-prefix": {MoveConcurrency: 8, MaxMovesPerRequest: objstore.MaxMovesPerRequest, CopyMoves: true, Thumbnails: true, Presign: true},
-	}
-	for name, mk := range backends(t) {
-		t.Run(name, func(t *testing.T) {
+// TestConformance runs the storage conformance suite on a real MinIO
+// bucket, without and with a key prefix.
+func TestConformance(t *testing.T) {
+	caps := storage.Capabilities{MoveConcurrency: 8, MaxMovesPerRequest: objstore.MaxMovesPerRequest, CopyMoves: true, Thumbnails: true, Presign: true}
+	for _, prefix := range []string{"", "tienda/imagenes"} {
+		t.Run("prefix="+prefix, func(t *testing.T) {
 			t.Parallel()
-			b := mk(t)
-			c := b.Capabilities()
-			if c != want[name] {
-				t.Errorf("Capabilities() = %+v, want %+v", c, want[name])
-			}
-			upload(t, b, url1)
-			const name1 = "1-1-abc.png"
-			b.putRaw(t, ".papelera/"+name1, pngBytes) // the copy a cut move leaves
-			same, err := b.SameObject(t.Context(), name1, url1)
-			if err != nil || same != c.CopyMoves {
-				t.Errorf("SameObject of identical copies: %v, %v; want %v (CopyMoves)", same, err, c.CopyMoves)
-			}
-			u, err := b.Presign(t.Context(), url1, time.Minute)
-			switch {
-			case c.Presign && (err != nil || u == ""):
-				t.Errorf("Presign: %q, %v; want a url", u, err)
-			case !c.Presign && !errors.Is(err, errors.ErrUnsupported):
-				t.Errorf("Presign without the capability: %q, %v; want errors.ErrUnsupported", u, err)
-			}
-			if c.Thumbnails {
-				if err := b.WriteThumb(t.Context(), url1, 64, "png", []byte("thumb")); err != nil {
-					t.Fatalf("WriteThumb: %v", err)
-				}
-				f, err := b.OpenThumb(t.Context(), url1, 64, "png")
-				if err != nil {
-					t.Fatalf("OpenThumb: %v", err)
-				}
-				f.Close()
-			}
+			storagetest.RunConformance(t, storagetest.Harness{Capabilities: caps, Make: func(t *testing.T) storagetest.Driver {
+				b := s3backend(t, prefix)
+				return storagetest.Driver{Backend: b.Backend, PutRaw: b.putRaw}
+			}})
 		})
 	}
 }

@@ -208,3 +208,18 @@ func TestChoosing(t *testing.T) {
 		})
 	}
 }
+
+// With no fault armed the fault store is a conforming driver: the suite
+// every driver runs passes through it, on the folder.
+func TestConformance(t *testing.T) {
+	t.Parallel()
+	storagetest.RunConformance(t, storagetest.Harness{
+		Capabilities: storage.Capabilities{MoveConcurrency: 1, Thumbnails: true},
+		Make: func(t *testing.T) storagetest.Driver {
+			k := storagetest.New(t, storagetest.Disk)
+			return storagetest.Driver{Backend: faultstore.New(k, faultstore.Options{}), PutRaw: func(t *testing.T, key string, data []byte) {
+				k.Put(t, key, data, 0)
+			}}
+		},
+	})
+}
