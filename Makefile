@@ -20,7 +20,7 @@ help: ## list the targets
 build: ## build the binary ./imagenes
 	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./app
 
-run: build ## serve on 127.0.0.1:8080 (HTTP_ADDR to change); starts a local PostgreSQL under ./.data when DATABASE_URL is unset; prints the admin page, a token and the CLI's export lines
+run: build ## serve on :8080; starts a local PostgreSQL under ./.data when DATABASE_URL is unset
 	@set -euo pipefail; \
 	if [ -z "$${DATABASE_URL:-}" ]; then \
 	  DATABASE_URL=$$(scripts/localpg.sh start dev); \
@@ -28,33 +28,15 @@ run: build ## serve on 127.0.0.1:8080 (HTTP_ADDR to change); starts a local Post
 	fi; \
 	export DATABASE_URL; \
 	export JWT_SECRET="$${JWT_SECRET:-$(DEV_SECRET)}"; \
-	export STORAGE_DIR="$${STORAGE_DIR:-$(CURDIR)/.data/storage}"; \
+	export STORAGE_DIR="$${STORAGE_DIR:-./.data/storage}"; \
 	export LOG_FORMAT="$${LOG_FORMAT:-console}"; \
-	export HTTP_ADDR="$${HTTP_ADDR:-127.0.0.1:8080}"; \
 	$(BIN) migrate up; \
 	TOKEN=$$($(BIN) token --sub admin --role admin --ttl 24h); \
-	HOST="$${HTTP_ADDR%:*}"; PORT="$${HTTP_ADDR##*:}"; \
-	case "$$HOST" in ""|0.0.0.0|"[::]") HOST=127.0.0.1;; esac; \
-	URL="http://$$HOST:$$PORT"; \
-	echo; \
-	echo "admin page:        $$URL/admin  (paste the token below)"; \
-	echo "admin token (24h): $$TOKEN"; \
-	if [ "$$JWT_SECRET" = "$(DEV_SECRET)" ]; then \
-	  echo "dev secret:        $$JWT_SECRET  (local runs only: anyone who reads it can sign admin tokens)"; \
-	fi; \
-	echo; \
-	echo "to use the CLI ($(BIN) token, $(BIN) janitor --once, ...) beside it, in another shell here:"; \
-	echo "  export DATABASE_URL='$$DATABASE_URL'"; \
-	if [ "$$JWT_SECRET" = "$(DEV_SECRET)" ]; then echo "  export JWT_SECRET='$$JWT_SECRET'"; \
-	else echo "  export JWT_SECRET=...   # the one you set"; fi; \
-	echo "  export STORAGE_DIR='$$STORAGE_DIR'"; \
-	echo; \
-	echo "try (docs/muestra.png is a sample image in this repository):"; \
-	echo "  TOKEN=$$TOKEN"; \
-	echo "  curl -sS -w '\\n' -H \"Authorization: Bearer \$$TOKEN\" -F imagen=@docs/muestra.png $$URL/api/v1/admin/imagenes/subir"; \
-	echo "  curl -sS -w '\\n' -H \"Authorization: Bearer \$$TOKEN\" $$URL/api/v1/admin/imagenes"; \
-	echo "  curl -sS -w '\\n' -X DELETE -H \"Authorization: Bearer \$$TOKEN\" $$URL/api/v1/admin/imagenes/1"; \
-	echo "  curl -sS -w '\\n' -H \"Authorization: Bearer \$$TOKEN\" $$URL/api/v1/admin/papelera"; \
+	ADDR="$${HTTP_ADDR:-:8080}"; PORT="$${ADDR##*:}"; \
+	echo; echo "admin token (24h): $$TOKEN"; echo; \
+	echo "try:"; \
+	echo "  curl -s -H \"Authorization: Bearer $$TOKEN\" -F imagen=@some.png http://127.0.0.1:$$PORT/api/v1/admin/imagenes/subir"; \
+	echo "  curl -s -X DELETE -H \"Authorization: Bearer $$TOKEN\" http://127.0.0.1:$$PORT/api/v1/admin/imagenes/1"; \
 	echo; \
 	exec $(BIN) serve
 
@@ -70,7 +52,6 @@ run-s3: build ## like make run, with the images in a bucket of a local MinIO (sc
 	export STORAGE_URL="s3://imagenes?endpoint=http://$${S3##*@}&path_style=true"; \
 	echo "local MinIO: $${S3##*@}, bucket imagenes (stop it with: make minio-stop)" >&2; \
 	export JWT_SECRET="$${JWT_SECRET:-$(DEV_SECRET)}" LOG_FORMAT="$${LOG_FORMAT:-console}"; \
-	export HTTP_ADDR="$${HTTP_ADDR:-127.0.0.1:8080}"; \
 	$(BIN) migrate up; \
 	TOKEN=$$($(BIN) token --sub admin --role admin --ttl 24h); \
 	echo; echo "admin token (24h): $$TOKEN"; echo; \

@@ -17,9 +17,11 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"sort"
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -54,6 +56,10 @@ type harness struct {
 	mu                      sync.Mutex
 	stored                  map[string]bool // sha256 of every upload that got its 201
 	counts                  map[string]int  // crash points survived, by kind
+	// unavailable makes a 503 an accepted answer to the load: serve's
+	// truthful answer when a storage request's outcome is unknown (a
+	// lost answer, a hang past REQUEST_TIMEOUT).
+	unavailable             atomic.Bool
 	server                  *exec.Cmd
 	stderr                  *bytes.Buffer
 	exitErr                 chan error
@@ -88,6 +94,7 @@ func TestCrashHarness(t *testing.T) {
 	for k, n := range h.counts {
 		kinds = append(kinds, fmt.Sprintf("%s %d", k, n))
 	}
+	sort.Strings(kinds)
 	t.Logf("survived %d crash points: %s; %d uploads tracked by hash", points, strings.Join(kinds, ", "), len(h.stored))
 	if h.proxy != nil {
 		t.Logf("storage requests in flight at the kills, finished or dropped by MinIO before the janitor ran: %d; longest wait for them %s",
@@ -173,10 +180,10 @@ func (h *harness) run(extra []string, args ...string) (string, error) {
 
 // start starts serve with the fault probabilities given and waits until
 // it is ready.
-func (h *harness) start(faults string) {
+func (h *harness) start(faults string, extra ...string) {
 	h.t.Helper()
 	cmd := exec.Command(h.bin, "serve")
-	cmd.Env = h.env(append([]string{"IMAGENES_FAULTS=" + faults}, h.viaProxy...)...)
+	cmd.Env = h.env(append(append([]string{"IMAGENES_FAULTS=" + faults}, h.viaProxy...), extra...)...)
 	h.stderr = &bytes.Buffer{}
 	cmd.Stderr = h.stderr
 	if err := cmd.Start(); err != nil {
@@ -214,7 +221,10 @@ func (h *harness) stop() {
 // purge or an orphan move. It returns the kind of crash.
 func (h *harness) cycle(i int) string {
 	if i%4 == 3 {
-		return h.janitorCrash()
+		return h.janitorCrash(h.proxy != nil && (i/4)%2 == 1)
+	}
+	if i%4 == 2 && h.proxy != nil && (i/4)%4 != 3 {
+		return h.answerFaultCrash(i / 4)
 	}
 	faults := "after-move=0.02,after-commit=0.02,upload=0.02,delete-batch=0.3,moving=0.01"
 	if h.kit.Kind == storagetest.S3 {
@@ -281,7 +291,10 @@ func faultName(stderr string) string {
 // the purge and orphan-move points armed (short retention), and finishes
 // the interrupted work with a clean pass of the same retention. The images
 // in the trash may be purged by it, so they leave the "must exist" set.
-func (h *harness) janitorCrash() string {
+// With loseOne (on the bucket) the armed pass reaches MinIO through the
+// proxy, which drops the answer of one of its requests that change the
+// bucket (an orphan's copy or delete, a purge's delete), picked at random.
+func (h *harness) janitorCrash(loseOne bool) string {
 	h.t.Helper()
 	for i := 0; i < 3; i++ { // orphans: files nobody recorded
 		h.kit.Put(h.t, storage.NewImageURL("png")[1:], pngContent(), 0)
@@ -290,10 +303,25 @@ func (h *harness) janitorCrash() string {
 		delete(h.stored, sum)
 	}
 	time.Sleep(1100 * time.Millisecond) // the trash is now older than the 1s retention
-	out, err := h.run([]string{"IMAGENES_FAULTS=janitor-purge=0.5,janitor-orphan=0.5", "TRASH_RETENTION=1s"}, "janitor", "--once")
+	armed := []string{"IMAGENES_FAULTS=janitor-purge=0.5,janitor-orphan=0.5", "TRASH_RETENTION=1s"}
+	if loseOne {
+		h.proxy.armFault(loseAnswer, "", mrand.IntN(3), 0)
+		armed = append(armed, h.viaProxy...)
+	}
+	out, err := h.run(armed, "janitor", "--once")
 	kind := "janitor finished"
 	if err != nil {
 		kind = "janitor " + faultName(out)
+	}
+	if loseOne {
+		h.settle()
+		if what, done := h.proxy.disarm(); done {
+			then := strings.TrimPrefix(kind, "janitor ")
+			if then == "died without a fault line" {
+				then = "the pass failed" // the lost answer is an error; the next pass is the retry
+			}
+			kind = "janitor: lost answer of a " + what + ", " + then
+		}
 	}
 	if err := h.janitor("", "1s"); err != nil {
 		h.t.Fatalf("clean janitor pass after %s: %v", kind, err)
@@ -367,6 +395,9 @@ func (h *harness) load(stop <-chan struct{}) {
 		if errors.Is(err, errServerGone) {
 			return
 		}
+		if errors.Is(err, errUnavailable) {
+			continue
+		}
 		if err != nil {
 			h.t.Errorf("load: %v", err)
 			return
@@ -374,7 +405,10 @@ func (h *harness) load(stop <-chan struct{}) {
 	}
 }
 
-var errServerGone = errors.New("server gone")
+var (
+	errServerGone  = errors.New("server gone")
+	errUnavailable = errors.New("503 while a storage answer is lost or late")
+)
 
 // anchorURL is the external image row the harness starts with (see newHarness).
 const anchorURL = "https://cdn.example.test/ancla.png"
@@ -427,6 +461,9 @@ func (h *harness) callAt(c *http.Client, addr, method, path, body string, out an
 	if err != nil {
 		return errServerGone
 	}
+	if res.StatusCode == http.StatusServiceUnavailable && h.unavailable.Load() {
+		return errUnavailable
+	}
 	if res.StatusCode >= 500 {
 		return fmt.Errorf("%s %s: %d %s", method, path, res.StatusCode, b)
 	}
@@ -469,6 +506,9 @@ func (h *harness) uploadAt(c *http.Client, addr, path, field string) (string, er
 	b, err := io.ReadAll(res.Body)
 	if err != nil {
 		return "", errServerGone
+	}
+	if res.StatusCode == http.StatusServiceUnavailable && h.unavailable.Load() {
+		return "", errUnavailable
 	}
 	if res.StatusCode != 201 {
 		return "", fmt.Errorf("upload: %d %s", res.StatusCode, b)

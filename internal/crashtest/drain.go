@@ -45,6 +45,10 @@ type drainProxy struct {
 	// cut counts the connections whose client ended with a request sent
 	// and not yet answered: what MinIO had to finish (or drop) on its own.
 	cut int
+	// rule is the answer fault armed (armFault), faulted how many were
+	// carried out.
+	rule    *faultRule
+	faulted int
 }
 
 func newDrainProxy(t testing.TB, upstream string) *drainProxy {
@@ -90,6 +94,7 @@ func (p *drainProxy) pipe(c net.Conn) {
 	}
 	defer u.Close()
 	back := make(chan struct{})
+	sw := &swallow{}                  // an answer to lose (loseAnswer)
 	answers := make(chan struct{}, 1) // MinIO sent something
 	var pending sync.Mutex            // guards asked
 	asked := false                    // bytes went to MinIO after its last answer
@@ -109,7 +114,7 @@ func (p *drainProxy) pipe(c net.Conn) {
 				case answers <- struct{}{}:
 				default:
 				}
-				if werr == nil {
+				if !sw.take(buf[:n]) && werr == nil {
 					_, werr = c.Write(buf[:n])
 				}
 			}
@@ -120,12 +125,41 @@ func (p *drainProxy) pipe(c net.Conn) {
 	}()
 	buf := make([]byte, 32<<10)
 	awaiting := false // a held request went on: MinIO must answer before it hears of the end
+requests:
 	for {
 		n, err := c.Read(buf)
 		chunk := buf[:n]
-		if n > 0 && p.holds(chunk) {
+		var f *faultRule
+		if n > 0 && !p.holds(chunk) {
+			f = p.pickFault(chunk)
+		}
+		switch {
+		case n > 0 && p.holds(chunk):
 			chunk = p.wait(wholeRequest(c, chunk))
 			select { // drop what an earlier request's answer left
+			case <-answers:
+			default:
+			}
+			awaiting = true
+		case f != nil && f.fault == loseAnswer:
+			req := wholeRequest(c, chunk)
+			whole := sw.start()
+			pending.Lock()
+			asked = true
+			pending.Unlock()
+			if _, werr := u.Write(req); werr == nil {
+				select { // MinIO answered whole: it carried the request out
+				case <-whole:
+				case <-back:
+				}
+			}
+			p.noteFaulted(f, requestKind(req))
+			reset(c) // serve never hears of it
+			break requests
+		case f != nil && f.fault == hangLate:
+			chunk = wholeRequest(c, chunk)
+			time.Sleep(f.late) // serve's time limit runs out meanwhile; it gives up on the request
+			select {
 			case <-answers:
 			default:
 			}
@@ -135,7 +169,11 @@ func (p *drainProxy) pipe(c net.Conn) {
 			pending.Lock()
 			asked = true
 			pending.Unlock()
-			if _, err := u.Write(chunk); err != nil {
+			_, werr := u.Write(chunk)
+			if f != nil { // the held request went on, late
+				p.noteFaulted(f, requestKind(chunk))
+			}
+			if werr != nil {
 				break
 			}
 		}

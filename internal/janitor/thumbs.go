@@ -34,15 +34,11 @@ func (p *pass) thumbnails(ctx context.Context) error {
 		if live {
 			return nil
 		}
-		// Counted once removed: a removal that fails stops the pass, and
-		// the report says only what was done.
-		if !p.cfg.DryRun {
-			if err := tc.RemoveThumb(ctx, key); err != nil {
-				return err
-			}
-		}
 		p.rep.Thumbnails++
 		p.list(kindThumbnails, Item{URL: url, TrashName: key})
-		return nil
+		if p.cfg.DryRun {
+			return nil
+		}
+		return tc.RemoveThumb(ctx, key)
 	})
 }

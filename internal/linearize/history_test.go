@@ -72,6 +72,8 @@ func history(calls []call, faults []span) []porcupine.Operation {
 		}
 	}
 
+	onto := newOnto(calls, onProduct)
+
 	// settled: the end of the first fault span ending at or after t.
 	settled := func(t int64) int64 {
 		for _, f := range faults {
@@ -81,25 +83,6 @@ func history(calls []call, faults []span) []porcupine.Operation {
 		}
 		return math.MaxInt64
 	}
-	// during: whether t falls in a fault span.
-	during := func(t int64) bool {
-		for _, f := range faults {
-			if t >= f.start && t <= f.end {
-				return true
-			}
-		}
-		return false
-	}
-	// horizon: how late a call of unknown outcome may still take effect,
-	// in either view (see add below).
-	horizon := func(c call) int64 {
-		if (c.status == 0 || c.status == -1) && !during(c.ret) {
-			return math.MaxInt64
-		}
-		return settled(c.ret)
-	}
-	onto := newOnto(calls, onProduct, horizon)
-
 	type window struct{ from, to int64 }
 	unsettled := map[int32][]window{}
 	for _, c := range calls {
@@ -133,6 +116,15 @@ func history(calls []call, faults []span) []porcupine.Operation {
 	var last int64
 	for _, c := range calls {
 		last = max(last, c.ret)
+	}
+	// during: whether t falls in a fault span.
+	during := func(t int64) bool {
+		for _, f := range faults {
+			if t >= f.start && t <= f.end {
+				return true
+			}
+		}
+		return false
 	}
 	var ops []porcupine.Operation
 	add := func(c call, r Result, in Input, out Output) {
@@ -281,7 +273,7 @@ type onto struct {
 	back  map[int32][][2]int64      // image → the calls that may put it on a product: PUTs naming it, restores
 }
 
-func newOnto(calls []call, named map[int32]map[int32]int64, horizon func(call) int64) *onto {
+func newOnto(calls []call, named map[int32]map[int32]int64) *onto {
 	o := &onto{named: named, puts: map[int32][]call{}, back: map[int32][][2]int64{}}
 	for _, c := range calls {
 		r, ok := result(c.status)
@@ -290,7 +282,7 @@ func newOnto(calls []call, named map[int32]map[int32]int64, horizon func(call) i
 		}
 		end := c.ret
 		if r == Unknown {
-			end = horizon(c)
+			end = math.MaxInt64 // it may have happened at any time after
 		}
 		switch c.kind {
 		case cPut:
