@@ -2,6 +2,7 @@ package catalog
 
 import (
 	"context"
+	"fmt"
 	"testing"
 
 	"go.uber.org/zap"
@@ -13,12 +14,18 @@ import (
 )
 
 // BenchmarkDeleteBatch: one coalesced batch of 32 deletes (what 32 callers
-// at once make) on the real database and folder — its statements, moves
-// and commit — per op; the images are made before the timer starts.
+// at once make), and of one (a delete alone), on the real database and
+// folder — its statements, moves and commit — per op; the images are made
+// before the timer starts.
 //
 //	go test -run '^$' -bench DeleteBatch -benchtime 200x ./internal/catalog/
 func BenchmarkDeleteBatch(b *testing.B) {
-	const size = 32
+	for _, size := range []int{1, 32} {
+		b.Run(fmt.Sprint(size), func(b *testing.B) { benchmarkDeleteBatch(b, size) })
+	}
+}
+
+func benchmarkDeleteBatch(b *testing.B, size int) {
 	store, _ := dbtest.NewStore(b)
 	root := b.TempDir()
 	files, err := storage.Open(root)

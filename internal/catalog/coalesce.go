@@ -154,13 +154,11 @@ func (s *Service) deleteBatch(ctx context.Context, batch []*deleteCall) {
 		}
 		live = append(live, c)
 	}
-	switch len(live) {
-	case 0:
-		return
-	case 1:
-		s.deleteAlone(live[0])
+	if len(live) == 0 {
 		return
 	}
+	// A member alone goes the same way: waiting for its row here would
+	// hold the lane, and two held rows held both (issue 23).
 	res, err := s.deleteTogether(ctx, live)
 	switch {
 	case err == nil:
@@ -177,6 +175,12 @@ func (s *Service) deleteBatch(ctx context.Context, batch []*deleteCall) {
 		for _, c := range live {
 			c.done <- deleteResult{err: err}
 		}
+	case len(live) == 1:
+		// Alone, the member has no neighbour to spare: its answer is the
+		// failure, as before it went the batch's way (a retry after a
+		// move whose answer was lost would leave that move to the janitor
+		// and answer for a second one).
+		live[0].done <- deleteResult{err: err}
 	default:
 		for _, c := range live {
 			go s.deleteAlone(c)

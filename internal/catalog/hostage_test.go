@@ -10,6 +10,8 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/imagenes/imagenes/internal/repo"
 )
 
 // generous bounds every wait of these tests: far beyond what the machine
@@ -253,4 +255,64 @@ func (w *world) row(t *testing.T, i int) bool {
 func (w *world) isLive(i int) bool {
 	_, err := os.Stat(filepath.Join(w.root, filepath.FromSlash(w.urls[i])))
 	return err == nil
+}
+
+// Two deletes of rows another session holds, each arriving alone, hold no
+// lane: deletes of free images coming after them are answered while the
+// rows are still held (a lone delete waited for its row in its lane, so
+// two held rows stalled every delete, issue 23).
+func TestHeldRowsHoldNoLane(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t, []string{"", "", "", "", ""}, nil)
+	ctx, cancel := context.WithTimeout(context.Background(), generous)
+	defer cancel()
+	locker := w.holder(t, ctx)
+	locker.exec(t, `SELECT 1 FROM producto_imagenes WHERE id = ANY($1) FOR UPDATE`, []int32{w.ids[0], w.ids[1]})
+	heldDone := make(chan error, 2)
+	for i, held := range []int{0, 1} {
+		go func() {
+			_, err := w.svc.DeleteImagen(ctx, w.ids[held], repo.All, "admin")
+			heldDone <- err
+		}()
+		// Each arrives alone: the next only once this one waits for its row.
+		w.waitLockWaiters(t, ctx, i+1)
+	}
+	for i := 2; i < len(w.ids); i++ {
+		if _, err := w.svc.DeleteImagen(ctx, w.ids[i], repo.All, "admin"); err != nil {
+			t.Fatalf("free image %d: %v, want its entry", i, err)
+		}
+	}
+	locker.release(t)
+	for range 2 {
+		select {
+		case err := <-heldDone:
+			if err != nil {
+				t.Errorf("held delete after the release: %v, want its entry", err)
+			}
+		case <-ctx.Done():
+			t.Fatal("a held delete did not answer after the release")
+		}
+	}
+	for i := range w.ids {
+		if w.row(t, i) {
+			t.Errorf("image %d still there", i)
+		}
+	}
+}
+
+// waitLockWaiters waits until n sessions of the world's database wait for
+// a lock.
+func (w *world) waitLockWaiters(t *testing.T, ctx context.Context, n int) {
+	t.Helper()
+	for {
+		var got int
+		if err := w.pool.QueryRow(ctx, `SELECT count(*) FROM pg_stat_activity
+WHERE datname = current_database() AND wait_event_type = 'Lock'`).Scan(&got); err != nil {
+			t.Fatalf("waiting for %d lock waiters: %v", n, err)
+		}
+		if got >= n {
+			return
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 }
