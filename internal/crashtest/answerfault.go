@@ -38,7 +38,7 @@ type faultRule struct {
 	// caught is closed once the request to fault came (a hangLate holds
 	// it from then on).
 	caught chan struct{}
-	what  string        // the request faulted: "DELETE", "copy", "PUT", "POST?delete"
+	what   string // the request faulted: "DELETE", "copy", "PUT", "POST?delete"
 }
 
 // mutating reports whether chunk, the first bytes of a request, starts a

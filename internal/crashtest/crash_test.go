@@ -48,14 +48,14 @@ type harness struct {
 	storage []string // the storage's settings for the processes
 	// proxy stands between serve and the bucket (nil on a folder): after a
 	// kill the harness drains it before the janitor runs (see drainProxy).
-	proxy                   *drainProxy
-	viaProxy                []string      // serve's storage settings, through proxy
-	drained                 time.Duration // the longest settle
-	addr                    string
-	token                   string
-	mu                      sync.Mutex
-	stored                  map[string]bool // sha256 of every upload that got its 201
-	counts                  map[string]int  // crash points survived, by kind
+	proxy    *drainProxy
+	viaProxy []string      // serve's storage settings, through proxy
+	drained  time.Duration // the longest settle
+	addr     string
+	token    string
+	mu       sync.Mutex
+	stored   map[string]bool // sha256 of every upload that got its 201
+	counts   map[string]int  // crash points survived, by kind
 	// unavailable makes a 503 an accepted answer to the load: serve's
 	// truthful answer when a storage request's outcome is unknown (a
 	// lost answer, a hang past REQUEST_TIMEOUT).
@@ -99,6 +99,7 @@ func TestCrashHarness(t *testing.T) {
 	if h.proxy != nil {
 		t.Logf("storage requests in flight at the kills, finished or dropped by MinIO before the janitor ran: %d; longest wait for them %s",
 			h.proxy.cuts(), h.drained.Round(time.Millisecond))
+		t.Logf("storage answers lost or sent late by the proxy: %d", h.proxy.faultsDone())
 	}
 }
 
