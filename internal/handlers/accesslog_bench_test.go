@@ -28,8 +28,10 @@ func BenchmarkAccessLog(b *testing.B) {
 			core := zapcore.NewCore(zapcore.NewJSONEncoder(enc), zapcore.AddSync(io.Discard), level)
 			log := zap.New(core, zap.AddCaller(), zap.AddStacktrace(zapcore.ErrorLevel))
 			app := fiber.New()
-			app.Use(accessLog(log, NewMetrics(prometheus.NewRegistry()), time.Second))
+			routes := &routeLabels{}
+			app.Use(accessLog(log, NewMetrics(prometheus.NewRegistry()), routes, time.Second))
 			app.Delete("/api/v1/admin/imagenes/:id", func(c *fiber.Ctx) error { return c.SendStatus(fiber.StatusNoContent) })
+			routes.seal(app)
 			h := app.Handler()
 			var ctx fasthttp.RequestCtx
 			b.ReportAllocs()

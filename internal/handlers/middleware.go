@@ -42,7 +42,7 @@ func requestID(c *fiber.Ctx) string {
 // uuid; the line carries no caller (always this function) and its fields
 // are built only when the level lets it through; the metrics' children are
 // looked up once per route and status (Metrics.observe).
-func accessLog(log *zap.Logger, m *Metrics, timeout time.Duration) fiber.Handler {
+func accessLog(log *zap.Logger, m *Metrics, routes *routeLabels, timeout time.Duration) fiber.Handler {
 	log = log.WithOptions(zap.WithCaller(false))
 	ids := newRequestIDs()
 	return func(c *fiber.Ctx) error {
@@ -73,12 +73,11 @@ func accessLog(log *zap.Logger, m *Metrics, timeout time.Duration) fiber.Handler
 		}
 		status := c.Response().StatusCode()
 		elapsed := time.Since(start)
-		// Registered patterns are the app's own strings; an unmatched
-		// request's "route" is its raw path (a Use middleware's "/" after
-		// c.Next, which keeps the label set bounded), so whatever is kept
-		// of it is cloned: observe clones what it keeps, and the line's
-		// fields (which a test observer keeps) are copies.
-		route := c.Route().Path
+		// The pattern the request was sent to, also when a middleware
+		// refused it before routing reached the endpoint (routeLabels); the
+		// app's own strings, cloned anyway where kept (observe, the line's
+		// fields, which a test observer keeps).
+		route := routes.of(c)
 		method := methodLabel(c.Method())
 		m.observe(method, route, status, elapsed)
 

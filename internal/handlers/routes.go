@@ -118,7 +118,8 @@ func NewApp(d Deps) *fiber.App {
 	// ErrorHandler is caught too; the inner recover turns a handler's panic
 	// into an error the ErrorHandler answers and the access log records.
 	app.Use(recoverAll(d.Log))
-	app.Use(accessLog(d.Log, m, d.RequestTimeout))
+	routes := &routeLabels{} // sealed below, once every route is registered
+	app.Use(accessLog(d.Log, m, routes, d.RequestTimeout))
 	app.Use(framing())
 	// Headers only, before any body is read: the cross-site rule, then the
 	// token of a request allowed a large body.
@@ -193,5 +194,6 @@ func NewApp(d Deps) *fiber.App {
 	if d.Catalog != nil && hasRoute(app, fiber.MethodPost, "/api/v1/admin/imagenes/eliminar") {
 		page.bulk = d.Catalog.BulkLimit()
 	}
+	routes.seal(app)
 	return app
 }

@@ -14,6 +14,11 @@ type Metrics struct {
 	duration prometheus.Gauge
 	finished prometheus.Gauge
 	passes   *prometheus.CounterVec
+	// simulations counts dry runs (the admin page's "Simular", --dry-run)
+	// apart: counted as passes, each click was an "ok" pass that changed
+	// nothing, and hid a janitor that no longer ran for real from the
+	// alert on imagenes_janitor_passes_total{outcome="ok"}.
+	simulations *prometheus.CounterVec
 }
 
 // NewMetrics registers the janitor metrics on reg.
@@ -35,8 +40,12 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Name: "imagenes_janitor_passes_total",
 			Help: "Janitor passes by outcome (ok, skipped, refused, error).",
 		}, []string{"outcome"}),
+		simulations: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "imagenes_janitor_simulations_total",
+			Help: "Janitor dry runs (the admin page's Simular, --dry-run) by outcome (ok, skipped, refused, error); not counted as passes.",
+		}, []string{"outcome"}),
 	}
-	reg.MustRegister(m.last, m.duration, m.finished, m.passes)
+	reg.MustRegister(m.last, m.duration, m.finished, m.passes, m.simulations)
 	return m
 }
 
@@ -44,16 +53,20 @@ func (m *Metrics) observe(r Report, err error, d time.Duration) {
 	if m == nil {
 		return
 	}
+	counter := m.passes
+	if r.DryRun {
+		counter = m.simulations
+	}
 	switch {
 	case r.Skipped:
-		m.passes.WithLabelValues("skipped").Inc()
+		counter.WithLabelValues("skipped").Inc()
 		return
 	case errors.Is(err, ErrRefused):
-		m.passes.WithLabelValues("refused").Inc()
+		counter.WithLabelValues("refused").Inc()
 	case err != nil:
-		m.passes.WithLabelValues("error").Inc()
+		counter.WithLabelValues("error").Inc()
 	default:
-		m.passes.WithLabelValues("ok").Inc()
+		counter.WithLabelValues("ok").Inc()
 	}
 	if r.DryRun {
 		return
