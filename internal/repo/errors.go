@@ -31,8 +31,8 @@ var (
 	// connection broke). Only PostgreSQL knows whether it happened; callers
 	// must not undo side effects on disk and leave that to the janitor.
 	ErrCommitUnknown = errors.New("commit outcome unknown")
-	// ErrCommitNotSent: pgx never sent the COMMIT (the context had ended
-	// before it was written: pgconn.SafeToRetry), so the transaction did
+	// ErrCommitNotSent: the COMMIT was never sent (the context had ended
+	// before it: checked by us, not by pgconn.SafeToRetry), so the transaction did
 	// not happen — it is rolled back — and its side effects are undone
 	// like a refused commit's. It comes wrapped with ErrUnavailable (a 503
 	// try-again), never with ErrCommitUnknown.
@@ -94,6 +94,17 @@ func sqlstateClass(code string) string {
 	return code[:2]
 }
 
+// commitNotSent is the error of a COMMIT not sent because ctx had ended
+// before it: the transaction is rolled back, so it did not happen, and the
+// moves made for it are undone — reported as unknown, the moved files
+// stayed in the trash while the rows stayed live, for the janitor.
+func commitNotSent(ctx context.Context) error {
+	if err := ctx.Err(); err != nil {
+		return &wrapped{sentinel: ErrCommitNotSent, err: &wrapped{sentinel: ErrUnavailable, err: err}}
+	}
+	return nil
+}
+
 // commitError classifies a failed COMMIT. PostgreSQL answering with an
 // error (a deferred constraint, serialization failure) or pgx reporting that
 // the commit turned into a rollback means the transaction did not happen.
@@ -105,13 +116,11 @@ func commitError(err error) error {
 	if (errors.As(err, &pgErr) && pgErr.Severity == "ERROR") || errors.Is(err, pgx.ErrTxCommitRollback) {
 		return &wrapped{sentinel: ErrCommitRefused, err: err}
 	}
-	if pgconn.SafeToRetry(err) {
-		// Nothing of the COMMIT reached the server (a context already
-		// done is checked before writing): "did not happen", not
-		// "unknown" — reported as unknown, the moved files stayed in the
-		// trash while the rows stayed live, for the janitor.
-		return &wrapped{sentinel: ErrCommitNotSent, err: &wrapped{sentinel: ErrUnavailable, err: err}}
-	}
+	// pgconn.SafeToRetry does not prove a COMMIT never reached the server:
+	// a COMMIT the server carried out whose answer the connection lost came
+	// back from pgx as "conn closed", safe to retry (TestCommitAnswerLost),
+	// and undoing its moves put a deleted image back in public. Only
+	// notSent, checked before the COMMIT is written, knows that.
 	return &wrapped{sentinel: ErrCommitUnknown, err: translate(err)}
 }
 

@@ -100,6 +100,9 @@ func (t *pipelinedTx) commit(ctx context.Context) error {
 	if !t.begun {
 		return nil // fn ran no statement: nothing to commit
 	}
+	if err := commitNotSent(ctx); err != nil {
+		return err // rolled back by withPipelinedTx
+	}
 	tag, err := t.conn.Exec(ctx, "commit")
 	if err != nil {
 		return commitError(err)

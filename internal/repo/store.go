@@ -50,6 +50,9 @@ func (s *Store) WithTx(ctx context.Context, fn func(tx *Store) error) error {
 	if err := fn(&Store{db: tx}); err != nil {
 		return err
 	}
+	if err := commitNotSent(ctx); err != nil {
+		return fmt.Errorf("commit: %w", err) // rolled back by the deferred Rollback
+	}
 	if err := tx.Commit(ctx); err != nil {
 		return fmt.Errorf("commit: %w", commitError(err))
 	}
