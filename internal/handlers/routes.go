@@ -149,6 +149,9 @@ func NewApp(d Deps) *fiber.App {
 	}
 	links := redirector{presign: d.Redirect, ttl: d.RedirectTTL}
 	static := &staticHandler{files: d.Files, thumbs: th, links: links}
+	if st, ok := d.Files.(stamper); ok && !links.on() {
+		static.stamps = st
+	}
 	app.Get("/recursos/*", static.serve)
 	app.Head("/recursos/*", static.serve)
 

@@ -1,6 +1,7 @@
 package handlers
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -11,6 +12,7 @@ import (
 	"net/url"
 	"path"
 	"strconv"
+	"time"
 
 	"github.com/gofiber/fiber/v2"
 
@@ -27,6 +29,10 @@ type staticHandler struct {
 	files  staticFiles
 	thumbs thumbMaker // nil: the storage keeps no thumbnails
 	links  redirector
+	// stamps and cache: on a folder, small files are answered from
+	// memory while their Stamp is unchanged (staticcache.go).
+	stamps stamper
+	cache  staticCache
 }
 
 // serve: GET|HEAD /recursos/*. The raw path is decoded once here and then
@@ -54,22 +60,51 @@ func (h *staticHandler) serve(c *fiber.Ctx) error {
 		}
 		return err
 	}
+	var want storage.Stamp
+	if h.stamps != nil {
+		// Every answer, cached or not, starts from the file's identity now:
+		// gone (deleted, moved to the trash) is a 404 at once, a symlink or
+		// a folder too, whatever the cache holds.
+		st, err := h.stamps.LiveStamp(c.UserContext(), u)
+		if err != nil {
+			h.cache.drop(u)
+			return notFoundOr(err)
+		}
+		if e := h.cache.get(u); e != nil {
+			if e.stamp == st {
+				return h.serveEntry(c, u, e)
+			}
+			h.cache.drop(u)
+		}
+		want = st
+	}
 	f, err := h.files.OpenLive(c.UserContext(), u)
 	if err != nil {
-		if errors.Is(err, fs.ErrNotExist) || errors.Is(err, storage.ErrNotExist) || errors.Is(err, storage.ErrUnsafePath) {
-			return fiber.ErrNotFound
-		}
-		return err
+		return notFoundOr(err)
 	}
 	info, err := f.Stat()
 	if err != nil || !info.Mode().IsRegular() {
 		f.Close()
 		return fiber.ErrNotFound
 	}
-	etag := `"` + strconv.FormatInt(info.Size(), 36) + "-" + strconv.FormatInt(info.ModTime().UnixNano(), 36) + `"`
-	lastMod := info.ModTime().UTC().Format(http.TimeFormat)
-	c.Set(fiber.HeaderETag, etag)
-	c.Set(fiber.HeaderLastModified, lastMod)
+	if h.stamps != nil {
+		e, err := loadEntry(u, f, info)
+		if err != nil {
+			f.Close()
+			return err
+		}
+		if e != nil {
+			f.Close()
+			// Cached only when the file opened is the one stamped: read
+			// under a replacement between the two, it answers this once.
+			if e.stamp == want {
+				h.cache.put(u, e)
+			}
+			return h.serveEntry(c, u, e)
+		}
+	}
+	c.Set(fiber.HeaderETag, etagOf(info.Size(), info.ModTime()))
+	c.Set(fiber.HeaderLastModified, info.ModTime().UTC().Format(http.TimeFormat))
 	c.Set(fiber.HeaderCacheControl, "public, max-age=31536000, immutable")
 	c.Set("X-Content-Type-Options", "nosniff")
 	c.Set(fiber.HeaderContentType, contentTypeOf(u))
@@ -79,7 +114,7 @@ func (h *staticHandler) serve(c *fiber.Ctx) error {
 		// into a shim. Only these requests take this path; the plain GET
 		// streams below without buffering.
 		defer f.Close()
-		return serveContent(c, u, info, f)
+		return serveContent(c, u, info.ModTime(), f)
 	}
 	if c.Method() == fiber.MethodHead {
 		f.Close()
@@ -87,6 +122,45 @@ func (h *staticHandler) serve(c *fiber.Ctx) error {
 		return nil
 	}
 	return c.SendStream(f, int(info.Size()))
+}
+
+// serveEntry answers from a cached file: its headers were computed once,
+// and the body is one write with no file touched.
+func (h *staticHandler) serveEntry(c *fiber.Ctx, u string, e *staticEntry) error {
+	hd := &c.Response().Header
+	hd.SetCanonical(headerETag, []byte(e.etag))
+	hd.SetCanonical(headerLastModified, []byte(e.lastMod))
+	hd.SetCanonical(headerCacheControl, valueImmutable)
+	hd.SetCanonical(headerNoSniff, valueNoSniff)
+	hd.SetContentType(e.ctype)
+	if conditional(c) {
+		return serveContent(c, u, e.modTime, bytes.NewReader(e.body))
+	}
+	if c.Method() == fiber.MethodHead {
+		c.Set(fiber.HeaderContentLength, strconv.Itoa(len(e.body)))
+		return nil
+	}
+	// The body is shared by every answer and never written to.
+	c.Response().SetBodyRaw(e.body)
+	return nil
+}
+
+var (
+	headerETag         = []byte(fiber.HeaderETag)
+	headerLastModified = []byte(fiber.HeaderLastModified)
+	headerCacheControl = []byte(fiber.HeaderCacheControl)
+	headerNoSniff      = []byte("X-Content-Type-Options")
+	valueImmutable     = []byte("public, max-age=31536000, immutable")
+	valueNoSniff       = []byte("nosniff")
+)
+
+// notFoundOr: a missing file, a refused path or a symlink is a 404; any
+// other error (an I/O fault) is not a "no" and is answered as the error.
+func notFoundOr(err error) error {
+	if errors.Is(err, fs.ErrNotExist) || errors.Is(err, storage.ErrNotExist) || errors.Is(err, storage.ErrUnsafePath) {
+		return fiber.ErrNotFound
+	}
+	return err
 }
 
 func conditional(c *fiber.Ctx) bool {
@@ -101,7 +175,7 @@ func conditional(c *fiber.Ctx) bool {
 // serveContent answers through http.ServeContent. The headers already set
 // (ETag, Last-Modified, Content-Type, caching) are handed to it, so it
 // compares against our ETag; its status, headers and body are copied back.
-func serveContent(c *fiber.Ctx, u string, info fs.FileInfo, f io.ReadSeeker) error {
+func serveContent(c *fiber.Ctx, u string, modTime time.Time, f io.ReadSeeker) error {
 	r, err := http.NewRequestWithContext(c.UserContext(), c.Method(), "/", nil)
 	if err != nil {
 		return fiber.ErrBadRequest
@@ -114,7 +188,7 @@ func serveContent(c *fiber.Ctx, u string, info fs.FileInfo, f io.ReadSeeker) err
 	w := &responseShim{c: c, header: http.Header{}}
 	c.Response().Header.VisitAll(func(k, v []byte) { w.header.Add(string(k), string(v)) })
 	src := &readWatch{r: f}
-	http.ServeContent(w, r, path.Base(u), info.ModTime(), src)
+	http.ServeContent(w, r, path.Base(u), modTime, src)
 	if src.err != nil {
 		// ServeContent does not report a failed read: it would send what
 		// it got as a whole 200 or 206. The answer is the error instead,

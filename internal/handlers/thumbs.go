@@ -50,7 +50,7 @@ func (h *staticHandler) thumbnail(c *fiber.Ctx, u string) error {
 	c.Set(fiber.HeaderContentType, t.ContentType)
 	if conditional(c) {
 		defer t.File.Close()
-		return serveContent(c, u, info, t.File)
+		return serveContent(c, u, info.ModTime(), t.File)
 	}
 	if c.Method() == fiber.MethodHead {
 		t.File.Close()
