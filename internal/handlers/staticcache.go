@@ -3,8 +3,8 @@ package handlers
 import (
 	"context"
 	"fmt"
-	"io/fs"
 	"io"
+	"io/fs"
 	"net/http"
 	"strconv"
 	"sync"
