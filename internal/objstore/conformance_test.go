@@ -6,7 +6,6 @@ package objstore_test
 import (
 	"bytes"
 	"context"
-	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -101,48 +100,6 @@ func forEach(t *testing.T, fn func(t *testing.T, b backend)) {
 			fn(t, mk(t))
 		})
 	}
-}
-
-// upload stages and publishes pngBytes at url.
-func upload(t *testing.T, b backend, url string) {
-	t.Helper()
-	st, err := b.Stage(t.Context(), bytes.NewReader(pngBytes), 1<<20, allTypes)
-	if err != nil {
-		t.Fatalf("stage: %v", err)
-	}
-	if err := b.Publish(t.Context(), st, url); err != nil {
-		t.Fatalf("publish %s: %v", url, err)
-	}
-}
-
-func read(t *testing.T, b backend, url string) []byte {
-	t.Helper()
-	f, err := b.OpenLive(t.Context(), url)
-	if err != nil {
-		t.Fatalf("open %s: %v", url, err)
-	}
-	defer f.Close()
-	data, err := io.ReadAll(f)
-	if err != nil {
-		t.Fatalf("read %s: %v", url, err)
-	}
-	return data
-}
-
-func exists(t *testing.T, b backend, url, trash string) (live, inTrash bool) {
-	t.Helper()
-	var err error
-	if url != "" {
-		if live, err = b.LiveExists(t.Context(), url); err != nil {
-			t.Fatalf("live exists %s: %v", url, err)
-		}
-	}
-	if trash != "" {
-		if inTrash, err = b.TrashExists(t.Context(), trash); err != nil {
-			t.Fatalf("trash exists %s: %v", trash, err)
-		}
-	}
-	return live, inTrash
 }
 
 const url1 = "/recursos/imagenes/productos/ab/abc.png"

@@ -10,6 +10,7 @@ import (
 	"github.com/imagenes/imagenes/internal/objstore"
 	"github.com/imagenes/imagenes/internal/s3test"
 	"github.com/imagenes/imagenes/internal/storage"
+	"github.com/imagenes/imagenes/internal/storagetest"
 )
 
 // A move whose delete of the source fails may still have deleted it: the
@@ -87,9 +88,9 @@ func TestMoveWhoseDeleteFails(t *testing.T) {
 func keyExists(t *testing.T, b backend, key string) bool {
 	t.Helper()
 	if name, ok := strings.CutPrefix(key, ".papelera/"); ok {
-		_, in := exists(t, b, "", name)
+		_, in := storagetest.Exists(t, b, "", name)
 		return in
 	}
-	live, _ := exists(t, b, "/"+key, "")
+	live, _ := storagetest.Exists(t, b, "/"+key, "")
 	return live
 }

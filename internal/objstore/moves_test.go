@@ -10,6 +10,7 @@ import (
 	"github.com/imagenes/imagenes/internal/objstore"
 	"github.com/imagenes/imagenes/internal/s3test"
 	"github.com/imagenes/imagenes/internal/storage"
+	"github.com/imagenes/imagenes/internal/storagetest"
 )
 
 // The S3 requests each kind of move sends, counted on their way to the
@@ -96,7 +97,7 @@ func TestMoveRequests(t *testing.T) {
 			if tc.missing {
 				return
 			}
-			if gotLive, gotTrash := exists(t, b, url1, "1-100-abc.png"); gotLive != tc.wantLive || gotTrash != tc.wantTrash {
+			if gotLive, gotTrash := storagetest.Exists(t, b, url1, "1-100-abc.png"); gotLive != tc.wantLive || gotTrash != tc.wantTrash {
 				t.Errorf("after: live %v trash %v, want %v %v", gotLive, gotTrash, tc.wantLive, tc.wantTrash)
 			}
 		})

@@ -16,6 +16,7 @@ import (
 	"github.com/imagenes/imagenes/internal/objstore"
 	"github.com/imagenes/imagenes/internal/s3test"
 	"github.com/imagenes/imagenes/internal/storage"
+	"github.com/imagenes/imagenes/internal/storagetest"
 )
 
 func TestParseURL(t *testing.T) {
@@ -107,7 +108,7 @@ func TestPresign(t *testing.T) {
 	t.Parallel()
 	s := s3test.New(t, "p")
 	b := backend{Backend: s}
-	upload(t, b, url1)
+	storagetest.Upload(t, b, url1)
 	u, err := s.Presign(t.Context(), url1, time.Minute)
 	if err != nil {
 		t.Fatal(err)
@@ -145,7 +146,7 @@ func TestPrefixesAreApart(t *testing.T) {
 		return s
 	}
 	a, b := open("a"), open("b")
-	upload(t, backend{Backend: a}, url1)
+	storagetest.Upload(t, backend{Backend: a}, url1)
 	if err := a.WriteMarker(t.Context()); err != nil {
 		t.Fatal(err)
 	}

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/imagenes/imagenes/internal/storage"
+	"github.com/imagenes/imagenes/internal/storagetest"
 	"github.com/imagenes/imagenes/internal/thumbs"
 )
 
@@ -76,7 +77,7 @@ func TestThumbCache(t *testing.T) {
 			t.Errorf("after remove: got %v, want ErrNotExist", err)
 		}
 
-		upload(t, b, url1)
+		storagetest.Upload(t, b, url1)
 		const name = "7-1700000000-abc.png"
 		if _, err := b.MoveToTrash(t.Context(), url1, name); err != nil {
 			t.Fatal(err)

@@ -66,8 +66,8 @@ var (
 
 const url1 = "/recursos/imagenes/productos/ab/abc.png"
 
-// upload stages and publishes pngBytes at url.
-func upload(t *testing.T, b Driver, url string) {
+// Upload stages and publishes a small PNG at url, failing t otherwise.
+func Upload(t *testing.T, b storage.Backend, url string) {
 	t.Helper()
 	st, err := b.Stage(t.Context(), bytes.NewReader(pngBytes), 1<<20, allTypes)
 	if err != nil {
@@ -78,7 +78,8 @@ func upload(t *testing.T, b Driver, url string) {
 	}
 }
 
-func read(t *testing.T, b Driver, url string) []byte {
+// ReadLive returns the bytes of url's live file, failing t otherwise.
+func ReadLive(t *testing.T, b storage.Backend, url string) []byte {
 	t.Helper()
 	f, err := b.OpenLive(t.Context(), url)
 	if err != nil {
@@ -92,7 +93,9 @@ func read(t *testing.T, b Driver, url string) []byte {
 	return data
 }
 
-func exists(t *testing.T, b Driver, url, trash string) (live, inTrash bool) {
+// Exists reports whether url is live and trash is in the trash (an empty
+// name is not asked), failing t on an error.
+func Exists(t *testing.T, b storage.Backend, url, trash string) (live, inTrash bool) {
 	t.Helper()
 	var err error
 	if url != "" {
@@ -115,13 +118,13 @@ func testMoves(t *testing.T, h Harness) {
 		run  func(t *testing.T, b Driver)
 	}{
 		{"upload then read back", func(t *testing.T, b Driver) {
-			upload(t, b, url1)
-			if got := read(t, b, url1); !bytes.Equal(got, pngBytes) {
+			Upload(t, b, url1)
+			if got := ReadLive(t, b, url1); !bytes.Equal(got, pngBytes) {
 				t.Errorf("read back %d bytes, want %d", len(got), len(pngBytes))
 			}
 		}},
 		{"publish never overwrites", func(t *testing.T, b Driver) {
-			upload(t, b, url1)
+			Upload(t, b, url1)
 			st, err := b.Stage(t.Context(), bytes.NewReader(pngBytes), 1<<20, allTypes)
 			if err != nil {
 				t.Fatal(err)
@@ -134,21 +137,21 @@ func testMoves(t *testing.T, h Harness) {
 			}
 		}},
 		{"to the trash and back", func(t *testing.T, b Driver) {
-			upload(t, b, url1)
+			Upload(t, b, url1)
 			moved, err := b.MoveToTrash(t.Context(), url1, "1-100-abc.png")
 			if err != nil || !moved {
 				t.Fatalf("move to trash: got %v %v, want moved", moved, err)
 			}
-			if live, inTrash := exists(t, b, url1, "1-100-abc.png"); live || !inTrash {
+			if live, inTrash := Exists(t, b, url1, "1-100-abc.png"); live || !inTrash {
 				t.Fatalf("after the move: live %v trash %v, want false true", live, inTrash)
 			}
 			if err := b.MoveFromTrash(t.Context(), "1-100-abc.png", url1); err != nil {
 				t.Fatalf("move back: %v", err)
 			}
-			if live, inTrash := exists(t, b, url1, "1-100-abc.png"); !live || inTrash {
+			if live, inTrash := Exists(t, b, url1, "1-100-abc.png"); !live || inTrash {
 				t.Fatalf("after the move back: live %v trash %v, want true false", live, inTrash)
 			}
-			if got := read(t, b, url1); !bytes.Equal(got, pngBytes) {
+			if got := ReadLive(t, b, url1); !bytes.Equal(got, pngBytes) {
 				t.Errorf("content changed by the round trip")
 			}
 		}},
@@ -157,27 +160,27 @@ func testMoves(t *testing.T, h Harness) {
 			if moved || err != nil {
 				t.Errorf("got %v %v, want false nil", moved, err)
 			}
-			if _, inTrash := exists(t, b, "", "1-100-abc.png"); inTrash {
+			if _, inTrash := Exists(t, b, "", "1-100-abc.png"); inTrash {
 				t.Error("a trash file appeared from nothing")
 			}
 		}},
 		{"a move to an existing trash name is refused and keeps the live file", func(t *testing.T, b Driver) {
-			upload(t, b, url1)
+			Upload(t, b, url1)
 			b.PutRaw(t, ".papelera/1-100-abc.png", []byte("other"))
 			if _, err := b.MoveToTrash(t.Context(), url1, "1-100-abc.png"); !errors.Is(err, fs.ErrExist) {
 				t.Errorf("got %v, want fs.ErrExist", err)
 			}
-			if live, _ := exists(t, b, url1, ""); !live {
+			if live, _ := Exists(t, b, url1, ""); !live {
 				t.Error("the live file is gone after a refused move")
 			}
 		}},
 		{"restoring over a live file is refused", func(t *testing.T, b Driver) {
-			upload(t, b, url1)
+			Upload(t, b, url1)
 			b.PutRaw(t, ".papelera/1-100-abc.png", []byte("other"))
 			if err := b.MoveFromTrash(t.Context(), "1-100-abc.png", url1); !errors.Is(err, fs.ErrExist) {
 				t.Errorf("got %v, want fs.ErrExist", err)
 			}
-			if _, inTrash := exists(t, b, "", "1-100-abc.png"); !inTrash {
+			if _, inTrash := Exists(t, b, "", "1-100-abc.png"); !inTrash {
 				t.Error("the trash file is gone after a refused restore")
 			}
 		}},
@@ -191,10 +194,10 @@ func testMoves(t *testing.T, h Harness) {
 			if err := b.RenameTrash(t.Context(), "1-100-abc.png", "2-100-abc.png"); err != nil {
 				t.Fatalf("rename: %v", err)
 			}
-			if _, old := exists(t, b, "", "1-100-abc.png"); old {
+			if _, old := Exists(t, b, "", "1-100-abc.png"); old {
 				t.Error("the old name is still there")
 			}
-			if _, renamed := exists(t, b, "", "2-100-abc.png"); !renamed {
+			if _, renamed := Exists(t, b, "", "2-100-abc.png"); !renamed {
 				t.Error("the new name is not there")
 			}
 			b.PutRaw(t, ".papelera/3-100-abc.png", []byte("otra imagen"))
@@ -203,7 +206,7 @@ func testMoves(t *testing.T, h Harness) {
 			}
 		}},
 		{"removes, present or not", func(t *testing.T, b Driver) {
-			upload(t, b, url1)
+			Upload(t, b, url1)
 			b.PutRaw(t, ".papelera/1-100-abc.png", pngBytes)
 			for i := 0; i < 2; i++ {
 				if err := b.RemoveLive(t.Context(), url1); err != nil {
@@ -213,7 +216,7 @@ func testMoves(t *testing.T, h Harness) {
 					t.Errorf("remove trash (%d): %v", i, err)
 				}
 			}
-			if live, inTrash := exists(t, b, url1, "1-100-abc.png"); live || inTrash {
+			if live, inTrash := Exists(t, b, url1, "1-100-abc.png"); live || inTrash {
 				t.Errorf("after removes: live %v trash %v, want none", live, inTrash)
 			}
 		}},
@@ -234,7 +237,7 @@ func testMoves(t *testing.T, h Harness) {
 				t.Errorf("failed %v, want only ../x refused (ErrUnsafePath)", failed)
 			}
 			for _, n := range names {
-				if _, inTrash := exists(t, b, "", n); inTrash {
+				if _, inTrash := Exists(t, b, "", n); inTrash {
 					t.Errorf("%s is still in the trash", n)
 				}
 			}
@@ -254,7 +257,7 @@ func testMoves(t *testing.T, h Harness) {
 			}
 		}},
 		{"open seeks and stats", func(t *testing.T, b Driver) {
-			upload(t, b, url1)
+			Upload(t, b, url1)
 			f, err := b.OpenLive(t.Context(), url1)
 			if err != nil {
 				t.Fatal(err)
@@ -322,7 +325,7 @@ func testRefusals(t *testing.T, h Harness) {
 				}
 			}
 		}
-		upload(t, b, url1)
+		Upload(t, b, url1)
 		for _, n := range badTrash {
 			ops := map[string]error{}
 			_, ops["MoveToTrash"] = b.MoveToTrash(t.Context(), url1, n)
@@ -337,7 +340,7 @@ func testRefusals(t *testing.T, h Harness) {
 				}
 			}
 		}
-		if live, _ := exists(t, b, url1, ""); !live {
+		if live, _ := Exists(t, b, url1, ""); !live {
 			t.Error("a refused operation moved the live file")
 		}
 	})
@@ -436,8 +439,8 @@ func testWalks(t *testing.T, h Harness) {
 func testEndedContext(t *testing.T, h Harness) {
 	forEach(t, h, func(t *testing.T, b Driver) {
 		const url2 = "/recursos/imagenes/productos/cd/cde.png"
-		upload(t, b, url1)
-		upload(t, b, url2)
+		Upload(t, b, url1)
+		Upload(t, b, url2)
 		if moved, err := b.MoveToTrash(t.Context(), url2, "2-1-cde.png"); err != nil || !moved {
 			t.Fatalf("move %s to trash: %v %v", url2, moved, err)
 		}
@@ -465,16 +468,16 @@ func testEndedContext(t *testing.T, h Harness) {
 				t.Errorf("%s on an ended context: got %v, want context.Canceled", c.name, err)
 			}
 		}
-		if live, inTrash := exists(t, b, url1, "1-1-abc.png"); !live || inTrash {
+		if live, inTrash := Exists(t, b, url1, "1-1-abc.png"); !live || inTrash {
 			t.Errorf("%s: live %v, in trash %v; want live and not in the trash", url1, live, inTrash)
 		}
-		if live, inTrash := exists(t, b, url2, "2-1-cde.png"); live || !inTrash {
+		if live, inTrash := Exists(t, b, url2, "2-1-cde.png"); live || !inTrash {
 			t.Errorf("%s: live %v, in trash %v; want in the trash only", url2, live, inTrash)
 		}
-		if _, inTrash := exists(t, b, "", "3-1-cde.png"); inTrash {
+		if _, inTrash := Exists(t, b, "", "3-1-cde.png"); inTrash {
 			t.Errorf("3-1-cde.png in the trash: the rename happened")
 		}
-		if live, _ := exists(t, b, url3, ""); live {
+		if live, _ := Exists(t, b, url3, ""); live {
 			t.Errorf("%s published", url3)
 		}
 	})
@@ -494,7 +497,7 @@ func testCapabilities(t *testing.T, h Harness) {
 			if c != h.Capabilities {
 				t.Errorf("Capabilities() = %+v, want %+v", c, h.Capabilities)
 			}
-			upload(t, b, url1)
+			Upload(t, b, url1)
 			const name1 = "1-1-abc.png"
 			b.PutRaw(t, ".papelera/"+name1, pngBytes) // the copy a cut move leaves
 			same, err := b.SameObject(t.Context(), name1, url1)
