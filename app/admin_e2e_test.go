@@ -77,23 +77,7 @@ func TestAdminPageInChromium(t *testing.T) {
 		t.Fatalf("%s is %d bytes, want above the 64 KiB anonymous limit", files[1], st.Size())
 	}
 
-	opts := append(chromedp.DefaultExecAllocatorOptions[:],
-		chromedp.ExecPath(browser),
-		chromedp.NoSandbox, // root in a container: no user namespaces for the sandbox
-		chromedp.Headless,
-		chromedp.DisableGPU,
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.NoFirstRun,
-		chromedp.UserDataDir(t.TempDir()),
-	)
-	actx, cancelA := chromedp.NewExecAllocator(context.Background(), opts...)
-	defer cancelA()
-	ctx, cancel := chromedp.NewContext(actx)
-	defer cancel()
-	ctx, cancelT := context.WithTimeout(ctx, 6*time.Minute)
-	defer cancelT()
+	ctx := newBrowser(t, browser, 6*time.Minute)
 
 	// Every console message of the page, read from the moment the tab
 	// exists: calls of console.error, uncaught exceptions and the browser

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"os/exec"
 	"strings"
 	"sync"
@@ -52,17 +51,7 @@ document.getElementById("archivo").addEventListener("change", async (ev) => {
 // `Sec-Fetch-Site: same-origin`. Now Sec-Fetch-Site decides (Go's
 // net/http.CrossOriginProtection): 201, then 200 with the image in the trash.
 func TestPanelBehindNginxOnAPort(t *testing.T) {
-	nginx, err := exec.LookPath("nginx")
-	if err != nil {
-		for _, p := range []string{"/usr/sbin/nginx", "/usr/local/sbin/nginx"} {
-			if _, serr := os.Stat(p); serr == nil {
-				nginx, err = p, nil
-			}
-		}
-	}
-	if err != nil {
-		t.Fatal("nginx is not installed: run `make e2e`, which installs it (apt-get install nginx-light)")
-	}
+	nginx := findNginx(t)
 	browser, err := exec.LookPath("chromium")
 	if err != nil {
 		t.Fatal("chromium is not installed: run `make e2e`, which installs it (apt-get install chromium)")
@@ -105,23 +94,7 @@ func TestPanelBehindNginxOnAPort(t *testing.T) {
 
 	img := writeImage(t, t.TempDir(), "remera.png", 320, 240, true) // above 64 KiB
 
-	opts := append(chromedp.DefaultExecAllocatorOptions[:],
-		chromedp.ExecPath(browser),
-		chromedp.NoSandbox, // root in a container: no user namespaces for the sandbox
-		chromedp.Headless,
-		chromedp.DisableGPU,
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.NoFirstRun,
-		chromedp.UserDataDir(t.TempDir()),
-	)
-	actx, cancelA := chromedp.NewExecAllocator(context.Background(), opts...)
-	defer cancelA()
-	ctx, cancel := chromedp.NewContext(actx)
-	defer cancel()
-	ctx, cancelT := context.WithTimeout(ctx, 4*time.Minute)
-	defer cancelT()
+	ctx := newBrowser(t, browser, 4*time.Minute)
 	var mu sync.Mutex
 	var console []string
 	do := func(step string, actions ...chromedp.Action[chromedp.Void]) {

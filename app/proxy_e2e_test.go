@@ -29,17 +29,7 @@ import (
 // the real imagenes and a stand-in for Balsamoa's express server, and checks
 // that every route reaches the service the README says it does.
 func TestBesideBalsamoa(t *testing.T) {
-	nginx, err := exec.LookPath("nginx")
-	if err != nil {
-		for _, p := range []string{"/usr/sbin/nginx", "/usr/local/sbin/nginx"} {
-			if _, serr := os.Stat(p); serr == nil {
-				nginx, err = p, nil
-			}
-		}
-	}
-	if err != nil {
-		t.Fatal("nginx is not installed: run `make e2e`, which installs it (apt-get install nginx-light)")
-	}
+	nginx := findNginx(t)
 
 	// Balsamoa: says who it is on every answer.
 	balsamoa := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
